@@ -1,0 +1,106 @@
+//! The crypto seam of the secrets store: the [`Kms`] trait, [`LocalKms`], and the envelope format.
+//! (Skeleton: the interface below is fixed; implementations are being filled in.)
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use secret_model::{KeyId, Timestamp};
+use zeroize::Zeroizing;
+
+/// A 256-bit data key in the clear; zeroized on drop, never printed.
+pub struct DataKeyBytes(pub Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for DataKeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKeyBytes([REDACTED])")
+    }
+}
+
+/// A data key wrapped (encrypted) under one version of a customer master key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrappedDataKey {
+    /// The master key that wrapped it.
+    pub key_id: KeyId,
+    /// The version of that master key that wrapped it.
+    pub key_version: u32,
+    /// The wrapped key bytes (opaque to everyone but the KMS that made them).
+    pub ciphertext: Vec<u8>,
+}
+
+/// A freshly generated data key: in the clear, for one use, and wrapped, for storage.
+#[derive(Debug)]
+pub struct DataKey {
+    /// The key in the clear.
+    pub plaintext: DataKeyBytes,
+    /// The same key wrapped under the master key's primary version.
+    pub wrapped: WrappedDataKey,
+}
+
+/// Whether a master key may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Usable for generating and decrypting data keys.
+    Enabled,
+    /// Refused for every use until enabled again (`Rejected.Disabled`).
+    Disabled,
+}
+
+/// What [`Kms::describe_key`] tells about a master key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyMetadata {
+    /// The key's id.
+    pub key_id: KeyId,
+    /// Enabled or disabled.
+    pub state: KeyState,
+    /// The version new data keys are wrapped under.
+    pub primary_key_version: u32,
+    /// When the key was created.
+    pub creation_date: Timestamp,
+    /// The caller's description of the key.
+    pub description: String,
+}
+
+/// What can go wrong in the KMS. Decryption failures are opaque on purpose.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KmsError {
+    /// No master key has this id (`Forbidden.KeyNotFound`).
+    #[error("the key {0} is not found")]
+    KeyNotFound(KeyId),
+    /// The master key is disabled (`Rejected.Disabled`).
+    #[error("the key {0} is disabled")]
+    KeyDisabled(KeyId),
+    /// A wrapped key or ciphertext did not authenticate. Deliberately says nothing more.
+    #[error("decryption failed")]
+    DecryptionFailed,
+    /// The root key does not open the stored keyring.
+    #[error("the root key does not open this keyring (wrong root key, or the keyring is damaged)")]
+    WrongRootKey,
+    /// The keyring could not be read or written.
+    #[error("keyring storage failed: {0}")]
+    Keyring(String),
+}
+
+/// A key management service: the one small trait the store's encryption goes through.
+///
+/// Like age's recipients, it only wraps and unwraps data keys; it never sees secret values.
+pub trait Kms: Send + Sync {
+    /// A fresh 256-bit data key, wrapped under the primary version of `key_id`. `context` is
+    /// bound to the wrapped key: unwrapping under another context fails.
+    /// Errors: `KeyNotFound`, `KeyDisabled`, `Keyring`.
+    fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError>;
+
+    /// Unwraps a data key made by [`Kms::generate_data_key`] with the same `context`.
+    /// Errors: `KeyNotFound`, `KeyDisabled`, `DecryptionFailed`.
+    fn decrypt_data_key(
+        &self,
+        wrapped: &WrappedDataKey,
+        context: &[u8],
+    ) -> Result<DataKeyBytes, KmsError>;
+
+    /// Describes a master key. Errors: `KeyNotFound`.
+    fn describe_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError>;
+
+    /// The store's default master key, created on first need.
+    fn default_key(&self) -> Result<KeyId, KmsError>;
+}

@@ -1,0 +1,4 @@
+//! The embedded sled backend of the secrets store. (Skeleton: being filled in.)
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

@@ -1,0 +1,131 @@
+//! The storage seam of the secrets store: the [`Storage`] trait and the records it keeps.
+//! (Skeleton: the interface below is fixed; implementations are being filled in.)
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use secret_model::{
+    Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp,
+    VersionId,
+};
+
+/// The metadata of one secret: everything but the version values. Stored in the clear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRecord {
+    /// The secret's name (the key it is stored under).
+    pub name: SecretName,
+    /// Always `Generic` for now.
+    pub secret_type: SecretType,
+    /// The caller's description, if any.
+    pub description: Option<Description>,
+    /// The master key the secret's data keys are wrapped under; fixed for the secret's life.
+    pub encryption_key_id: KeyId,
+    /// The secret's tags, at most 20, keys unique.
+    pub tags: Vec<Tag>,
+    /// When the secret was created.
+    pub create_time: Timestamp,
+    /// When the secret's metadata or versions last changed.
+    pub update_time: Timestamp,
+    /// When the secret is to be purged, if it is pending deletion.
+    pub planned_delete_time: Option<Timestamp>,
+    /// The versions, oldest first.
+    pub versions: Vec<VersionRecord>,
+}
+
+/// The metadata of one version. Its value is a separate payload (an envelope).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// The caller-chosen id, unique within the secret.
+    pub version_id: VersionId,
+    /// `text` or `binary`.
+    pub data_type: SecretDataType,
+    /// The stage labels this version carries.
+    pub stages: Vec<StageLabel>,
+    /// When the version was written.
+    pub create_time: Timestamp,
+}
+
+/// What the closure given to [`Storage::update`] decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// Change nothing.
+    Keep,
+    /// Store `record` (whose name is the one being updated), add or replace the payloads in
+    /// `put_payloads`, and remove those in `delete_payloads`, all at once.
+    Write {
+        /// The new metadata.
+        record: SecretRecord,
+        /// Payloads to store, by version id.
+        put_payloads: Vec<(VersionId, Vec<u8>)>,
+        /// Payloads to remove, by version id.
+        delete_payloads: Vec<VersionId>,
+    },
+    /// Remove the secret's record and every payload it has.
+    Delete,
+}
+
+/// A consistent view of one secret: its record and all of its payloads, read at one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The metadata.
+    pub record: SecretRecord,
+    /// Every stored payload, by version id.
+    pub payloads: Vec<(VersionId, Vec<u8>)>,
+}
+
+/// What can go wrong in a backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend failed (I/O, connection, …). `retryable` says whether trying again may help.
+    #[error("storage backend failed: {message}")]
+    Backend {
+        /// What failed; never contains secret values.
+        message: String,
+        /// Whether a retry may succeed.
+        retryable: bool,
+    },
+    /// A stored record could not be decoded: damaged, tampered with, or from a newer release.
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    /// The update closure returned a record whose name is not the one being updated.
+    #[error("an update for one secret tried to write another secret's record")]
+    NameMismatch,
+}
+
+/// A place to keep secrets. Backends hold no business rules: the facade decides, they store.
+///
+/// The contract (ARCHITECTURE.md §2): [`Storage::update`] is an atomic read-modify-write of one
+/// secret — its record and its payloads change together or not at all, linearizably per secret —
+/// and is acknowledged only once durable by the backend's own promise.
+pub trait Storage: Send + Sync {
+    /// The record of `name`, if it exists.
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError>;
+
+    /// The payload of one version, if it exists.
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        version_id: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// The record and every payload of `name`, read atomically.
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError>;
+
+    /// Atomically reads the record of `name` (if any), hands it to `f`, and applies what `f`
+    /// decides. `f` may be called more than once (after a conflict); only its last call's
+    /// decision is applied, so it must not have effects beyond recording its decision. `f`
+    /// must not call back into the storage.
+    fn update(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    ) -> Result<(), StorageError>;
+
+    /// Up to `limit` records in name order, starting after `after` (from the first if `None`).
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError>;
+}
