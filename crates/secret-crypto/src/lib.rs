@@ -1,8 +1,51 @@
-//! The crypto seam of the secrets store: the [`Kms`] trait, [`LocalKms`], and the envelope format.
-//! (Skeleton: the interface below is fixed; implementations are being filled in.)
+//! The crypto seam of the secrets store: the [`Kms`] trait, [`LocalKms`], and the envelope
+//! format.
+//!
+//! The key hierarchy has three levels. The application supplies a [`RootKey`] (bytes, a key
+//! file readable by its owner only, or an environment variable). [`LocalKms`] keeps customer
+//! master keys (CMKs) with numbered key versions in a keyring that is stored only encrypted
+//! under a subkey of the root key. Each secret version is sealed by [`envelope::seal`] under a
+//! fresh data key, which the CMK's primary version wraps. All byte layouts are documented in
+//! `docs/formats.md`.
+//!
+//! ```
+//! use secret_crypto::envelope::{self, EnvelopeContext};
+//! use secret_crypto::{FileKeyring, Kms, LocalKms, RootKey};
+//! use secret_model::{SecretDataType, SecretName, VersionId};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let root = RootKey::write_new_file(dir.path().join("root.key"))?;
+//! let kms = LocalKms::open(root, Box::new(FileKeyring::new(dir.path().join("keyring"))))?;
+//!
+//! let name = SecretName::parse("db-password")?;
+//! let version = VersionId::parse("v1")?;
+//! let ctx = EnvelopeContext { secret_name: &name, version_id: &version, data_type: SecretDataType::Text };
+//! let sealed = envelope::seal(&kms, &kms.default_key()?, &ctx, b"s3cr3t")?;
+//! drop(kms);
+//!
+//! // Reopened with the same root key, the same default key opens the envelope.
+//! let root = RootKey::from_file(dir.path().join("root.key"))?;
+//! let kms = LocalKms::open(root, Box::new(FileKeyring::new(dir.path().join("keyring"))))?;
+//! assert_eq!(envelope::open(&kms, &sealed, &ctx)?.expose(), b"s3cr3t");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod envelope;
+mod gcm;
+mod hex;
+mod keyring;
+mod local_kms;
+mod root_key;
+mod store;
+mod wire;
+
+pub use envelope::CryptoError;
+pub use local_kms::{DEFAULT_KEY_DESCRIPTION, LocalKms, WRAP_LIMIT, WRAP_RESERVATION};
+pub use root_key::{RootKey, RootKeyError};
+pub use store::{FileKeyring, KeyringStore, MemoryKeyring};
 
 use secret_model::{KeyId, Timestamp};
 use zeroize::Zeroizing;
@@ -79,6 +122,9 @@ pub enum KmsError {
     /// The keyring could not be read or written.
     #[error("keyring storage failed: {0}")]
     Keyring(String),
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed")]
+    Rng,
 }
 
 /// A key management service: the one small trait the store's encryption goes through.
@@ -87,7 +133,7 @@ pub enum KmsError {
 pub trait Kms: Send + Sync {
     /// A fresh 256-bit data key, wrapped under the primary version of `key_id`. `context` is
     /// bound to the wrapped key: unwrapping under another context fails.
-    /// Errors: `KeyNotFound`, `KeyDisabled`, `Keyring`.
+    /// Errors: `KeyNotFound`, `KeyDisabled`, `Keyring`, `Rng`.
     fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError>;
 
     /// Unwraps a data key made by [`Kms::generate_data_key`] with the same `context`.
@@ -102,5 +148,6 @@ pub trait Kms: Send + Sync {
     fn describe_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError>;
 
     /// The store's default master key, created on first need.
+    /// Errors: `Keyring`, `Rng` (only when it has to be created).
     fn default_key(&self) -> Result<KeyId, KmsError>;
 }

@@ -1,0 +1,141 @@
+//! Known-answer tests: checked-in bytes that pin the envelope and keyring formats, so that
+//! neither can change silently. `generate_vectors` (ignored) prints fresh ones; regenerating
+//! is only right together with a new format version.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{hex, name, unhex, version};
+use secret_crypto::envelope::{self, EnvelopeContext};
+use secret_crypto::{
+    DEFAULT_KEY_DESCRIPTION, DataKeyBytes, KeyState, Kms, KmsError, LocalKms, MemoryKeyring,
+    RootKey, WrappedDataKey,
+};
+use secret_model::{KeyId, SecretDataType, Timestamp};
+use zeroize::Zeroizing;
+
+/// The root key every checked-in keyring was written under: bytes 0x80, 0x81, …, 0x9f.
+fn vector_root_key() -> RootKey {
+    RootKey::from_bytes(std::array::from_fn(|i| 0x80 + i as u8))
+}
+
+const KAT_KEY_ID: &str = "0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0";
+const KAT_PLAINTEXT: &[u8] = b"known answer";
+
+/// The inputs of the deterministic envelope: data key 0x01..=0x20, nonce 0x00..=0x0b, a
+/// stand-in wrapped key of 60 bytes 0xa0..=0xdb under key version 7.
+fn kat_inputs() -> (WrappedDataKey, DataKeyBytes, [u8; 12]) {
+    let wrapped = WrappedDataKey {
+        key_id: KeyId::parse(KAT_KEY_ID).unwrap(),
+        key_version: 7,
+        ciphertext: (0xa0..0xa0 + 60).collect(),
+    };
+    let dek = DataKeyBytes(Zeroizing::new(std::array::from_fn(|i| i as u8 + 1)));
+    let nonce = std::array::from_fn(|i| i as u8);
+    (wrapped, dek, nonce)
+}
+
+fn with_ctx<T>(f: impl FnOnce(&EnvelopeContext<'_>) -> T) -> T {
+    let (n, v) = (name("kat/secret"), version("v1"));
+    f(&EnvelopeContext {
+        secret_name: &n,
+        version_id: &v,
+        data_type: SecretDataType::Text,
+    })
+}
+
+#[test]
+fn envelope_v1_bytes_are_pinned_by_a_known_answer() {
+    let (wrapped, dek, nonce) = kat_inputs();
+    let sealed =
+        with_ctx(|ctx| envelope::seal_with(&wrapped, &dek, nonce, ctx, KAT_PLAINTEXT)).unwrap();
+    let expected = unhex(include_str!("vectors/envelope_v1_kat.hex"));
+    assert_eq!(hex(&sealed), hex(&expected));
+
+    let env = envelope::parse(&expected).unwrap();
+    assert_eq!(env.key_id().to_string(), KAT_KEY_ID);
+    assert_eq!(env.key_version(), 7);
+    let opened = with_ctx(|ctx| envelope::open_with(&env, &dek, ctx)).unwrap();
+    assert_eq!(opened.expose(), KAT_PLAINTEXT);
+}
+
+#[test]
+fn checked_in_keyring_and_envelopes_still_open() {
+    let keyring = unhex(include_str!("vectors/keyring_v1.hex"));
+    let kms = LocalKms::open(
+        vector_root_key(),
+        Box::new(MemoryKeyring::from_bytes(keyring)),
+    )
+    .unwrap();
+
+    let key = kms.default_key().unwrap();
+    assert_eq!(
+        key.to_string(),
+        include_str!("vectors/keyring_v1_key_id.txt").trim()
+    );
+    let keys = kms.list_keys().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].key_id, key);
+    assert_eq!(keys[0].state, KeyState::Enabled);
+    assert_eq!(keys[0].primary_key_version, 2);
+    assert_eq!(keys[0].description, DEFAULT_KEY_DESCRIPTION);
+    assert_eq!(
+        keys[0].creation_date,
+        Timestamp::parse(include_str!("vectors/keyring_v1_created.txt").trim()).unwrap()
+    );
+
+    for (file, key_version, plaintext) in [
+        (
+            include_str!("vectors/envelope_v1_key_version_1.hex"),
+            1,
+            &b"sealed under version 1"[..],
+        ),
+        (
+            include_str!("vectors/envelope_v1_key_version_2.hex"),
+            2,
+            &b"sealed under version 2"[..],
+        ),
+    ] {
+        let sealed = unhex(file);
+        assert_eq!(envelope::parse(&sealed).unwrap().key_version(), key_version);
+        let opened = with_ctx(|ctx| envelope::open(&kms, &sealed, ctx)).unwrap();
+        assert_eq!(opened.expose(), plaintext);
+    }
+}
+
+#[test]
+fn checked_in_keyring_refuses_another_root_key() {
+    let keyring = unhex(include_str!("vectors/keyring_v1.hex"));
+    let err = LocalKms::open(
+        RootKey::from_bytes([0x80; 32]),
+        Box::new(MemoryKeyring::from_bytes(keyring)),
+    )
+    .unwrap_err();
+    assert!(matches!(err, KmsError::WrongRootKey), "{err}");
+}
+
+/// Prints fresh vectors. Run with
+/// `cargo test -p secret-crypto --test known_answers -- --ignored --nocapture generate_vectors`
+/// and copy each block into `tests/vectors/`.
+#[test]
+#[ignore = "generates vectors; run by hand only when a new format version is introduced"]
+fn generate_vectors() {
+    let (wrapped, dek, nonce) = kat_inputs();
+    let kat =
+        with_ctx(|ctx| envelope::seal_with(&wrapped, &dek, nonce, ctx, KAT_PLAINTEXT)).unwrap();
+    println!("== envelope_v1_kat.hex\n{}", hex(&kat));
+
+    let store = Arc::new(MemoryKeyring::new());
+    let kms = LocalKms::open(vector_root_key(), Box::new(store.clone())).unwrap();
+    let key = kms.default_key().unwrap();
+    let v1 = with_ctx(|ctx| envelope::seal(&kms, &key, ctx, b"sealed under version 1")).unwrap();
+    kms.rotate_key(&key).unwrap();
+    let v2 = with_ctx(|ctx| envelope::seal(&kms, &key, ctx, b"sealed under version 2")).unwrap();
+    let created = kms.describe_key(&key).unwrap().creation_date;
+    println!("== keyring_v1_key_id.txt\n{key}");
+    println!("== keyring_v1_created.txt\n{created}");
+    println!("== envelope_v1_key_version_1.hex\n{}", hex(&v1));
+    println!("== envelope_v1_key_version_2.hex\n{}", hex(&v2));
+    println!("== keyring_v1.hex\n{}", hex(&store.bytes().unwrap()));
+}
