@@ -26,8 +26,11 @@
 
 mod arn;
 mod error;
+mod filters;
 pub mod limits;
 mod names;
+mod paging;
+mod password;
 mod tags;
 mod time;
 mod uuid;
@@ -35,10 +38,13 @@ mod value;
 
 pub use arn::{SecretArn, SecretRef, StoreLocation};
 pub use error::{ErrorCode, ValidationError};
+pub use filters::{FILTER_VALUES_MAX, FILTERS_MAX, Filter, FilterKey, Filters};
 pub use names::{
     Description, SecretName, StageLabel, VersionId, is_secret_name_char, is_stage_label_char,
     is_version_id_char,
 };
+pub use paging::{PageRequest, recovery_window_days};
+pub use password::{PUNCTUATION, PasswordOptions, PasswordSpec};
 pub use tags::{
     Tag, TagSet, WireTag, is_tag_char, parse_json_string_list, parse_tag_key, parse_tag_value,
 };
