@@ -1,4 +1,237 @@
-//! The embedded sled backend of the secrets store. (Skeleton: being filled in.)
+//! The embedded default backend of the secrets store: [`SledStorage`], a [`Storage`] on a sled
+//! database in one directory.
+//!
+//! - Every [`Storage::update`] is one sled transaction (record, payload index and payloads
+//!   change together or not at all, also across a crash) followed by a flush: a write is
+//!   acknowledged only once it is on disk.
+//! - [`Storage::snapshot`] reads a secret's record and payloads as of one instant, without
+//!   blocking writers in the common case.
+//! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
+//!   with another layout is refused on open rather than misread.
+//!
+//! The layout is described in `docs/formats-records.md`.
+//!
+//! ```
+//! use secret_storage::{Storage, Update, testkit::sample_record};
+//! use secret_storage_sled::SledStorage;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = SledStorage::open(dir.path())?;
+//! let record = sample_record("prod/db", &["v1"]);
+//! store.update(&record.name, &mut |_| Update::Write {
+//!     record: record.clone(),
+//!     put_payloads: vec![(record.versions[0].version_id.clone(), b"envelope".to_vec())],
+//!     delete_payloads: vec![],
+//! })?;
+//! drop(store);
+//!
+//! let reopened = SledStorage::open(dir.path())?;
+//! assert_eq!(reopened.read(&record.name)?, Some(record));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod error;
+mod integrity;
+mod keys;
+mod snapshot;
+mod update;
+
+use std::fmt;
+use std::path::Path;
+
+use secret_model::{SecretName, VersionId};
+use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record};
+
+pub use integrity::IntegrityReport;
+
+use error::from_sled;
+use keys::{LAYOUT_VERSION, META_FORMAT, RECORD_PREFIX};
+
+/// The name of the sled tree that holds the store.
+const TREE_NAME: &[u8] = b"secrets";
+
+/// A [`Storage`] kept in a sled database.
+///
+/// Cheap to clone (the clones share the database) and safe to share between threads. sled
+/// locks its directory, so one process at a time opens a store.
+///
+/// Every method can fail with [`StorageError::Backend`] when sled does (I/O errors are
+/// `retryable` only when transient), and with [`StorageError::Corrupt`] when a stored record,
+/// payload index or key does not decode, or sled reports corruption.
+#[derive(Clone)]
+pub struct SledStorage {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl fmt::Debug for SledStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStorage")
+            .field("tree", &String::from_utf8_lossy(TREE_NAME))
+            .field("layout", &LAYOUT_VERSION)
+            .finish()
+    }
+}
+
+impl SledStorage {
+    /// Opens (creating if needed) the store in the directory `path`, recovering from a crash
+    /// if the last process died mid-write.
+    ///
+    /// Errors: `Backend` if sled cannot open the directory (for example because another
+    /// process holds it); `Corrupt` if the store's layout version is not one this release
+    /// reads (a store written by a newer release is refused, never misread).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let path = path.as_ref();
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| from_sled(&format!("opening the sled store at {}", path.display()), e))?;
+        Self::from_db(db)
+    }
+
+    /// Uses the `secrets` tree of an already open sled database, setting up an empty one.
+    ///
+    /// All access to that tree must go through `SledStorage` values (clones of one another or
+    /// not): the layout is this crate's business. Errors: as for [`SledStorage::open`].
+    pub fn from_db(db: sled::Db) -> Result<Self, StorageError> {
+        let tree = db
+            .open_tree(TREE_NAME)
+            .map_err(|e| from_sled("opening the secrets tree", e))?;
+        let store = SledStorage { db, tree };
+        store.check_layout()?;
+        Ok(store)
+    }
+
+    /// Checks `meta/format`, writing it into a new, empty tree.
+    fn check_layout(&self) -> Result<(), StorageError> {
+        let ours = LAYOUT_VERSION.to_be_bytes();
+        let stored = self
+            .tree
+            .get(META_FORMAT)
+            .map_err(|e| from_sled("reading the layout version", e))?;
+        let Some(stored) = stored else {
+            if !self.tree.is_empty() {
+                return Err(StorageError::Corrupt(
+                    "the sled store holds data but no layout version (meta/format)".into(),
+                ));
+            }
+            // Two openers racing on an empty tree both write the same value: harmless.
+            self.tree
+                .insert(META_FORMAT, &ours[..])
+                .map_err(|e| from_sled("writing the layout version", e))?;
+            return self.flush();
+        };
+        let found = <[u8; 4]>::try_from(stored.as_ref())
+            .map(u32::from_be_bytes)
+            .map_err(|_| {
+                StorageError::Corrupt(format!(
+                    "the layout version (meta/format) is {} bytes long, not 4",
+                    stored.len()
+                ))
+            })?;
+        if found == LAYOUT_VERSION {
+            Ok(())
+        } else if found > LAYOUT_VERSION {
+            Err(StorageError::Corrupt(format!(
+                "the sled store has layout version {found}, written by a newer release; \
+                 this release reads layout version {LAYOUT_VERSION} only"
+            )))
+        } else {
+            Err(StorageError::Corrupt(format!(
+                "the sled store has unknown layout version {found}"
+            )))
+        }
+    }
+
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), StorageError> {
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| from_sled("flushing the sled store to disk", e))
+    }
+}
+
+/// Decodes the record stored under the record key of `name`.
+/// Errors: `Corrupt` if it does not decode or names another secret.
+pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
+    let record = decode_record(bytes).map_err(|e| match e {
+        StorageError::Corrupt(why) => StorageError::Corrupt(format!("record of {name}: {why}")),
+        other => other,
+    })?;
+    if record.name != *name {
+        return Err(StorageError::Corrupt(format!(
+            "the record stored for {name} names {}",
+            record.name
+        )));
+    }
+    Ok(record)
+}
+
+impl Storage for SledStorage {
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        let bytes = self
+            .tree
+            .get(keys::record_key(name))
+            .map_err(|e| from_sled("reading a record", e))?;
+        bytes.map(|b| decode_stored(name, &b)).transpose()
+    }
+
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        version_id: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let bytes = self
+            .tree
+            .get(keys::payload_key(name, version_id))
+            .map_err(|e| from_sled("reading a payload", e))?;
+        Ok(bytes.map(|b| b.to_vec()))
+    }
+
+    /// Reads the record, payload index and payloads with plain reads, then checks that the
+    /// index's write stamp is unchanged (no write slipped in between); after a few failed
+    /// tries under heavy writing it reads in a transaction instead, which blocks writers.
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        snapshot::snapshot(self, name)
+    }
+
+    /// One sled transaction: reads the record and payload index, calls `f` (again if sled
+    /// retries the transaction), writes what it decides, then flushes. A `Keep` also flushes,
+    /// so that what `f` saw is durable before the caller acts on it.
+    fn update(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update,
+    ) -> Result<(), StorageError> {
+        update::update(self, name, f)?;
+        self.flush()
+    }
+
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = after.map_or_else(|| RECORD_PREFIX.to_vec(), keys::record_key_after);
+        let mut out = Vec::new();
+        for entry in self.tree.range(start..) {
+            let (key, value) = entry.map_err(|e| from_sled("listing records", e))?;
+            if !key.starts_with(RECORD_PREFIX) {
+                break;
+            }
+            let name = keys::name_in_key(RECORD_PREFIX, &key)?;
+            out.push(decode_stored(&name, &value)?);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,8 +1,50 @@
 //! The storage seam of the secrets store: the [`Storage`] trait and the records it keeps.
-//! (Skeleton: the interface below is fixed; implementations are being filled in.)
+//!
+//! - [`Storage`]: what a backend offers — an atomic read-modify-write of one secret
+//!   ([`Storage::update`]), consistent reads, and a paged, name-ordered listing.
+//! - [`codec`]: the versioned binary form a backend stores a [`SecretRecord`] in.
+//! - [`MemoryStorage`]: a backend in a `Mutex`, for tests and short-lived embeddings.
+//! - `testkit` (feature `testkit`): the conformance suite every backend runs.
+//!
+//! ```
+//! use secret_storage::{MemoryStorage, Storage, Update};
+//! # use secret_model::*;
+//! # use secret_storage::SecretRecord;
+//! let store = MemoryStorage::new();
+//! let name = SecretName::parse("prod/db")?;
+//! # let record = SecretRecord {
+//! #     name: name.clone(),
+//! #     secret_type: SecretType::Generic,
+//! #     description: None,
+//! #     encryption_key_id: KeyId::new(Uuid::from_bytes([7; 16])),
+//! #     tags: vec![],
+//! #     create_time: Timestamp::from_unix(1_700_000_000),
+//! #     update_time: Timestamp::from_unix(1_700_000_000),
+//! #     planned_delete_time: None,
+//! #     versions: vec![],
+//! # };
+//! store.update(&name, &mut |current| match current {
+//!     Some(_) => Update::Keep,
+//!     None => Update::Write {
+//!         record: record.clone(),
+//!         put_payloads: vec![],
+//!         delete_payloads: vec![],
+//!     },
+//! })?;
+//! assert_eq!(store.read(&name)?, Some(record));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod codec;
+mod memory;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use codec::{RECORD_FORMAT_VERSION, decode_record, encode_record};
+pub use memory::MemoryStorage;
 
 use secret_model::{
     Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp,
@@ -52,6 +94,10 @@ pub enum Update {
     Keep,
     /// Store `record` (whose name is the one being updated), add or replace the payloads in
     /// `put_payloads`, and remove those in `delete_payloads`, all at once.
+    ///
+    /// Payloads are applied in that order: a version id listed in both ends up without a
+    /// payload. A record whose name differs from the one being updated is rejected with
+    /// [`StorageError::NameMismatch`] and nothing is applied.
     Write {
         /// The new metadata.
         record: SecretRecord,

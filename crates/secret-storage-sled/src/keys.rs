@@ -1,0 +1,197 @@
+//! The key layout of the store's sled tree (layout version [`LAYOUT_VERSION`]), and the value
+//! of a secret's payload index.
+//!
+//! | key                                   | value                                  |
+//! |---------------------------------------|----------------------------------------|
+//! | `meta/format`                         | the layout version, `u32` big-endian   |
+//! | `r/` name                             | the record, in record format 1         |
+//! | `i/` name                             | the payload index (below)              |
+//! | `p/` name `0x00` version id           | the payload of that version            |
+//!
+//! Names never contain `0x00`, so `p/a\0…` and `p/ab\0…` cannot be confused. The payload index
+//! of a secret exists exactly when its record does, and is rewritten by every write: an `u64`
+//! write stamp (unique in the database, never reused) followed by the version id of every
+//! stored payload, each ended by `0x00`. It lets a transaction, which cannot scan, find every
+//! payload, and lets a reader that is not in a transaction detect that a write slipped between
+//! its reads.
+
+use std::collections::BTreeSet;
+
+use secret_model::{SecretName, VersionId};
+use secret_storage::StorageError;
+
+/// The layout version this release reads and writes.
+pub(crate) const LAYOUT_VERSION: u32 = 1;
+
+/// The key of the layout version.
+pub(crate) const META_FORMAT: &[u8] = b"meta/format";
+/// The prefix of record keys.
+pub(crate) const RECORD_PREFIX: &[u8] = b"r/";
+/// The prefix of payload index keys.
+pub(crate) const INDEX_PREFIX: &[u8] = b"i/";
+/// The prefix of payload keys.
+pub(crate) const PAYLOAD_PREFIX: &[u8] = b"p/";
+
+const SEPARATOR: u8 = 0x00;
+
+fn prefixed(prefix: &[u8], name: &SecretName) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + name.as_str().len() + 66);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(name.as_str().as_bytes());
+    key
+}
+
+/// `r/` + name.
+pub(crate) fn record_key(name: &SecretName) -> Vec<u8> {
+    prefixed(RECORD_PREFIX, name)
+}
+
+/// `i/` + name.
+pub(crate) fn index_key(name: &SecretName) -> Vec<u8> {
+    prefixed(INDEX_PREFIX, name)
+}
+
+/// `p/` + name + `0x00` + version id.
+pub(crate) fn payload_key(name: &SecretName, version_id: &VersionId) -> Vec<u8> {
+    let mut key = prefixed(PAYLOAD_PREFIX, name);
+    key.push(SEPARATOR);
+    key.extend_from_slice(version_id.as_str().as_bytes());
+    key
+}
+
+/// The smallest record key after the record key of `name`.
+pub(crate) fn record_key_after(name: &SecretName) -> Vec<u8> {
+    let mut key = record_key(name);
+    key.push(SEPARATOR);
+    key
+}
+
+/// The secret name in a key `prefix` + name. Errors: `Corrupt` if it is not a valid name.
+pub(crate) fn name_in_key(prefix: &[u8], key: &[u8]) -> Result<SecretName, StorageError> {
+    let rest = key.strip_prefix(prefix).unwrap_or(key);
+    let text = std::str::from_utf8(rest).map_err(|_| bad_key(key))?;
+    SecretName::parse(text).map_err(|_| bad_key(key))
+}
+
+/// The secret name and version id in a payload key. Errors: `Corrupt` if it is malformed.
+pub(crate) fn split_payload_key(key: &[u8]) -> Result<(SecretName, VersionId), StorageError> {
+    let rest = key
+        .strip_prefix(PAYLOAD_PREFIX)
+        .ok_or_else(|| bad_key(key))?;
+    let at = rest
+        .iter()
+        .position(|&b| b == SEPARATOR)
+        .ok_or_else(|| bad_key(key))?;
+    let (name, id) = (&rest[..at], &rest[at + 1..]);
+    let name = std::str::from_utf8(name)
+        .ok()
+        .and_then(|n| SecretName::parse(n).ok())
+        .ok_or_else(|| bad_key(key))?;
+    let id = std::str::from_utf8(id)
+        .ok()
+        .and_then(|i| VersionId::parse(i).ok())
+        .ok_or_else(|| bad_key(key))?;
+    Ok((name, id))
+}
+
+fn bad_key(key: &[u8]) -> StorageError {
+    StorageError::Corrupt(format!(
+        "malformed key {:?} in the sled store",
+        String::from_utf8_lossy(key)
+    ))
+}
+
+/// The decoded payload index of one secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PayloadIndex {
+    /// Unique per write in the database; a changed stamp means the secret changed.
+    pub(crate) stamp: u64,
+    /// The version ids with a stored payload.
+    pub(crate) versions: BTreeSet<VersionId>,
+}
+
+impl PayloadIndex {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.versions.len() * 16);
+        out.extend_from_slice(&self.stamp.to_be_bytes());
+        for id in &self.versions {
+            out.extend_from_slice(id.as_str().as_bytes());
+            out.push(SEPARATOR);
+        }
+        out
+    }
+
+    /// Errors: `Corrupt` naming `name` if the bytes are not an index.
+    pub(crate) fn decode(name: &SecretName, bytes: &[u8]) -> Result<Self, StorageError> {
+        let corrupt =
+            |why: &str| StorageError::Corrupt(format!("payload index of {name} is {why}"));
+        let (stamp, mut rest) = match bytes.split_first_chunk::<8>() {
+            Some((stamp, rest)) => (u64::from_be_bytes(*stamp), rest),
+            None => return Err(corrupt("truncated")),
+        };
+        let mut versions = BTreeSet::new();
+        while !rest.is_empty() {
+            let at = rest
+                .iter()
+                .position(|&b| b == SEPARATOR)
+                .ok_or_else(|| corrupt("truncated"))?;
+            let id = std::str::from_utf8(&rest[..at])
+                .ok()
+                .and_then(|id| VersionId::parse(id).ok())
+                .ok_or_else(|| corrupt("holding an invalid version id"))?;
+            if !versions.insert(id) {
+                return Err(corrupt("listing a version twice"));
+            }
+            rest = &rest[at + 1..];
+        }
+        Ok(PayloadIndex { stamp, versions })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> SecretName {
+        SecretName::parse(s).unwrap()
+    }
+
+    fn id(s: &str) -> VersionId {
+        VersionId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn payload_keys_split_back_into_name_and_version() {
+        let key = payload_key(&name("a/b"), &id("v=1"));
+        assert_eq!(key, b"p/a/b\0v=1");
+        assert_eq!(split_payload_key(&key).unwrap(), (name("a/b"), id("v=1")));
+        assert!(split_payload_key(b"p/ab").is_err());
+        assert!(split_payload_key(b"p/a\0").is_err());
+        assert!(split_payload_key(b"p/\0v").is_err());
+    }
+
+    #[test]
+    fn record_key_after_sorts_between_a_name_and_its_extensions() {
+        let after = record_key_after(&name("a"));
+        assert!(record_key(&name("a")) < after);
+        assert!(after < record_key(&name("a-")));
+        assert!(after < record_key(&name("a.b")));
+    }
+
+    #[test]
+    fn index_roundtrips_and_rejects_damage() {
+        let index = PayloadIndex {
+            stamp: 0x0102_0304_0506_0708,
+            versions: [id("v1"), id("v2")].into(),
+        };
+        let bytes = index.encode();
+        assert_eq!(bytes, b"\x01\x02\x03\x04\x05\x06\x07\x08v1\0v2\0");
+        let n = name("s");
+        assert_eq!(PayloadIndex::decode(&n, &bytes).unwrap(), index);
+        assert!(PayloadIndex::decode(&n, &bytes[..7]).is_err());
+        assert!(PayloadIndex::decode(&n, &bytes[..bytes.len() - 1]).is_err());
+        assert!(PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\0v1\0v1\0").is_err());
+        assert!(PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\0v 1\0").is_err());
+        assert!(PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\0\0").is_err());
+    }
+}

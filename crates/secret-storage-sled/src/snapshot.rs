@@ -1,0 +1,173 @@
+//! [`Storage::snapshot`](secret_storage::Storage::snapshot): optimistic plain reads validated
+//! by the payload index's write stamp, with a transaction as the fallback.
+
+use secret_model::SecretName;
+use secret_storage::{Snapshot, StorageError};
+use sled::transaction::ConflictableTransactionError;
+
+use crate::error::{from_sled, from_transaction};
+use crate::keys::{PayloadIndex, index_key, payload_key, record_key};
+use crate::{SledStorage, decode_stored};
+
+/// Optimistic tries before falling back to a transaction.
+const OPTIMISTIC_TRIES: usize = 8;
+
+pub(crate) fn snapshot(
+    store: &SledStorage,
+    name: &SecretName,
+) -> Result<Option<Snapshot>, StorageError> {
+    for _ in 0..OPTIMISTIC_TRIES {
+        if let Some(snapshot) = try_optimistic(store, name)? {
+            return Ok(snapshot);
+        }
+    }
+    in_transaction(store, name)
+}
+
+/// One optimistic read: `Ok(None)` if a write interfered and it must be tried again.
+///
+/// Each sled read is atomic with respect to a transaction's commit, and every write of a
+/// secret gives its index a stamp never used before. So if the index reads the same before
+/// and after the other reads, no write committed in between, and they all saw one state.
+fn try_optimistic(
+    store: &SledStorage,
+    name: &SecretName,
+) -> Result<Option<Option<Snapshot>>, StorageError> {
+    let get = |key: Vec<u8>| {
+        store
+            .tree
+            .get(key)
+            .map_err(|e| from_sled("reading a snapshot", e))
+    };
+    let Some(index_bytes) = get(index_key(name))? else {
+        // The secret did not exist at the instant of this read.
+        return Ok(Some(None));
+    };
+    let record = get(record_key(name))?;
+    let index = PayloadIndex::decode(name, &index_bytes)?;
+    let mut read = Vec::with_capacity(index.versions.len());
+    for id in index.versions {
+        let bytes = get(payload_key(name, &id))?;
+        read.push((id, bytes));
+    }
+    if get(index_key(name))?.as_deref() != Some(&index_bytes[..]) {
+        return Ok(None);
+    }
+    // Consistent: anything missing now is damage, not a race.
+    let Some(record) = record else {
+        return Err(no_record(name));
+    };
+    let record = decode_stored(name, &record)?;
+    let mut payloads = Vec::with_capacity(read.len());
+    for (id, bytes) in read {
+        let Some(bytes) = bytes else {
+            return Err(missing_payload(name, &id));
+        };
+        payloads.push((id, bytes.to_vec()));
+    }
+    Ok(Some(Some(Snapshot { record, payloads })))
+}
+
+fn no_record(name: &SecretName) -> StorageError {
+    StorageError::Corrupt(format!("{name} has a payload index but no record"))
+}
+
+fn missing_payload(name: &SecretName, id: &secret_model::VersionId) -> StorageError {
+    StorageError::Corrupt(format!(
+        "the payload index of {name} lists version {id}, whose payload is missing"
+    ))
+}
+
+/// Reads the snapshot inside a transaction, which excludes writers while it runs.
+pub(crate) fn in_transaction(
+    store: &SledStorage,
+    name: &SecretName,
+) -> Result<Option<Snapshot>, StorageError> {
+    store
+        .tree
+        .transaction(|tx| {
+            let Some(index) = tx.get(index_key(name))? else {
+                return Ok(None);
+            };
+            let index =
+                PayloadIndex::decode(name, &index).map_err(ConflictableTransactionError::Abort)?;
+            let Some(record) = tx.get(record_key(name))? else {
+                return Err(ConflictableTransactionError::Abort(no_record(name)));
+            };
+            let record =
+                decode_stored(name, &record).map_err(ConflictableTransactionError::Abort)?;
+            let mut payloads = Vec::with_capacity(index.versions.len());
+            for id in index.versions {
+                let Some(bytes) = tx.get(payload_key(name, &id))? else {
+                    return Err(ConflictableTransactionError::Abort(missing_payload(
+                        name, &id,
+                    )));
+                };
+                payloads.push((id, bytes.to_vec()));
+            }
+            Ok(Some(Snapshot { record, payloads }))
+        })
+        .map_err(|e| from_transaction("reading a snapshot", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use secret_storage::testkit::{sample_record, secret_name, version_id};
+    use secret_storage::{Storage, Update};
+
+    use super::*;
+
+    #[test]
+    fn transactional_snapshot_agrees_with_the_optimistic_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStorage::open(dir.path()).unwrap();
+        let name = secret_name("s");
+        assert_eq!(in_transaction(&store, &name).unwrap(), None);
+        let record = sample_record("s", &["v1", "v2"]);
+        store
+            .update(&name, &mut |_| Update::Write {
+                record: record.clone(),
+                put_payloads: vec![
+                    (version_id("v1"), vec![]),
+                    (version_id("v2"), b"two".to_vec()),
+                ],
+                delete_payloads: vec![],
+            })
+            .unwrap();
+        let optimistic = store.snapshot(&name).unwrap().unwrap();
+        assert_eq!(optimistic.record, record);
+        assert_eq!(
+            optimistic.payloads,
+            vec![
+                (version_id("v1"), vec![]),
+                (version_id("v2"), b"two".to_vec())
+            ]
+        );
+        assert_eq!(in_transaction(&store, &name).unwrap(), Some(optimistic));
+    }
+
+    #[test]
+    fn both_snapshot_paths_report_an_index_entry_without_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStorage::open(dir.path()).unwrap();
+        let name = secret_name("s");
+        let record = sample_record("s", &["v1"]);
+        store
+            .update(&name, &mut |_| Update::Write {
+                record: record.clone(),
+                put_payloads: vec![(version_id("v1"), b"one".to_vec())],
+                delete_payloads: vec![],
+            })
+            .unwrap();
+        store
+            .tree
+            .remove(payload_key(&name, &version_id("v1")))
+            .unwrap();
+        for result in [store.snapshot(&name), in_transaction(&store, &name)] {
+            match result {
+                Err(StorageError::Corrupt(m)) => assert!(m.contains("v1"), "{m}"),
+                other => panic!("expected Corrupt, got {other:?}"),
+            }
+        }
+    }
+}

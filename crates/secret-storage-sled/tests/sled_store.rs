@@ -1,0 +1,229 @@
+//! What is particular to the sled backend: durability across reopening, the layout version,
+//! the directory lock, and how damage on disk is reported.
+
+use secret_storage::testkit::{sample_payload, sample_record, secret_name, version_id};
+use secret_storage::{SecretRecord, Storage, StorageError, Update, encode_record};
+use secret_storage_sled::{IntegrityReport, SledStorage};
+
+fn write(store: &SledStorage, record: &SecretRecord) {
+    let name = record.name.as_str().to_owned();
+    store
+        .update(&record.name, &mut |_| Update::Write {
+            record: record.clone(),
+            put_payloads: record
+                .versions
+                .iter()
+                .map(|v| {
+                    let id = v.version_id.as_str();
+                    (v.version_id.clone(), sample_payload(&name, id))
+                })
+                .collect(),
+            delete_payloads: vec![],
+        })
+        .unwrap();
+}
+
+/// The raw tree, opened beside a store on the same database.
+fn raw_tree(db: &sled::Db) -> sled::Tree {
+    db.open_tree(b"secrets").unwrap()
+}
+
+fn assert_corrupt<T: std::fmt::Debug>(result: Result<T, StorageError>, needle: &str) {
+    match result {
+        Err(StorageError::Corrupt(message)) => {
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}")
+        }
+        other => panic!("expected Corrupt containing {needle:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn reopened_store_keeps_records_and_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = sample_record("prod/db", &["v1", "v2"]);
+    {
+        let store = SledStorage::open(dir.path()).unwrap();
+        write(&store, &record);
+    }
+    let store = SledStorage::open(dir.path()).unwrap();
+    let snap = store.snapshot(&record.name).unwrap().unwrap();
+    assert_eq!(snap.record, record);
+    assert_eq!(
+        snap.payloads,
+        vec![
+            (version_id("v1"), sample_payload("prod/db", "v1")),
+            (version_id("v2"), sample_payload("prod/db", "v2")),
+        ]
+    );
+    assert_eq!(
+        store.check_integrity().unwrap(),
+        IntegrityReport {
+            secrets: 1,
+            payloads: 2
+        }
+    );
+}
+
+#[test]
+fn store_with_a_newer_layout_version_is_refused_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStorage::open(dir.path()).unwrap());
+    {
+        let db = sled::open(dir.path()).unwrap();
+        raw_tree(&db)
+            .insert(b"meta/format", &2u32.to_be_bytes()[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_corrupt(
+        SledStorage::open(dir.path()),
+        "layout version 2, written by a newer release",
+    );
+}
+
+#[test]
+fn malformed_layout_version_is_refused() {
+    for (value, needle) in [
+        (&b"\x00\x00\x00\x00"[..], "unknown layout version 0"),
+        (&b"1"[..], "1 bytes long"),
+    ] {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        raw_tree(&db).insert(b"meta/format", value).unwrap();
+        assert_corrupt(SledStorage::from_db(db), needle);
+    }
+}
+
+#[test]
+fn tree_with_data_but_no_layout_version_is_refused() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    raw_tree(&db).insert(b"r/x", &b"?"[..]).unwrap();
+    assert_corrupt(SledStorage::from_db(db), "no layout version");
+}
+
+#[test]
+fn a_new_store_records_its_layout_version() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let _store = SledStorage::from_db(db.clone()).unwrap();
+    assert_eq!(
+        raw_tree(&db).get(b"meta/format").unwrap().unwrap().as_ref(),
+        &1u32.to_be_bytes()
+    );
+}
+
+#[test]
+fn second_open_of_an_open_store_fails_with_a_backend_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = SledStorage::open(dir.path()).unwrap();
+    match SledStorage::open(dir.path()) {
+        Err(StorageError::Backend { message, .. }) => {
+            assert!(message.contains("opening the sled store"), "{message}")
+        }
+        other => panic!("expected a Backend error, got {other:?}"),
+    }
+}
+
+#[test]
+fn damaged_record_is_reported_as_corrupt_by_every_operation() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = SledStorage::from_db(db.clone()).unwrap();
+    let record = sample_record("s", &["v1"]);
+    write(&store, &record);
+    let mut bytes = encode_record(&record);
+    bytes[0] = 9;
+    raw_tree(&db).insert(b"r/s", bytes).unwrap();
+
+    let name = secret_name("s");
+    let needle = "record of s: unsupported record format version 9";
+    assert_corrupt(store.read(&name), needle);
+    assert_corrupt(store.snapshot(&name), needle);
+    assert_corrupt(store.list(None, 10), needle);
+    assert_corrupt(store.check_integrity(), needle);
+    let mut called = false;
+    assert_corrupt(
+        store.update(&name, &mut |_| {
+            called = true;
+            Update::Delete
+        }),
+        needle,
+    );
+    assert!(!called, "the closure must not see a damaged record");
+    // Nothing was deleted.
+    assert_eq!(
+        store.read_payload(&name, &version_id("v1")).unwrap(),
+        Some(sample_payload("s", "v1"))
+    );
+}
+
+#[test]
+fn record_stored_under_another_name_is_corrupt() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = SledStorage::from_db(db.clone()).unwrap();
+    write(&store, &sample_record("a", &["v1"]));
+    let moved = raw_tree(&db).get(b"r/a").unwrap().unwrap();
+    raw_tree(&db).insert(b"r/b", moved).unwrap();
+    assert_corrupt(
+        store.read(&secret_name("b")),
+        "the record stored for b names a",
+    );
+}
+
+#[test]
+fn integrity_check_finds_payloads_and_indexes_out_of_place() {
+    let cases: [(&[u8], &[u8], &str); 4] = [
+        (
+            b"p/ghost\0v1",
+            b"x",
+            "payloads of ghost are stored but ghost does not exist",
+        ),
+        (
+            b"p/s\0v9",
+            b"x",
+            "payload of s version v9 is stored but not in its index",
+        ),
+        (
+            b"i/ghost",
+            &[0; 8],
+            "ghost has a payload index but no record",
+        ),
+        (b"x/unknown", b"x", "unexpected key"),
+    ];
+    for (key, value, needle) in cases {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let store = SledStorage::from_db(db.clone()).unwrap();
+        write(&store, &sample_record("s", &["v1"]));
+        assert_eq!(
+            store.check_integrity().unwrap(),
+            IntegrityReport {
+                secrets: 1,
+                payloads: 1
+            }
+        );
+        raw_tree(&db).insert(key, value).unwrap();
+        assert_corrupt(store.check_integrity(), needle);
+    }
+
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = SledStorage::from_db(db.clone()).unwrap();
+    write(&store, &sample_record("s", &["v1"]));
+    raw_tree(&db).remove(b"p/s\0v1").unwrap();
+    assert_corrupt(
+        store.check_integrity(),
+        "lists version v1, whose payload is missing",
+    );
+    raw_tree(&db).remove(b"i/s").unwrap();
+    assert_corrupt(
+        store.check_integrity(),
+        "s has a record but no payload index",
+    );
+}
+
+#[test]
+fn clones_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStorage::open(dir.path()).unwrap();
+    let clone = store.clone();
+    let record = sample_record("s", &["v1"]);
+    write(&clone, &record);
+    assert_eq!(store.read(&record.name).unwrap(), Some(record));
+    assert!(format!("{store:?}").contains("SledStorage"));
+}

@@ -1,0 +1,209 @@
+//! The stored form of a [`SecretRecord`]: a hand-written, versioned binary encoding.
+//!
+//! Every encoding starts with one byte, the record format version ([`RECORD_FORMAT_VERSION`]);
+//! the rest is a fixed sequence of fields (see `docs/formats-records.md` for the byte layout):
+//! integers are big-endian, text is UTF-8 behind a `u16` byte length, lists are behind a `u32`
+//! item count, and optional fields are behind a presence byte (`0` absent, `1` present).
+//!
+//! The decoder trusts nothing it reads: every length is checked against the bytes left, every
+//! field is re-validated through `secret_model`'s parsers, trailing bytes are rejected, and no
+//! input makes it panic. A record that was damaged or tampered with is a
+//! [`StorageError::Corrupt`], never a wrong value.
+//!
+//! ```
+//! use secret_storage::codec::{decode_record, encode_record};
+//! # use secret_model::*;
+//! # use secret_storage::SecretRecord;
+//! # let record = SecretRecord {
+//! #     name: SecretName::parse("prod/db")?,
+//! #     secret_type: SecretType::Generic,
+//! #     description: None,
+//! #     encryption_key_id: KeyId::new(Uuid::from_bytes([7; 16])),
+//! #     tags: vec![],
+//! #     create_time: Timestamp::from_unix(1_700_000_000),
+//! #     update_time: Timestamp::from_unix(1_700_000_000),
+//! #     planned_delete_time: None,
+//! #     versions: vec![],
+//! # };
+//! let bytes = encode_record(&record);
+//! assert_eq!(bytes[0], 1);
+//! assert_eq!(decode_record(&bytes).unwrap(), record);
+//! assert!(decode_record(&bytes[..bytes.len() - 1]).is_err());
+//! # Ok::<(), secret_model::ValidationError>(())
+//! ```
+
+mod reader;
+
+use secret_model::{
+    Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp, Uuid,
+    VersionId,
+};
+
+use crate::{SecretRecord, StorageError, VersionRecord};
+use reader::Reader;
+
+/// The record format version this release writes (the first byte of every encoding).
+pub const RECORD_FORMAT_VERSION: u8 = 1;
+
+const ABSENT: u8 = 0;
+const PRESENT: u8 = 1;
+
+const SECRET_TYPE_GENERIC: u8 = 0;
+const DATA_TYPE_TEXT: u8 = 0;
+const DATA_TYPE_BINARY: u8 = 1;
+
+/// Encodes `record` in record format version [`RECORD_FORMAT_VERSION`].
+///
+/// Infallible: every field of a [`SecretRecord`] is a validated type whose length fits its
+/// length prefix, so any record can be encoded; [`decode_record`] gives it back unchanged.
+pub fn encode_record(record: &SecretRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + 64 * record.versions.len());
+    out.push(RECORD_FORMAT_VERSION);
+    put_text(&mut out, record.name.as_str());
+    out.push(match record.secret_type {
+        SecretType::Generic => SECRET_TYPE_GENERIC,
+    });
+    match &record.description {
+        None => out.push(ABSENT),
+        Some(d) => {
+            out.push(PRESENT);
+            put_text(&mut out, d.as_str());
+        }
+    }
+    out.extend_from_slice(record.encryption_key_id.uuid().as_bytes());
+    put_count(&mut out, record.tags.len());
+    for tag in &record.tags {
+        put_text(&mut out, tag.key());
+        put_text(&mut out, tag.value());
+    }
+    put_time(&mut out, record.create_time);
+    put_time(&mut out, record.update_time);
+    match record.planned_delete_time {
+        None => out.push(ABSENT),
+        Some(t) => {
+            out.push(PRESENT);
+            put_time(&mut out, t);
+        }
+    }
+    put_count(&mut out, record.versions.len());
+    for version in &record.versions {
+        put_text(&mut out, version.version_id.as_str());
+        out.push(match version.data_type {
+            SecretDataType::Text => DATA_TYPE_TEXT,
+            SecretDataType::Binary => DATA_TYPE_BINARY,
+        });
+        put_count(&mut out, version.stages.len());
+        for stage in &version.stages {
+            put_text(&mut out, stage.as_str());
+        }
+        put_time(&mut out, version.create_time);
+    }
+    out
+}
+
+/// Decodes a record written by [`encode_record`] of this or an earlier release.
+///
+/// Errors: [`StorageError::Corrupt`] when the format version is unknown (`"unsupported record
+/// format version N"`), when a length runs past the end, a field fails validation, a tag byte
+/// is out of range, or bytes are left over. Never panics.
+pub fn decode_record(bytes: &[u8]) -> Result<SecretRecord, StorageError> {
+    let mut r = Reader::new(bytes);
+    let version = r.u8("record format version")?;
+    if version != RECORD_FORMAT_VERSION {
+        return Err(StorageError::Corrupt(format!(
+            "unsupported record format version {version}"
+        )));
+    }
+    let record = decode_v1(&mut r)?;
+    r.finish()?;
+    Ok(record)
+}
+
+fn decode_v1(r: &mut Reader<'_>) -> Result<SecretRecord, StorageError> {
+    let name = r.parsed("secret name", SecretName::parse)?;
+    let secret_type = match r.u8("secret type")? {
+        SECRET_TYPE_GENERIC => SecretType::Generic,
+        other => return Err(r.bad_byte("secret type", other)),
+    };
+    let description = if r.present("description")? {
+        Some(r.parsed("description", Description::parse)?)
+    } else {
+        None
+    };
+    let encryption_key_id = KeyId::new(Uuid::from_bytes(r.array16("encryption key id")?));
+    let tag_count = r.count("tag count")?;
+    let mut tags = Vec::new();
+    for _ in 0..tag_count {
+        let at = r.offset();
+        let key = r.text("tag key")?;
+        let value = r.text("tag value")?;
+        let tag = Tag::new(key, value).map_err(|e| r.invalid_at(at, "tag", &e))?;
+        tags.push(tag);
+    }
+    let create_time = r.time("create time")?;
+    let update_time = r.time("update time")?;
+    let planned_delete_time = if r.present("planned delete time")? {
+        Some(r.time("planned delete time")?)
+    } else {
+        None
+    };
+    let version_count = r.count("version count")?;
+    let mut versions = Vec::new();
+    for _ in 0..version_count {
+        versions.push(decode_version(r)?);
+    }
+    Ok(SecretRecord {
+        name,
+        secret_type,
+        description,
+        encryption_key_id,
+        tags,
+        create_time,
+        update_time,
+        planned_delete_time,
+        versions,
+    })
+}
+
+fn decode_version(r: &mut Reader<'_>) -> Result<VersionRecord, StorageError> {
+    let version_id = r.parsed("version id", VersionId::parse)?;
+    let data_type = match r.u8("data type")? {
+        DATA_TYPE_TEXT => SecretDataType::Text,
+        DATA_TYPE_BINARY => SecretDataType::Binary,
+        other => return Err(r.bad_byte("data type", other)),
+    };
+    let stage_count = r.count("stage count")?;
+    let mut stages = Vec::new();
+    for _ in 0..stage_count {
+        stages.push(r.parsed("stage label", StageLabel::parse)?);
+    }
+    let create_time = r.time("version create time")?;
+    Ok(VersionRecord {
+        version_id,
+        data_type,
+        stages,
+        create_time,
+    })
+}
+
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    // Secret names, version ids, labels and tag parts are at most 192 ASCII characters and a
+    // description at most 1,024 characters (4,096 bytes), so a u16 prefix always fits.
+    let len = u16::try_from(text.len()).expect("validated text is at most 4,096 bytes long");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn put_count(out: &mut Vec<u8>, count: usize) {
+    // Each listed item takes dozens of bytes in memory, so no list in a record that fits in an
+    // address space can reach 2^32 items.
+    let count = u32::try_from(count).expect("a record lists fewer than 2^32 items");
+    out.extend_from_slice(&count.to_be_bytes());
+}
+
+fn put_time(out: &mut Vec<u8>, time: Timestamp) {
+    out.extend_from_slice(&time.unix().to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests;

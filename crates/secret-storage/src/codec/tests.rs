@@ -1,0 +1,128 @@
+use secret_model::{SecretDataType, StageLabel};
+
+use super::*;
+
+fn record() -> SecretRecord {
+    SecretRecord {
+        name: SecretName::parse("prod/db").unwrap(),
+        secret_type: SecretType::Generic,
+        description: Some(Description::parse("d").unwrap()),
+        encryption_key_id: KeyId::new(Uuid::from_bytes([9; 16])),
+        tags: vec![Tag::new("k", "v").unwrap()],
+        create_time: Timestamp::from_unix(-5),
+        update_time: Timestamp::from_unix(i64::MAX),
+        planned_delete_time: Some(Timestamp::from_unix(i64::MIN)),
+        versions: vec![VersionRecord {
+            version_id: VersionId::parse("v1").unwrap(),
+            data_type: SecretDataType::Binary,
+            stages: vec![StageLabel::current()],
+            create_time: Timestamp::from_unix(0),
+        }],
+    }
+}
+
+fn corrupt_message(bytes: &[u8]) -> String {
+    match decode_record(bytes) {
+        Err(StorageError::Corrupt(message)) => message,
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+/// Offsets in the encoding of `record()`, by hand from the layout.
+const NAME_LEN_AT: usize = 1;
+const NAME_AT: usize = 3; // "prod/db", 7 bytes
+const SECRET_TYPE_AT: usize = NAME_AT + 7;
+const DESCRIPTION_FLAG_AT: usize = SECRET_TYPE_AT + 1;
+const TAG_COUNT_AT: usize = DESCRIPTION_FLAG_AT + 1 + 2 + 1 + 16;
+const TAG_KEY_AT: usize = TAG_COUNT_AT + 4 + 2;
+
+#[test]
+fn layout_matches_the_documented_offsets() {
+    let bytes = encode_record(&record());
+    assert_eq!(bytes[0], RECORD_FORMAT_VERSION);
+    assert_eq!(&bytes[NAME_LEN_AT..NAME_AT], &[0, 7]);
+    assert_eq!(&bytes[NAME_AT..SECRET_TYPE_AT], b"prod/db");
+    assert_eq!(bytes[SECRET_TYPE_AT], 0);
+    assert_eq!(
+        &bytes[DESCRIPTION_FLAG_AT..DESCRIPTION_FLAG_AT + 4],
+        &[1, 0, 1, b'd']
+    );
+    assert_eq!(&bytes[TAG_COUNT_AT..TAG_COUNT_AT + 4], &[0, 0, 0, 1]);
+    assert_eq!(bytes[TAG_KEY_AT], b'k');
+    assert_eq!(decode_record(&bytes).unwrap(), record());
+}
+
+#[test]
+fn unknown_format_version_is_rejected_by_number() {
+    let mut bytes = encode_record(&record());
+    for version in [0u8, 2, 255] {
+        bytes[0] = version;
+        assert_eq!(
+            corrupt_message(&bytes),
+            format!("unsupported record format version {version}")
+        );
+    }
+    assert!(corrupt_message(&[]).contains("truncated"));
+}
+
+#[test]
+fn trailing_bytes_are_rejected() {
+    let mut bytes = encode_record(&record());
+    bytes.push(0);
+    assert!(corrupt_message(&bytes).contains("1 trailing bytes"));
+}
+
+#[test]
+fn tampered_name_fails_validation() {
+    let mut bytes = encode_record(&record());
+    bytes[NAME_AT + 4] = b'#';
+    let message = corrupt_message(&bytes);
+    assert!(message.contains("secret name at offset 1"), "{message}");
+    assert!(message.contains("SecretName"), "{message}");
+
+    let mut reserved = encode_record(&record());
+    reserved[NAME_AT..NAME_AT + 4].copy_from_slice(b"acs/");
+    assert!(corrupt_message(&reserved).contains("SecretName"));
+}
+
+#[test]
+fn tampered_tag_key_fails_validation() {
+    let mut bytes = encode_record(&record());
+    bytes[TAG_KEY_AT] = b'!';
+    assert!(corrupt_message(&bytes).contains("TagKey"));
+}
+
+#[test]
+fn invalid_utf8_is_rejected() {
+    let mut bytes = encode_record(&record());
+    bytes[DESCRIPTION_FLAG_AT + 3] = 0xff;
+    assert!(corrupt_message(&bytes).contains("not valid UTF-8"));
+}
+
+#[test]
+fn out_of_range_tag_bytes_are_rejected() {
+    for (at, field) in [
+        (SECRET_TYPE_AT, "secret type"),
+        (DESCRIPTION_FLAG_AT, "description"),
+    ] {
+        let mut bytes = encode_record(&record());
+        bytes[at] = 7;
+        let message = corrupt_message(&bytes);
+        assert!(
+            message.contains(&format!("{field} at offset {at} has unknown value 7")),
+            "{message}"
+        );
+    }
+    let mut bytes = encode_record(&record());
+    let data_type_at = bytes.len() - 8 - 2 - 10 - 4 - 1;
+    assert_eq!(bytes[data_type_at], 1, "binary");
+    bytes[data_type_at] = 2;
+    assert!(corrupt_message(&bytes).contains("data type"));
+}
+
+#[test]
+fn huge_counts_fail_without_allocating() {
+    let mut bytes = encode_record(&record());
+    bytes[TAG_COUNT_AT..TAG_COUNT_AT + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(corrupt_message(&bytes).contains("truncated"));
+}

@@ -1,0 +1,88 @@
+//! Stored records are versioned (ARCHITECTURE.md §3): the record-format-1 fixture, checked in
+//! by the first release, must decode in every later one.
+//!
+//! Regenerate it (only if format 1 itself was wrong and no release has shipped it) with
+//! `cargo test -p secret-storage --test fixture -- --ignored regenerate_v1_fixture`.
+
+use std::path::PathBuf;
+
+use secret_model::{
+    Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp, Uuid,
+    VersionId,
+};
+use secret_storage::{SecretRecord, VersionRecord, decode_record, encode_record};
+
+fn fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record-v1.bin")
+}
+
+/// The record in `record-v1.bin`.
+fn v1_record() -> SecretRecord {
+    let version = |id: &str, data_type, stages: &[&str], time| VersionRecord {
+        version_id: VersionId::parse(id).unwrap(),
+        data_type,
+        stages: stages
+            .iter()
+            .map(|s| StageLabel::parse(s).unwrap())
+            .collect(),
+        create_time: Timestamp::from_unix(time),
+    };
+    SecretRecord {
+        name: SecretName::parse("prod/payments/db-password").unwrap(),
+        secret_type: SecretType::Generic,
+        description: Some(
+            Description::parse("Primary database password (rotated monthly)").unwrap(),
+        ),
+        encryption_key_id: KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap(),
+        tags: vec![
+            Tag::new("env", "prod").unwrap(),
+            Tag::new("team", "payments core").unwrap(),
+        ],
+        create_time: Timestamp::from_unix(1_704_067_200),
+        update_time: Timestamp::from_unix(1_709_251_200),
+        planned_delete_time: Some(Timestamp::from_unix(1_711_929_600)),
+        versions: vec![
+            version("v1", SecretDataType::Text, &["release-2023"], 1_704_067_200),
+            version(
+                "v2",
+                SecretDataType::Binary,
+                &["ACSPrevious"],
+                1_706_745_600,
+            ),
+            version(
+                "v3",
+                SecretDataType::Text,
+                &["ACSCurrent", "blue-green"],
+                1_709_251_200,
+            ),
+        ],
+    }
+}
+
+#[test]
+fn v1_fixture_still_decodes() {
+    let bytes = std::fs::read(fixture_path()).unwrap();
+    assert_eq!(bytes[0], 1, "the fixture is record format 1");
+    assert_eq!(decode_record(&bytes).unwrap(), v1_record());
+}
+
+#[test]
+fn encoding_the_fixture_record_reproduces_the_fixture_bytes() {
+    // Fails when the writer's format drifts; if the change is intended, it needs a new format
+    // version (and a new fixture beside this one), not a regenerated v1 fixture.
+    let bytes = std::fs::read(fixture_path()).unwrap();
+    assert_eq!(encode_record(&v1_record()), bytes);
+}
+
+#[test]
+fn fixture_key_id_is_stored_as_its_sixteen_bytes() {
+    let bytes = std::fs::read(fixture_path()).unwrap();
+    let uuid = Uuid::parse_as("KeyId", "1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+    assert!(bytes.windows(16).any(|w| w == uuid.as_bytes()));
+}
+
+#[test]
+#[ignore = "rewrites the checked-in fixture; run by hand only"]
+fn regenerate_v1_fixture() {
+    std::fs::write(fixture_path(), encode_record(&v1_record())).unwrap();
+}
