@@ -9,7 +9,7 @@
 //! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
 //!   with another layout is refused on open rather than misread.
 //!
-//! The layout is described in `docs/formats-records.md`.
+//! The layout is described in `docs/formats.md`.
 //!
 //! ```
 //! use secret_storage::{Storage, Update, testkit::sample_record};

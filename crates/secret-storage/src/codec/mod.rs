@@ -1,7 +1,7 @@
 //! The stored form of a [`SecretRecord`]: a hand-written, versioned binary encoding.
 //!
 //! Every encoding starts with one byte, the record format version ([`RECORD_FORMAT_VERSION`]);
-//! the rest is a fixed sequence of fields (see `docs/formats-records.md` for the byte layout):
+//! the rest is a fixed sequence of fields (see `docs/formats.md` for the byte layout):
 //! integers are big-endian, text is UTF-8 behind a `u16` byte length, lists are behind a `u32`
 //! item count, and optional fields are behind a presence byte (`0` absent, `1` present).
 //!

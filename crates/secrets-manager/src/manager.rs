@@ -1,0 +1,453 @@
+//! [`SecretsManager`]: the facade that holds the storage, the KMS and the rules.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secret_crypto::Kms;
+use secret_crypto::envelope::{self, CryptoError, EnvelopeContext};
+use secret_model::{
+    KeyId, SecretName, SecretRef, SecretValue, StoreLocation, Timestamp, ValidationError, VersionId,
+};
+use secret_storage::{SecretRecord, Storage, Update, VersionRecord};
+
+use crate::audit::{AuditEvent, AuditSink, TracingAuditSink, audit_text};
+use crate::auth::{Action, AllowAll, Authorizer, Principal};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::random::{OsRandom, RandomSource, new_uuid};
+
+/// An embeddable secrets store with the operations of Alibaba Cloud KMS Secrets Manager.
+///
+/// Every operation is a plain synchronous method (ARCHITECTURE.md, decision 1), named as the
+/// snake_case of Alibaba's action, taking an `<Action>Request` and returning an
+/// `<Action>Response`. `SecretsManager` is `Send + Sync` and cheap to clone: clones share one
+/// store. Build one with [`SecretsManager::builder`].
+#[derive(Clone)]
+pub struct SecretsManager {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) principal: Principal,
+}
+
+pub(crate) struct Inner {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) kms: Arc<dyn Kms>,
+    pub(crate) location: StoreLocation,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) authorizer: Arc<dyn Authorizer>,
+    pub(crate) random: Arc<dyn RandomSource>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+}
+
+impl fmt::Debug for SecretsManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretsManager")
+            .field("location", &self.inner.location)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`SecretsManager`]. Everything but the storage and the KMS has a default.
+#[must_use]
+pub struct Builder {
+    storage: Arc<dyn Storage>,
+    kms: Arc<dyn Kms>,
+    location: Option<StoreLocation>,
+    clock: Arc<dyn Clock>,
+    authorizer: Arc<dyn Authorizer>,
+    random: Arc<dyn RandomSource>,
+    audit: Arc<dyn AuditSink>,
+}
+
+impl Builder {
+    /// The region and account id that ARNs carry. Default: region `local`, account
+    /// `0000000000000000`.
+    pub fn location(mut self, location: StoreLocation) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    /// The clock for timestamps and recovery windows. Default: [`SystemClock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The authorizer every operation asks. Default: [`AllowAll`].
+    pub fn authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = authorizer;
+        self
+    }
+
+    /// The random source for request ids. Default: [`OsRandom`].
+    pub fn random(mut self, random: Arc<dyn RandomSource>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// Where audit events go. Default: [`TracingAuditSink`].
+    pub fn audit_sink(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The store, acting as [`Principal::local`].
+    pub fn build(self) -> SecretsManager {
+        let location = self.location.unwrap_or_else(|| {
+            StoreLocation::new("local", "0000000000000000").expect("the default location is valid")
+        });
+        SecretsManager {
+            inner: Arc::new(Inner {
+                storage: self.storage,
+                kms: self.kms,
+                location,
+                clock: self.clock,
+                authorizer: self.authorizer,
+                random: self.random,
+                audit: self.audit,
+            }),
+            principal: Principal::local(),
+        }
+    }
+}
+
+impl SecretsManager {
+    /// Starts building a store on `storage`, encrypting through `kms`.
+    pub fn builder(storage: Arc<dyn Storage>, kms: Arc<dyn Kms>) -> Builder {
+        Builder {
+            storage,
+            kms,
+            location: None,
+            clock: Arc::new(SystemClock),
+            authorizer: Arc::new(AllowAll),
+            random: Arc::new(OsRandom::default()),
+            audit: Arc::new(TracingAuditSink),
+        }
+    }
+
+    /// The same store, acting for `principal`: every operation on the returned handle is
+    /// authorized as that principal.
+    pub fn for_principal(&self, principal: Principal) -> SecretsManager {
+        SecretsManager {
+            inner: Arc::clone(&self.inner),
+            principal,
+        }
+    }
+
+    /// The principal this handle acts for.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The region and account id of this store.
+    pub fn location(&self) -> &StoreLocation {
+        &self.inner.location
+    }
+
+    /// Runs one operation: gives it a fresh request id, and records one audit event with its
+    /// outcome. `secret_name` and `version_id` are the request's own (for the audit trail);
+    /// `chosen_version` names the version a successful operation settled on, where one applies.
+    pub(crate) fn run<T>(
+        &self,
+        action: Action,
+        secret_name: Option<&str>,
+        version_id: Option<&str>,
+        op: impl FnOnce(&str) -> Result<T, Error>,
+        chosen_version: impl FnOnce(&T) -> Option<&str>,
+    ) -> Result<T, Error> {
+        let (request_id, result) = match self.new_request_id() {
+            Ok(id) => {
+                let result = op(&id);
+                (id, result)
+            }
+            Err(e) => (String::new(), Err(e)),
+        };
+        let version_id = match &result {
+            Ok(t) => chosen_version(t).or(version_id),
+            Err(_) => version_id,
+        };
+        self.inner.audit.record(&AuditEvent {
+            request_id,
+            principal: self.principal.name().to_owned(),
+            action,
+            secret_name: secret_name.filter(|s| !s.is_empty()).map(audit_text),
+            version_id: version_id.filter(|s| !s.is_empty()).map(audit_text),
+            outcome: result.as_ref().map(|_| ()).map_err(Error::code),
+            time: self.now(),
+        });
+        result
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    fn new_request_id(&self) -> Result<String, Error> {
+        new_uuid(self.inner.random.as_ref())
+            .map(|u| u.to_string())
+            .map_err(|e| {
+                tracing::error!(error = %e, "no randomness for a request id");
+                Error::InternalFailure
+            })
+    }
+
+    /// Resolves a `SecretName` parameter; an ARN of another store is "not found".
+    pub(crate) fn resolve_name(&self, s: &str) -> Result<SecretName, Error> {
+        let s = required("SecretName", s)?;
+        match self.inner.location.resolve_secret(s)? {
+            SecretRef::Local(name) => Ok(name),
+            SecretRef::Foreign => Err(Error::ResourceNotFound(format!(
+                "The secret \"{s}\" is not found: the ARN names another region or account."
+            ))),
+        }
+    }
+
+    pub(crate) fn secret_arn(&self, name: &SecretName) -> String {
+        self.inner.location.secret_arn(name).to_string()
+    }
+
+    pub(crate) fn key_arn(&self, key_id: &KeyId) -> String {
+        let l = &self.inner.location;
+        format!("acs:kms:{}:{}:key/{key_id}", l.region(), l.account_id())
+    }
+
+    pub(crate) fn authorize(&self, action: Action, resource: String) -> Result<(), Error> {
+        if self
+            .inner
+            .authorizer
+            .is_allowed(&self.principal, action, &resource)
+        {
+            Ok(())
+        } else {
+            Err(Error::NoPermission { action, resource })
+        }
+    }
+
+    /// The record of `name` unless it is absent or past its planned delete time, in which case
+    /// it is purged (record and ciphertexts) and `None` is returned.
+    pub(crate) fn live_record(&self, name: &SecretName) -> Result<Option<SecretRecord>, Error> {
+        let now = self.now();
+        match self.inner.storage.read(name)? {
+            Some(record) if is_expired(&record, now) => {
+                self.inner
+                    .storage
+                    .update(name, &mut |current| match current {
+                        Some(r) if is_expired(r, now) => Update::Delete,
+                        _ => Update::Keep,
+                    })?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Encrypts `value` for version `version` of secret `name` under a fresh data key.
+    pub(crate) fn seal(
+        &self,
+        key_id: &KeyId,
+        name: &SecretName,
+        version: &VersionId,
+        value: &SecretValue,
+    ) -> Result<Vec<u8>, Error> {
+        let context = EnvelopeContext {
+            secret_name: name,
+            version_id: version,
+            data_type: value.data_type(),
+        };
+        envelope::seal(
+            self.inner.kms.as_ref(),
+            key_id,
+            &context,
+            value.bytes().expose(),
+        )
+        .map_err(|e| crypto_error(e, name, version))
+    }
+
+    /// Decrypts the payload of `version` of `record`.
+    pub(crate) fn open(
+        &self,
+        record: &SecretRecord,
+        version: &VersionRecord,
+        payload: &[u8],
+    ) -> Result<SecretValue, Error> {
+        let context = EnvelopeContext {
+            secret_name: &record.name,
+            version_id: &version.version_id,
+            data_type: version.data_type,
+        };
+        let bytes = envelope::open(self.inner.kms.as_ref(), payload, &context)
+            .map_err(|e| crypto_error(e, &record.name, &version.version_id))?;
+        SecretValue::new(version.data_type, bytes).map_err(|_| {
+            tracing::error!(secret = %record.name, version = %version.version_id,
+                "a decrypted value breaks the value rules; the store is damaged");
+            Error::InternalFailure
+        })
+    }
+}
+
+/// What an operation's step decided, besides its result.
+pub(crate) enum Step<T> {
+    /// Change nothing.
+    Keep(T),
+    /// Store the changed record, with these payload changes.
+    Write {
+        out: T,
+        put_payloads: Vec<(VersionId, Vec<u8>)>,
+        delete_payloads: Vec<VersionId>,
+    },
+    /// Remove the secret and all of its payloads.
+    Delete(T),
+}
+
+impl<T> Step<T> {
+    /// Store the changed record; no payload changes.
+    pub(crate) fn write(out: T) -> Self {
+        Step::Write {
+            out,
+            put_payloads: Vec::new(),
+            delete_payloads: Vec::new(),
+        }
+    }
+}
+
+/// Whether an operation may act on a secret pending deletion.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    Refuse,
+    Allow,
+}
+
+impl SecretsManager {
+    /// Runs `f` on a copy of the live record of `name` inside the storage's atomic step, and
+    /// applies what it decides; the record's update time is set on a write.
+    ///
+    /// An absent secret is `Forbidden.ResourceNotFound`; one past its planned delete time is
+    /// purged in the same step and is not found either; one pending deletion is
+    /// `Rejected.ResourceInDeleteWindow` unless `pending` allows it. `f` may run more than once.
+    pub(crate) fn mutate<T>(
+        &self,
+        name: &SecretName,
+        pending: Pending,
+        mut f: impl FnMut(&mut SecretRecord, Timestamp) -> Result<Step<T>, Error>,
+    ) -> Result<T, Error> {
+        let now = self.now();
+        let mut outcome: Option<Result<T, Error>> = None;
+        self.inner.storage.update(name, &mut |current| {
+            let Some(current) = current else {
+                outcome = Some(Err(secret_not_found(name)));
+                return Update::Keep;
+            };
+            if is_expired(current, now) {
+                outcome = Some(Err(secret_not_found(name)));
+                return Update::Delete;
+            }
+            if pending == Pending::Refuse {
+                if let Err(e) = ensure_not_pending(current) {
+                    outcome = Some(Err(e));
+                    return Update::Keep;
+                }
+            }
+            let mut record = current.clone();
+            let (result, update) = match f(&mut record, now) {
+                Err(e) => (Err(e), Update::Keep),
+                Ok(Step::Keep(out)) => (Ok(out), Update::Keep),
+                Ok(Step::Delete(out)) => (Ok(out), Update::Delete),
+                Ok(Step::Write {
+                    out,
+                    put_payloads,
+                    delete_payloads,
+                }) => {
+                    record.update_time = now;
+                    (
+                        Ok(out),
+                        Update::Write {
+                            record,
+                            put_payloads,
+                            delete_payloads,
+                        },
+                    )
+                }
+            };
+            outcome = Some(result);
+            update
+        })?;
+        outcome.expect("the storage runs the update closure at least once")
+    }
+}
+
+impl SecretsManager {
+    /// Whether `record` has version `version_id` holding exactly `value` (same type, same bytes,
+    /// compared in constant time after decryption): the test of an idempotent retry.
+    pub(crate) fn stores_same_value(
+        &self,
+        record: &SecretRecord,
+        version_id: &VersionId,
+        value: &SecretValue,
+    ) -> Result<bool, Error> {
+        let Some(version) = record.versions.iter().find(|v| v.version_id == *version_id) else {
+            return Ok(false);
+        };
+        if version.data_type != value.data_type() {
+            return Ok(false);
+        }
+        let Some(payload) = self.inner.storage.read_payload(&record.name, version_id)? else {
+            return Ok(false);
+        };
+        let stored = self.open(record, version, &payload)?;
+        Ok(stored.bytes().ct_eq(value.bytes()))
+    }
+}
+
+/// The secret is past its planned delete time and behaves as absent.
+pub(crate) fn is_expired(record: &SecretRecord, now: Timestamp) -> bool {
+    record.planned_delete_time.is_some_and(|t| t <= now)
+}
+
+/// Refuses a secret pending deletion.
+pub(crate) fn ensure_not_pending(record: &SecretRecord) -> Result<(), Error> {
+    if record.planned_delete_time.is_some() {
+        return Err(Error::ResourceInDeleteWindow(record.name.to_string()));
+    }
+    Ok(())
+}
+
+pub(crate) fn secret_not_found(name: &SecretName) -> Error {
+    Error::ResourceNotFound(format!("The secret \"{name}\" is not found."))
+}
+
+/// A required text parameter: empty counts as not given.
+pub(crate) fn required<'a>(parameter: &'static str, s: &'a str) -> Result<&'a str, Error> {
+    if s.is_empty() {
+        return Err(ValidationError::missing(parameter).into());
+    }
+    Ok(s)
+}
+
+/// An optional text parameter: empty counts as not given.
+pub(crate) fn optional(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
+pub(crate) fn kms_error(e: secret_crypto::KmsError) -> Error {
+    use secret_crypto::KmsError;
+    match e {
+        KmsError::KeyNotFound(k) => Error::KeyNotFound(k.to_string()),
+        KmsError::KeyDisabled(k) => Error::KeyDisabled(k.to_string()),
+        other => {
+            tracing::error!(error = %other, "the KMS failed");
+            Error::InternalFailure
+        }
+    }
+}
+
+fn crypto_error(e: CryptoError, name: &SecretName, version: &VersionId) -> Error {
+    match e {
+        CryptoError::Kms(k) => kms_error(k),
+        other => {
+            // Deliberately opaque to the caller: no oracle. The log names the version only.
+            tracing::error!(secret = %name, version = %version, error = %other,
+                "a stored value failed to decrypt: damaged or tampered with");
+            Error::InternalFailure
+        }
+    }
+}

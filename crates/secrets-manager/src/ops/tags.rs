@@ -1,0 +1,357 @@
+//! Tagging: TagResource / UntagResource on one secret, and the batch forms TagResources,
+//! UntagResources and ListTagResources.
+
+use secret_model::{SecretName, Tag, TagSet, ValidationError, WireTag, limits, parse_tag_key};
+use secret_storage::SecretRecord;
+
+use crate::auth::Action;
+use crate::error::Error;
+use crate::manager::{Pending, SecretsManager, Step, ensure_not_pending, secret_not_found};
+
+/// The parameters of TagResource.
+#[derive(Clone, Debug, Default)]
+pub struct TagResourceRequest {
+    /// **Required.** The secret's name or this store's ARN of it.
+    pub secret_name: String,
+    /// **Required.** Tags to set; an existing key gets the new value.
+    pub tags: Vec<WireTag>,
+}
+
+/// The parameters of UntagResource.
+#[derive(Clone, Debug, Default)]
+pub struct UntagResourceRequest {
+    /// **Required.** The secret's name or this store's ARN of it.
+    pub secret_name: String,
+    /// **Required.** Tag keys to remove; absent keys are ignored.
+    pub tag_keys: Vec<String>,
+}
+
+/// The parameters of TagResources (the batch form).
+#[derive(Clone, Debug, Default)]
+pub struct TagResourcesRequest {
+    /// **Required.** `secret`.
+    pub resource_type: String,
+    /// **Required.** 1–50 secret names or ARNs (`ResourceId.N`).
+    pub resource_ids: Vec<String>,
+    /// **Required.** Tags to set on each (`Tag.N.Key`, `Tag.N.Value`).
+    pub tags: Vec<WireTag>,
+}
+
+/// The parameters of UntagResources (the batch form).
+#[derive(Clone, Debug, Default)]
+pub struct UntagResourcesRequest {
+    /// **Required.** `secret`.
+    pub resource_type: String,
+    /// **Required.** 1–50 secret names or ARNs (`ResourceId.N`).
+    pub resource_ids: Vec<String>,
+    /// Tag keys to remove from each (`TagKey.N`).
+    pub tag_keys: Vec<String>,
+    /// Remove every tag. Default false.
+    pub all: bool,
+}
+
+/// The parameters of ListTagResources.
+#[derive(Clone, Debug, Default)]
+pub struct ListTagResourcesRequest {
+    /// **Required.** `secret`.
+    pub resource_type: String,
+    /// **Required.** 1–50 secret names or ARNs (`ResourceId.N`).
+    pub resource_ids: Vec<String>,
+    /// Only tags with one of these keys (`TagKey.N`); all tags when empty.
+    pub tag_keys: Vec<String>,
+}
+
+/// What the tagging operations that change tags return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagResponse {
+    /// A fresh id for this request.
+    pub request_id: String,
+}
+
+/// What TagResource returns.
+pub type TagResourceResponse = TagResponse;
+/// What UntagResource returns.
+pub type UntagResourceResponse = TagResponse;
+/// What TagResources returns.
+pub type TagResourcesResponse = TagResponse;
+/// What UntagResources returns.
+pub type UntagResourcesResponse = TagResponse;
+
+/// One tag of one resource in a ListTagResources answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagResourceEntry {
+    /// The secret's name.
+    pub resource_id: String,
+    /// `secret`.
+    pub resource_type: String,
+    /// The tag key.
+    pub tag_key: String,
+    /// The tag value.
+    pub tag_value: String,
+}
+
+/// What ListTagResources returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListTagResourcesResponse {
+    /// A fresh id for this request.
+    pub request_id: String,
+    /// Every tag of every named secret, in the order the secrets were named.
+    pub tag_resources: Vec<TagResourceEntry>,
+}
+
+/// The most resources one batch request may name.
+const RESOURCES_MAX: usize = 50;
+
+fn set_tags(record: &mut SecretRecord, tags: &TagSet) -> Result<(), Error> {
+    for tag in tags.tags() {
+        match record.tags.iter_mut().find(|t| t.key() == tag.key()) {
+            Some(existing) => *existing = tag.clone(),
+            None => record.tags.push(tag.clone()),
+        }
+    }
+    if record.tags.len() > limits::TAGS_PER_SECRET_MAX {
+        return Err(Error::LimitExceeded(format!(
+            "a secret may carry at most {} tags; this change would make {}",
+            limits::TAGS_PER_SECRET_MAX,
+            record.tags.len()
+        )));
+    }
+    Ok(())
+}
+
+fn parse_keys(keys: &[String]) -> Result<Vec<String>, Error> {
+    if keys.len() > limits::TAGS_PER_SECRET_MAX * 5 {
+        return Err(Error::invalid(
+            "TagKeys",
+            "too many tag keys in one request",
+        ));
+    }
+    keys.iter()
+        .map(|k| parse_tag_key(k).map_err(Error::from))
+        .collect()
+}
+
+fn required_tags(tags: &[WireTag]) -> Result<TagSet, Error> {
+    if tags.is_empty() {
+        return Err(ValidationError::missing("Tags").into());
+    }
+    Ok(TagSet::new(
+        tags.iter().map(|t| (&t.tag_key, &t.tag_value)),
+    )?)
+}
+
+impl SecretsManager {
+    /// Sets tags on a secret; a key it already has gets the new value.
+    ///
+    /// Errors: `InvalidParameter` / `MissingParameter` naming `Tags`, `TagKey` or `TagValue`;
+    /// `Rejected.LimitExceeded` past 20 tags; `Forbidden.ResourceNotFound`;
+    /// `Rejected.ResourceInDeleteWindow`; `Forbidden.NoPermission`.
+    pub fn tag_resource(&self, req: TagResourceRequest) -> Result<TagResourceResponse, Error> {
+        self.run(
+            Action::TagResource,
+            Some(&req.secret_name.clone()),
+            None,
+            |request_id| {
+                let name = self.resolve_name(&req.secret_name)?;
+                let tags = required_tags(&req.tags)?;
+                self.authorize(Action::TagResource, self.secret_arn(&name))?;
+                self.mutate(&name, Pending::Refuse, |record, _| {
+                    set_tags(record, &tags)?;
+                    Ok(Step::write(()))
+                })?;
+                Ok(TagResponse {
+                    request_id: request_id.to_owned(),
+                })
+            },
+            |_| None,
+        )
+    }
+
+    /// Removes tags from a secret by key; absent keys are not an error.
+    ///
+    /// Errors: `InvalidParameter` / `MissingParameter` naming `TagKeys` or `TagKey`;
+    /// `Forbidden.ResourceNotFound`; `Rejected.ResourceInDeleteWindow`; `Forbidden.NoPermission`.
+    pub fn untag_resource(
+        &self,
+        req: UntagResourceRequest,
+    ) -> Result<UntagResourceResponse, Error> {
+        self.run(
+            Action::UntagResource,
+            Some(&req.secret_name.clone()),
+            None,
+            |request_id| {
+                let name = self.resolve_name(&req.secret_name)?;
+                if req.tag_keys.is_empty() {
+                    return Err(ValidationError::missing("TagKeys").into());
+                }
+                let keys = parse_keys(&req.tag_keys)?;
+                self.authorize(Action::UntagResource, self.secret_arn(&name))?;
+                self.mutate(&name, Pending::Refuse, |record, _| {
+                    record.tags.retain(|t| !keys.iter().any(|k| k == t.key()));
+                    Ok(Step::write(()))
+                })?;
+                Ok(TagResponse {
+                    request_id: request_id.to_owned(),
+                })
+            },
+            |_| None,
+        )
+    }
+
+    /// Sets tags on several secrets. Every secret is checked first (exists, not pending
+    /// deletion, room for the tags); then each is tagged in its own atomic step.
+    ///
+    /// Errors: as [`SecretsManager::tag_resource`], plus `InvalidParameter` naming
+    /// `ResourceType` or `ResourceId`.
+    pub fn tag_resources(&self, req: TagResourcesRequest) -> Result<TagResourcesResponse, Error> {
+        self.run(
+            Action::TagResources,
+            req.resource_ids.first().map(String::as_str),
+            None,
+            |request_id| {
+                let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
+                let tags = required_tags(&req.tags)?;
+                for name in &names {
+                    self.authorize(Action::TagResources, self.secret_arn(name))?;
+                }
+                for name in &names {
+                    let mut record = self.batch_target(name)?;
+                    set_tags(&mut record, &tags)?;
+                }
+                for name in &names {
+                    self.mutate(name, Pending::Refuse, |record, _| {
+                        set_tags(record, &tags)?;
+                        Ok(Step::write(()))
+                    })?;
+                }
+                Ok(TagResponse {
+                    request_id: request_id.to_owned(),
+                })
+            },
+            |_| None,
+        )
+    }
+
+    /// Removes tags (by key, or all) from several secrets; each in its own atomic step, after
+    /// checking every secret first.
+    ///
+    /// Errors: as [`SecretsManager::untag_resource`], plus `InvalidParameter` naming
+    /// `ResourceType` or `ResourceId`.
+    pub fn untag_resources(
+        &self,
+        req: UntagResourcesRequest,
+    ) -> Result<UntagResourcesResponse, Error> {
+        self.run(
+            Action::UntagResources,
+            req.resource_ids.first().map(String::as_str),
+            None,
+            |request_id| {
+                let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
+                if req.tag_keys.is_empty() && !req.all {
+                    return Err(ValidationError::missing("TagKey").into());
+                }
+                let keys = parse_keys(&req.tag_keys)?;
+                for name in &names {
+                    self.authorize(Action::UntagResources, self.secret_arn(name))?;
+                }
+                for name in &names {
+                    self.batch_target(name)?;
+                }
+                for name in &names {
+                    self.mutate(name, Pending::Refuse, |record, _| {
+                        record
+                            .tags
+                            .retain(|t: &Tag| !req.all && !keys.iter().any(|k| k == t.key()));
+                        Ok(Step::write(()))
+                    })?;
+                }
+                Ok(TagResponse {
+                    request_id: request_id.to_owned(),
+                })
+            },
+            |_| None,
+        )
+    }
+
+    /// Lists the tags of several secrets.
+    ///
+    /// Errors: `InvalidParameter` naming `ResourceType`, `ResourceId` or `TagKey`;
+    /// `Forbidden.ResourceNotFound`; `Rejected.ResourceInDeleteWindow`; `Forbidden.NoPermission`.
+    pub fn list_tag_resources(
+        &self,
+        req: ListTagResourcesRequest,
+    ) -> Result<ListTagResourcesResponse, Error> {
+        self.run(
+            Action::ListTagResources,
+            req.resource_ids.first().map(String::as_str),
+            None,
+            |request_id| {
+                let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
+                let keys = parse_keys(&req.tag_keys)?;
+                for name in &names {
+                    self.authorize(Action::ListTagResources, self.secret_arn(name))?;
+                }
+                let mut tag_resources = Vec::new();
+                for name in &names {
+                    let record = self.batch_target(name)?;
+                    tag_resources.extend(
+                        record
+                            .tags
+                            .iter()
+                            .filter(|t| keys.is_empty() || keys.iter().any(|k| k == t.key()))
+                            .map(|t| TagResourceEntry {
+                                resource_id: name.to_string(),
+                                resource_type: "secret".to_owned(),
+                                tag_key: t.key().to_owned(),
+                                tag_value: t.value().to_owned(),
+                            }),
+                    );
+                }
+                Ok(ListTagResourcesResponse {
+                    request_id: request_id.to_owned(),
+                    tag_resources,
+                })
+            },
+            |_| None,
+        )
+    }
+
+    fn resolve_resources(&self, kind: &str, ids: &[String]) -> Result<Vec<SecretName>, Error> {
+        if kind.is_empty() {
+            return Err(ValidationError::missing("ResourceType").into());
+        }
+        if !kind.eq_ignore_ascii_case("secret") {
+            return Err(Error::invalid(
+                "ResourceType",
+                "only \"secret\" resources are kept by this store",
+            ));
+        }
+        if ids.is_empty() {
+            return Err(ValidationError::missing("ResourceId").into());
+        }
+        if ids.len() > RESOURCES_MAX {
+            return Err(Error::invalid(
+                "ResourceId",
+                format!("at most {RESOURCES_MAX} resources may be named"),
+            ));
+        }
+        let mut names: Vec<SecretName> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let name = self.resolve_name(id)?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The live record of a secret a batch operation names: it must exist and not be pending
+    /// deletion.
+    fn batch_target(&self, name: &SecretName) -> Result<SecretRecord, Error> {
+        let record = self
+            .live_record(name)?
+            .ok_or_else(|| secret_not_found(name))?;
+        ensure_not_pending(&record)?;
+        Ok(record)
+    }
+}

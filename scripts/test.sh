@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every check and test the project has; CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+echo "== cargo doc"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
+
+echo "== cargo test"
+cargo test --workspace --all-features
+
+echo "== fuzz targets build"
+if cargo +nightly --version >/dev/null 2>&1; then
+  (cd fuzz && cargo +nightly check --quiet)
+else
+  echo "no nightly toolchain: fuzz targets not checked"
+fi
