@@ -1,0 +1,193 @@
+//! The command line, built from the operations table so every operation and parameter of the
+//! API has a subcommand and a flag, in kebab-case and in Alibaba's spelling.
+
+use clap::{Arg, ArgAction, Command};
+use secrets_wire::{Kind, OPERATIONS, Operation, Param};
+
+/// `CreateSecret` → `create-secret`.
+pub(crate) fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The key-management subcommands (not part of the Secrets Manager API, but of the store).
+pub(crate) const KEY_COMMANDS: &[(&str, &str, &str)] = &[
+    ("CreateKey", "create-key", "Create a customer master key (prints its metadata)"),
+    ("DescribeKey", "describe-key", "Describe a customer master key"),
+    ("ListKeys", "list-keys", "List the customer master keys"),
+    ("EnableKey", "enable-key", "Enable a customer master key"),
+    ("DisableKey", "disable-key", "Disable a customer master key (its secrets become unreadable)"),
+    ("RotateKey", "rotate-key", "Add a new primary version to a key; old versions still decrypt"),
+];
+
+const EXIT_CODES: &str = "\
+Output: the operation's response as JSON in the shape of Alibaba's HTTP API (lists wrapped:
+\"VersionStages\":{\"VersionStage\":[...]}), pretty-printed on a terminal. Errors: Alibaba's
+error JSON on stderr.
+
+Exit codes:
+  0  success
+  1  internal failure, storage unavailable, or the store is in use by another process
+  2  invalid input (InvalidParameter, MissingParameter, Rejected.LimitExceeded, bad usage)
+  3  not found (Forbidden.ResourceNotFound, Forbidden.KeyNotFound)
+  4  conflict (Rejected.ResourceExist, Rejected.ResourceInDeleteWindow, Rejected.Disabled)
+  5  permission denied (Forbidden.NoPermission)
+
+The store: embedded sled under --store-dir, else $SECRETS_HOME, else the platform's data
+directory (Linux: $XDG_DATA_HOME/secrets or ~/.local/share/secrets). On first use a root key is
+generated into root.key (mode 0600) there unless --root-key-file or $SECRETS_ROOT_KEY gives one;
+back it up apart from the data: without it nothing can be decrypted.";
+
+fn param_arg(param: &Param) -> Arg {
+    let long = kebab(param.name);
+    let required = match param.kind {
+        // SecretData may also come from --secret-data-file; checked when the command runs.
+        Kind::SecretData => false,
+        // Flattened lists may also be given as --Name.N; checked by the operation.
+        Kind::FlatList | Kind::FlatTags => false,
+        _ => param.required,
+    };
+    let help = if param.required {
+        format!("[required] {}", param.help)
+    } else {
+        param.help.to_owned()
+    };
+    let mut arg = Arg::new(param.name)
+        .long(long)
+        .alias(param.name)
+        .help(help)
+        .required(required)
+        .value_name(value_name(param.kind));
+    if matches!(param.kind, Kind::FlatList | Kind::FlatTags) {
+        arg = arg.action(ArgAction::Append);
+    }
+    arg
+}
+
+fn value_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "TEXT",
+        Kind::SecretData => "VALUE",
+        Kind::Bool => "true|false",
+        Kind::Number => "N",
+        Kind::Json => "JSON",
+        Kind::FlatList => "ITEM",
+        Kind::FlatTags => "KEY=VALUE",
+    }
+}
+
+fn operation_command(op: &Operation) -> Command {
+    let mut cmd = Command::new(kebab(op.action)).alias(op.action).about(op.summary);
+    for param in op.params {
+        cmd = cmd.arg(param_arg(param));
+        if param.kind == Kind::SecretData {
+            cmd = cmd.arg(
+                Arg::new("SecretDataFile")
+                    .long("secret-data-file")
+                    .alias("SecretDataFile")
+                    .value_name("PATH")
+                    .conflicts_with("SecretData")
+                    .help("read the value from a file, or from standard input with -, so it stays out of shell history"),
+            );
+        }
+    }
+    cmd
+}
+
+fn key_command(action: &str, name: &str, about: &str) -> Command {
+    let cmd = Command::new(name.to_owned()).alias(action.to_owned()).about(about.to_owned());
+    let cmd = if action == "RotateKey" { cmd.alias("CreateKeyVersion") } else { cmd };
+    match action {
+        "CreateKey" => cmd.arg(
+            Arg::new("Description")
+                .long("description")
+                .alias("Description")
+                .value_name("TEXT")
+                .help("what the key is for"),
+        ),
+        "ListKeys" => cmd,
+        _ => cmd.arg(
+            Arg::new("KeyId")
+                .long("key-id")
+                .alias("KeyId")
+                .value_name("UUID")
+                .required(true)
+                .help("[required] the key's id"),
+        ),
+    }
+}
+
+/// The whole command line.
+pub(crate) fn command() -> Command {
+    let mut cmd = Command::new("secrets")
+        .about("An embeddable secrets store speaking Alibaba Cloud KMS Secrets Manager's API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .after_long_help(EXIT_CODES)
+        .after_help("Run `secrets --help` for the output format, exit codes and where the store lives.")
+        .arg(
+            Arg::new("store-dir")
+                .long("store-dir")
+                .global(true)
+                .value_name("DIR")
+                .help("the store's directory (default: $SECRETS_HOME, else the platform's data directory)"),
+        )
+        .arg(
+            Arg::new("root-key-file")
+                .long("root-key-file")
+                .global(true)
+                .value_name("PATH")
+                .help("a 0600 file holding the root key (64 hex digits); default: root.key in the store directory, or $SECRETS_ROOT_KEY"),
+        )
+        .arg(
+            Arg::new("region")
+                .long("region")
+                .global(true)
+                .value_name("REGION")
+                .default_value("cn-hangzhou")
+                .help("the region id in ARNs"),
+        )
+        .arg(
+            Arg::new("account-id")
+                .long("account-id")
+                .global(true)
+                .value_name("ACCOUNT")
+                .default_value("0000000000000000")
+                .help("the account id in ARNs"),
+        );
+    for op in OPERATIONS {
+        cmd = cmd.subcommand(operation_command(op));
+    }
+    for (action, name, about) in KEY_COMMANDS {
+        cmd = cmd.subcommand(key_command(action, name, about));
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kebab_case_of_actions() {
+        assert_eq!(kebab("CreateSecret"), "create-secret");
+        assert_eq!(kebab("ListSecretVersionIds"), "list-secret-version-ids");
+        assert_eq!(kebab("SecretName"), "secret-name");
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        command().debug_assert();
+    }
+}

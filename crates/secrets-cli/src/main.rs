@@ -1,0 +1,171 @@
+//! `secrets`: every Secrets Manager operation on the embedded store, from the command line.
+//!
+//! ```text
+//! secrets create-secret --secret-name db --version-id v1 --secret-data 's3cr3t'
+//! secrets GetSecretValue --SecretName db
+//! ```
+//!
+//! Subcommands and flags are built from `secrets_wire::OPERATIONS`, in kebab-case and in
+//! Alibaba's spelling, so a command from Alibaba's documentation works after replacing
+//! `aliyun kms` with `secrets`. Output is the HTTP API's JSON.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod command;
+mod keys;
+mod output;
+mod store;
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::ArgMatches;
+use secret_model::StoreLocation;
+use secrets_wire::{Kind, Params, operation};
+use serde_json::Value;
+
+use crate::command::{KEY_COMMANDS, command};
+use crate::output::{EXIT_OK, Failure, print_failure, print_response};
+
+fn main() -> ExitCode {
+    let (args, dotted) = split_dotted(std::env::args_os().collect());
+    let matches = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::from(EXIT_OK);
+            }
+            return ExitCode::from(print_failure(&Failure::usage(e.to_string().trim().to_owned())));
+        }
+    };
+    match run(&matches, dotted) {
+        Ok(value) => ExitCode::from(print_response(&value)),
+        Err(failure) => ExitCode::from(print_failure(&failure)),
+    }
+}
+
+/// Takes Alibaba's numbered forms (`--ResourceId.1 a`, `--Tag.1.Key k`, also `--X.1=v`) out of
+/// the arguments, since they cannot be declared up front.
+fn split_dotted(args: Vec<OsString>) -> (Vec<OsString>, Vec<(String, String)>) {
+    let mut kept = Vec::with_capacity(args.len());
+    let mut dotted = Vec::new();
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        let Some(text) = arg.to_str() else {
+            kept.push(arg);
+            continue;
+        };
+        let Some(flag) = text.strip_prefix("--") else {
+            kept.push(arg);
+            continue;
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (flag, None),
+        };
+        let is_numbered = name
+            .split('.')
+            .nth(1)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !is_numbered {
+            kept.push(arg);
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => iter.next().and_then(|v| v.into_string().ok()).unwrap_or_default(),
+        };
+        dotted.push((name.to_owned(), value));
+    }
+    (kept, dotted)
+}
+
+fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Failure> {
+    let (sub, args) = matches
+        .subcommand()
+        .ok_or_else(|| Failure::usage("a command is required; see `secrets --help`"))?;
+    let location = StoreLocation::new(
+        matches.get_one::<String>("region").map(String::as_str).unwrap_or_default(),
+        matches.get_one::<String>("account-id").map(String::as_str).unwrap_or_default(),
+    )
+    .map_err(|e| Failure::usage(e.message()))?;
+    let dir = store::store_dir(matches.get_one::<String>("store-dir"))?;
+    let open = || store::open(&dir, matches.get_one::<String>("root-key-file"), location.clone());
+
+    if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
+        let store = open()?;
+        return keys::run(action, args, &store.kms, &location);
+    }
+    let op = secrets_wire::OPERATIONS
+        .iter()
+        .find(|o| command::kebab(o.action) == sub)
+        .and_then(|o| operation(o.action))
+        .ok_or_else(|| Failure::usage(format!("unknown command {sub}")))?;
+    let params = params(op, args, dotted)?;
+    let store = open()?;
+    Ok(secrets_wire::call(&store.manager, op.action, &params)?)
+}
+
+/// The operation's parameters by Alibaba's names, from the flags.
+fn params(
+    op: &secrets_wire::Operation,
+    args: &ArgMatches,
+    dotted: Vec<(String, String)>,
+) -> Result<Params, Failure> {
+    let mut params = Params::new();
+    for param in op.params {
+        match param.kind {
+            Kind::FlatList => {
+                for (i, v) in args.get_many::<String>(param.name).into_iter().flatten().enumerate() {
+                    params.insert(format!("{}.{}", param.name, i + 1), v.clone());
+                }
+            }
+            Kind::FlatTags => {
+                for (i, v) in args.get_many::<String>(param.name).into_iter().flatten().enumerate() {
+                    let (key, value) = v.split_once('=').ok_or_else(|| {
+                        Failure::usage(format!("--tag takes KEY=VALUE, got {v:?}"))
+                    })?;
+                    params.insert(format!("Tag.{}.Key", i + 1), key);
+                    params.insert(format!("Tag.{}.Value", i + 1), value);
+                }
+            }
+            Kind::SecretData => {
+                if let Some(v) = args.get_one::<String>(param.name) {
+                    params.insert(param.name, v.clone());
+                } else if let Some(path) = args.get_one::<String>("SecretDataFile") {
+                    params.insert(param.name, read_value(path)?);
+                }
+            }
+            _ => {
+                if let Some(v) = args.get_one::<String>(param.name) {
+                    params.insert(param.name, v.clone());
+                }
+            }
+        }
+    }
+    for (name, value) in dotted {
+        params.insert(name, value);
+    }
+    Ok(params)
+}
+
+/// Reads a value from a file, or from standard input for `-`. The bytes are taken exactly
+/// (a trailing newline is part of the value); they must be UTF-8 text (base64 for binary).
+fn read_value(path: &str) -> Result<String, Failure> {
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    let result = if path == "-" {
+        std::io::stdin().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    result.map_err(|e| Failure::usage(format!("cannot read --secret-data-file {path}: {e}")))?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Failure::usage(
+            "the value in --secret-data-file must be UTF-8 text (for a binary value, give base64 with --secret-data-type binary)",
+        )
+    })
+}
