@@ -22,12 +22,28 @@ pub(crate) fn kebab(name: &str) -> String {
 
 /// The key-management subcommands (not part of the Secrets Manager API, but of the store).
 pub(crate) const KEY_COMMANDS: &[(&str, &str, &str)] = &[
-    ("CreateKey", "create-key", "Create a customer master key (prints its metadata)"),
-    ("DescribeKey", "describe-key", "Describe a customer master key"),
+    (
+        "CreateKey",
+        "create-key",
+        "Create a customer master key (prints its metadata)",
+    ),
+    (
+        "DescribeKey",
+        "describe-key",
+        "Describe a customer master key",
+    ),
     ("ListKeys", "list-keys", "List the customer master keys"),
     ("EnableKey", "enable-key", "Enable a customer master key"),
-    ("DisableKey", "disable-key", "Disable a customer master key (its secrets become unreadable)"),
-    ("RotateKey", "rotate-key", "Add a new primary version to a key; old versions still decrypt"),
+    (
+        "DisableKey",
+        "disable-key",
+        "Disable a customer master key (its secrets become unreadable)",
+    ),
+    (
+        "RotateKey",
+        "rotate-key",
+        "Add a new primary version to a key; old versions still decrypt",
+    ),
 ];
 
 const EXIT_CODES: &str = "\
@@ -87,7 +103,9 @@ fn value_name(kind: Kind) -> &'static str {
 }
 
 fn operation_command(op: &Operation) -> Command {
-    let mut cmd = Command::new(kebab(op.action)).alias(op.action).about(op.summary);
+    let mut cmd = Command::new(kebab(op.action))
+        .alias(op.action)
+        .about(op.summary);
     for param in op.params {
         cmd = cmd.arg(param_arg(param));
         if param.kind == Kind::SecretData {
@@ -105,8 +123,14 @@ fn operation_command(op: &Operation) -> Command {
 }
 
 fn key_command(action: &str, name: &str, about: &str) -> Command {
-    let cmd = Command::new(name.to_owned()).alias(action.to_owned()).about(about.to_owned());
-    let cmd = if action == "RotateKey" { cmd.alias("CreateKeyVersion") } else { cmd };
+    let cmd = Command::new(name.to_owned())
+        .alias(action.to_owned())
+        .about(about.to_owned());
+    let cmd = if action == "RotateKey" {
+        cmd.alias("CreateKeyVersion")
+    } else {
+        cmd
+    };
     match action {
         "CreateKey" => cmd.arg(
             Arg::new("Description")

@@ -10,9 +10,11 @@ use crate::output::Failure;
 fn kms_failure(e: secret_crypto::KmsError) -> Failure {
     use secret_crypto::KmsError;
     match e {
-        KmsError::KeyNotFound(k) => {
-            Failure::api("Forbidden.KeyNotFound", 404, format!("The specified Key is not found: {k}."))
-        }
+        KmsError::KeyNotFound(k) => Failure::api(
+            "Forbidden.KeyNotFound",
+            404,
+            format!("The specified Key is not found: {k}."),
+        ),
         KmsError::KeyDisabled(k) => Failure::api(
             "Rejected.Disabled",
             409,
@@ -23,7 +25,11 @@ fn kms_failure(e: secret_crypto::KmsError) -> Failure {
 }
 
 fn key_arn(location: &StoreLocation, key: &KeyId) -> String {
-    format!("acs:kms:{}:{}:key/{key}", location.region(), location.account_id())
+    format!(
+        "acs:kms:{}:{}:key/{key}",
+        location.region(),
+        location.account_id()
+    )
 }
 
 fn metadata(location: &StoreLocation, m: &KeyMetadata) -> Value {
@@ -46,12 +52,18 @@ pub(crate) fn run(
 ) -> Result<Value, Failure> {
     let request_id = secrets_wire::new_request_id();
     let key_id = || -> Result<KeyId, Failure> {
-        let raw = args.get_one::<String>("KeyId").map(String::as_str).unwrap_or_default();
+        let raw = args
+            .get_one::<String>("KeyId")
+            .map(String::as_str)
+            .unwrap_or_default();
         KeyId::parse_as("KeyId", raw).map_err(|e| Failure::api(e.code().as_str(), 400, e.message()))
     };
     match action {
         "CreateKey" => {
-            let description = args.get_one::<String>("Description").cloned().unwrap_or_default();
+            let description = args
+                .get_one::<String>("Description")
+                .cloned()
+                .unwrap_or_default();
             let m = kms.create_key(&description).map_err(kms_failure)?;
             Ok(json!({"RequestId": request_id, "KeyMetadata": metadata(location, &m)}))
         }
@@ -65,8 +77,10 @@ pub(crate) fn run(
                 .iter()
                 .map(|m| json!({"KeyId": m.key_id.to_string(), "KeyArn": key_arn(location, &m.key_id)}))
                 .collect();
-            Ok(json!({"RequestId": request_id, "TotalCount": items.len(), "PageNumber": 1,
-                      "PageSize": items.len(), "Keys": {"Key": items}}))
+            Ok(
+                json!({"RequestId": request_id, "TotalCount": items.len(), "PageNumber": 1,
+                      "PageSize": items.len(), "Keys": {"Key": items}}),
+            )
         }
         "EnableKey" => {
             kms.enable_key(&key_id()?).map_err(kms_failure)?;
@@ -79,8 +93,10 @@ pub(crate) fn run(
         "RotateKey" => {
             let id = key_id()?;
             let version = kms.rotate_key(&id).map_err(kms_failure)?;
-            Ok(json!({"RequestId": request_id, "KeyVersion": {"KeyId": id.to_string(),
-                      "KeyVersionId": version.to_string()}}))
+            Ok(
+                json!({"RequestId": request_id, "KeyVersion": {"KeyId": id.to_string(),
+                      "KeyVersionId": version.to_string()}}),
+            )
         }
         other => Err(Failure::usage(format!("unknown key command {other}"))),
     }

@@ -39,7 +39,9 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(EXIT_OK);
             }
-            return ExitCode::from(print_failure(&Failure::usage(e.to_string().trim().to_owned())));
+            return ExitCode::from(print_failure(&Failure::usage(
+                e.to_string().trim().to_owned(),
+            )));
         }
     };
     match run(&matches, dotted) {
@@ -77,7 +79,10 @@ fn split_dotted(args: Vec<OsString>) -> (Vec<OsString>, Vec<(String, String)>) {
         }
         let value = match inline {
             Some(v) => v,
-            None => iter.next().and_then(|v| v.into_string().ok()).unwrap_or_default(),
+            None => iter
+                .next()
+                .and_then(|v| v.into_string().ok())
+                .unwrap_or_default(),
         };
         dotted.push((name.to_owned(), value));
     }
@@ -89,12 +94,24 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
         .subcommand()
         .ok_or_else(|| Failure::usage("a command is required; see `secrets --help`"))?;
     let location = StoreLocation::new(
-        matches.get_one::<String>("region").map(String::as_str).unwrap_or_default(),
-        matches.get_one::<String>("account-id").map(String::as_str).unwrap_or_default(),
+        matches
+            .get_one::<String>("region")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        matches
+            .get_one::<String>("account-id")
+            .map(String::as_str)
+            .unwrap_or_default(),
     )
     .map_err(|e| Failure::usage(e.message()))?;
     let dir = store::store_dir(matches.get_one::<String>("store-dir"))?;
-    let open = || store::open(&dir, matches.get_one::<String>("root-key-file"), location.clone());
+    let open = || {
+        store::open(
+            &dir,
+            matches.get_one::<String>("root-key-file"),
+            location.clone(),
+        )
+    };
 
     if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
         let store = open()?;
@@ -120,12 +137,22 @@ fn params(
     for param in op.params {
         match param.kind {
             Kind::FlatList => {
-                for (i, v) in args.get_many::<String>(param.name).into_iter().flatten().enumerate() {
+                for (i, v) in args
+                    .get_many::<String>(param.name)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     params.insert(format!("{}.{}", param.name, i + 1), v.clone());
                 }
             }
             Kind::FlatTags => {
-                for (i, v) in args.get_many::<String>(param.name).into_iter().flatten().enumerate() {
+                for (i, v) in args
+                    .get_many::<String>(param.name)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let (key, value) = v.split_once('=').ok_or_else(|| {
                         Failure::usage(format!("--tag takes KEY=VALUE, got {v:?}"))
                     })?;

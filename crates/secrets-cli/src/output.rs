@@ -65,7 +65,11 @@ impl From<secrets_manager::Error> for Failure {
 }
 
 fn render(value: &Value, pretty: bool) -> String {
-    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) };
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
     text.unwrap_or_else(|_| "{}".to_owned())
 }
 

@@ -19,9 +19,13 @@ pub(crate) fn store_dir(flag: Option<&String>) -> Result<PathBuf, Failure> {
     if let Some(dir) = std::env::var_os("SECRETS_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    platform_data_dir().map(|d| d.join("secrets")).ok_or_else(|| {
-        Failure::usage("no store directory: give --store-dir or set SECRETS_HOME (HOME is not set)")
-    })
+    platform_data_dir()
+        .map(|d| d.join("secrets"))
+        .ok_or_else(|| {
+            Failure::usage(
+                "no store directory: give --store-dir or set SECRETS_HOME (HOME is not set)",
+            )
+        })
 }
 
 fn platform_data_dir() -> Option<PathBuf> {
@@ -57,10 +61,14 @@ pub(crate) fn open(
         ))
     })?;
     let root = root_key(dir, root_key_file)?;
-    let kms = LocalKms::open(root, Box::new(FileKeyring::new(dir.join("keyring"))))
-        .map_err(|e| Failure::internal(format!("cannot open the keyring in {}: {e}", dir.display())))?;
+    let kms =
+        LocalKms::open(root, Box::new(FileKeyring::new(dir.join("keyring")))).map_err(|e| {
+            Failure::internal(format!("cannot open the keyring in {}: {e}", dir.display()))
+        })?;
     let kms = Arc::new(kms);
-    let manager = SecretsManager::builder(Arc::new(storage), kms.clone()).location(location).build();
+    let manager = SecretsManager::builder(Arc::new(storage), kms.clone())
+        .location(location)
+        .build();
     Ok(OpenStore { manager, kms })
 }
 
@@ -73,7 +81,10 @@ fn create_private_dir(dir: &Path) -> Result<(), Failure> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(|e| {
-        Failure::internal(format!("cannot create the store directory {}: {e}", dir.display()))
+        Failure::internal(format!(
+            "cannot create the store directory {}: {e}",
+            dir.display()
+        ))
     })
 }
 

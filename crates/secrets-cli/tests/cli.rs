@@ -1,0 +1,664 @@
+//! The built `secrets` binary end to end: every invocation is a new process on the same store.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: Value,
+    stderr: String,
+}
+
+fn secrets_with_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
+    cmd.arg("--store-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_ROOT_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the secrets binary runs");
+    {
+        let mut input = child.stdin.take().expect("stdin is piped");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("stdin accepts the value");
+        }
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("the binary exits");
+    let text = String::from_utf8(stdout).expect("stdout is UTF-8");
+    Run {
+        code: status.code().expect("the binary exits normally"),
+        stdout: if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {text}"))
+        },
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    }
+}
+
+fn secrets(dir: &Path, args: &[&str]) -> Run {
+    secrets_with_stdin(dir, args, None)
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Value {
+    let run = secrets(dir, args);
+    assert_eq!(run.code, 0, "{args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// The error JSON on stderr (after any notice lines).
+fn error_json(run: &Run) -> Value {
+    let line = run
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("an error JSON line");
+    serde_json::from_str(line).expect("the error is JSON")
+}
+
+fn fails(dir: &Path, args: &[&str], exit: i32, code: &str) -> Value {
+    let run = secrets(dir, args);
+    assert_eq!(run.code, exit, "{args:?}: {}", run.stderr);
+    let body = error_json(&run);
+    assert_eq!(body["Code"], code, "{body}");
+    assert!(body["RequestId"].as_str().is_some_and(|s| s.len() == 36));
+    body
+}
+
+#[test]
+fn the_whole_lifecycle_runs_one_process_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let created = ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "one",
+            "--description",
+            "the db",
+            "--tags",
+            r#"[{"TagKey":"env","TagValue":"prod"}]"#,
+        ],
+    );
+    assert_eq!(created["SecretName"], "db");
+    assert_eq!(
+        created["Arn"],
+        "acs:kms:cn-hangzhou:0000000000000000:secret/db"
+    );
+
+    let got = ok(d, &["get-secret-value", "--secret-name", "db"]);
+    assert_eq!(got["SecretData"], "one");
+    assert_eq!(
+        got["VersionStages"]["VersionStage"],
+        serde_json::json!(["ACSCurrent"])
+    );
+
+    let put = ok(
+        d,
+        &[
+            "put-secret-value",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v2",
+            "--secret-data",
+            "two",
+        ],
+    );
+    assert_eq!(
+        put["VersionStages"]["VersionStage"],
+        serde_json::json!(["ACSCurrent"])
+    );
+    ok(
+        d,
+        &[
+            "update-secret-version-stage",
+            "--secret-name",
+            "db",
+            "--version-stage",
+            "ACSCurrent",
+            "--remove-from-version",
+            "v2",
+            "--move-to-version",
+            "v1",
+        ],
+    );
+    assert_eq!(
+        ok(d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "one"
+    );
+
+    let versions = ok(d, &["list-secret-version-ids", "--secret-name", "db"]);
+    assert_eq!(versions["TotalCount"], 2);
+    assert_eq!(
+        versions["VersionIds"]["VersionId"][1]["VersionStages"]["VersionStage"][0],
+        "ACSPrevious"
+    );
+
+    ok(
+        d,
+        &[
+            "update-secret",
+            "--secret-name",
+            "db",
+            "--description",
+            "renamed",
+        ],
+    );
+    let described = ok(
+        d,
+        &[
+            "describe-secret",
+            "--secret-name",
+            "db",
+            "--fetch-tags",
+            "true",
+        ],
+    );
+    assert_eq!(described["Description"], "renamed");
+    assert_eq!(described["Tags"]["Tag"][0]["TagKey"], "env");
+
+    ok(
+        d,
+        &[
+            "tag-resource",
+            "--secret-name",
+            "db",
+            "--tags",
+            r#"[{"TagKey":"team","TagValue":"a"}]"#,
+        ],
+    );
+    ok(
+        d,
+        &[
+            "untag-resource",
+            "--secret-name",
+            "db",
+            "--tag-keys",
+            r#"["env"]"#,
+        ],
+    );
+    let listed = ok(d, &["list-secrets", "--fetch-tags", "true"]);
+    assert_eq!(
+        listed["SecretList"]["Secret"][0]["Tags"]["Tag"],
+        serde_json::json!([{"TagKey":"team","TagValue":"a"}])
+    );
+
+    let deleted = ok(
+        d,
+        &[
+            "delete-secret",
+            "--secret-name",
+            "db",
+            "--recovery-window-in-days",
+            "7",
+        ],
+    );
+    assert!(deleted["PlannedDeleteTime"].as_str().is_some());
+    fails(
+        d,
+        &["get-secret-value", "--secret-name", "db"],
+        4,
+        "Rejected.ResourceInDeleteWindow",
+    );
+    ok(d, &["restore-secret", "--secret-name", "db"]);
+    ok(
+        d,
+        &[
+            "delete-secret",
+            "--secret-name",
+            "db",
+            "--force-delete-without-recovery",
+            "true",
+        ],
+    );
+    fails(
+        d,
+        &["describe-secret", "--secret-name", "db"],
+        3,
+        "Forbidden.ResourceNotFound",
+    );
+
+    let password = ok(d, &["get-random-password", "--password-length", "40"]);
+    assert_eq!(password["RandomPassword"].as_str().unwrap().len(), 40);
+}
+
+#[test]
+fn alibaba_spellings_work_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "CreateSecret",
+            "--SecretName",
+            "db",
+            "--VersionId",
+            "v1",
+            "--SecretData",
+            "x",
+        ],
+    );
+    assert_eq!(
+        ok(d, &["GetSecretValue", "--SecretName", "db"])["SecretData"],
+        "x"
+    );
+    ok(
+        d,
+        &[
+            "TagResources",
+            "--ResourceType",
+            "secret",
+            "--ResourceId.1",
+            "db",
+            "--Tag.1.Key",
+            "k",
+            "--Tag.1.Value",
+            "v",
+        ],
+    );
+    let tags = ok(
+        d,
+        &[
+            "ListTagResources",
+            "--ResourceType",
+            "secret",
+            "--ResourceId.1",
+            "db",
+        ],
+    );
+    assert_eq!(tags["TagResources"]["TagResource"][0]["TagValue"], "v");
+    ok(
+        d,
+        &[
+            "UntagResources",
+            "--ResourceType",
+            "secret",
+            "--ResourceId",
+            "db",
+            "--TagKey.1",
+            "k",
+        ],
+    );
+    let tags = ok(
+        d,
+        &[
+            "list-tag-resources",
+            "--resource-type",
+            "secret",
+            "--resource-id",
+            "db",
+        ],
+    );
+    assert_eq!(tags["TagResources"]["TagResource"], serde_json::json!([]));
+}
+
+#[test]
+fn the_value_can_come_from_stdin_or_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = secrets_with_stdin(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "s",
+            "--version-id",
+            "v1",
+            "--secret-data-file",
+            "-",
+        ],
+        Some(b"from stdin"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        ok(d, &["get-secret-value", "--secret-name", "s"])["SecretData"],
+        "from stdin"
+    );
+
+    let file = d.join("value.txt");
+    std::fs::write(&file, "from a file").unwrap();
+    ok(
+        d,
+        &[
+            "put-secret-value",
+            "--secret-name",
+            "s",
+            "--version-id",
+            "v2",
+            "--secret-data-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        ok(d, &["get-secret-value", "--secret-name", "s"])["SecretData"],
+        "from a file"
+    );
+}
+
+#[test]
+fn binary_values_travel_as_base64() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "b",
+            "--version-id",
+            "v1",
+            "--secret-data-type",
+            "binary",
+            "--secret-data",
+            "AAEC/w==",
+        ],
+    );
+    let got = ok(d, &["get-secret-value", "--secret-name", "b"]);
+    assert_eq!(got["SecretData"], "AAEC/w==");
+    assert_eq!(got["SecretDataType"], "binary");
+    fails(
+        d,
+        &[
+            "put-secret-value",
+            "--secret-name",
+            "b",
+            "--version-id",
+            "v2",
+            "--secret-data-type",
+            "binary",
+            "--secret-data",
+            "***",
+        ],
+        2,
+        "InvalidParameter",
+    );
+}
+
+#[test]
+fn each_error_path_has_its_exit_code_and_alibaba_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let body = fails(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "bad name",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+        ],
+        2,
+        "InvalidParameter",
+    );
+    assert!(
+        body["Message"].as_str().unwrap().contains("SecretName"),
+        "{body}"
+    );
+    fails(
+        d,
+        &["create-secret", "--secret-name", "db", "--version-id", "v1"],
+        2,
+        "MissingParameter",
+    );
+    fails(
+        d,
+        &["get-secret-value", "--secret-name", "nope"],
+        3,
+        "Forbidden.ResourceNotFound",
+    );
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+        ],
+    );
+    fails(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "y",
+        ],
+        4,
+        "Rejected.ResourceExist",
+    );
+    fails(
+        d,
+        &[
+            "describe-key",
+            "--key-id",
+            "00000000-0000-4000-8000-000000000000",
+        ],
+        3,
+        "Forbidden.KeyNotFound",
+    );
+    fails(d, &["no-such-command"], 2, "InvalidParameter");
+    fails(
+        d,
+        &["create-secret", "--no-such-flag", "x"],
+        2,
+        "InvalidParameter",
+    );
+}
+
+#[test]
+fn key_commands_manage_master_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = ok(d, &["create-key", "--description", "app"]);
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled");
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "k",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+            "--encryption-key-id",
+            &id,
+        ],
+    );
+    let rotated = ok(d, &["rotate-key", "--key-id", &id]);
+    assert_eq!(rotated["KeyVersion"]["KeyVersionId"], "2");
+    ok(d, &["disable-key", "--key-id", &id]);
+    fails(
+        d,
+        &["get-secret-value", "--secret-name", "k"],
+        4,
+        "Rejected.Disabled",
+    );
+    ok(d, &["EnableKey", "--KeyId", &id]);
+    assert_eq!(
+        ok(d, &["get-secret-value", "--secret-name", "k"])["SecretData"],
+        "x"
+    );
+    let keys = ok(d, &["list-keys"]);
+    assert_eq!(keys["Keys"]["Key"][0]["KeyId"], id);
+    assert_eq!(
+        ok(d, &["describe-key", "--key-id", &id])["KeyMetadata"]["PrimaryKeyVersion"],
+        "2"
+    );
+}
+
+#[test]
+fn first_use_generates_a_0600_root_key_and_says_so_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    let first = secrets(&d, &["list-secrets"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("root.key") && first.stderr.contains("back it up"),
+        "{}",
+        first.stderr
+    );
+    let mode = std::fs::metadata(d.join("root.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(&d).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o077, 0, "the store directory is private");
+    let second = secrets(&d, &["list-secrets"]);
+    assert!(second.stderr.is_empty(), "{}", second.stderr);
+}
+
+#[test]
+fn a_store_reopened_without_its_root_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+        ],
+    );
+    let key = std::fs::read(d.join("root.key")).unwrap();
+    std::fs::remove_file(d.join("root.key")).unwrap();
+    let run = secrets(d, &["get-secret-value", "--secret-name", "db"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        error_json(&run)["Message"]
+            .as_str()
+            .unwrap()
+            .contains("root key")
+    );
+    // The key kept elsewhere opens it again.
+    let elsewhere = dir.path().join("kept.key");
+    std::fs::write(&elsewhere, &key).unwrap();
+    std::fs::set_permissions(
+        &elsewhere,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let got = ok(
+        d,
+        &[
+            "--root-key-file",
+            elsewhere.to_str().unwrap(),
+            "get-secret-value",
+            "--secret-name",
+            "db",
+        ],
+    );
+    assert_eq!(got["SecretData"], "x");
+}
+
+#[test]
+fn a_busy_store_is_a_clear_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["list-secrets"]);
+    let _held = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+    let started = std::time::Instant::now();
+    let run = secrets(d, &["list-secrets"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        error_json(&run)["Message"]
+            .as_str()
+            .unwrap()
+            .contains("another `secrets` process"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn help_names_every_parameter_and_its_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    for op in secrets_wire::OPERATIONS {
+        let run = Command::new(env!("CARGO_BIN_EXE_secrets"))
+            .args([op.action, "--help"])
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        let help = String::from_utf8(run.stdout).unwrap();
+        for p in op.params {
+            assert!(
+                help.contains(p.help),
+                "{}: help lacks {}",
+                op.action,
+                p.name
+            );
+        }
+    }
+    let top = Command::new(env!("CARGO_BIN_EXE_secrets"))
+        .arg("--help")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(top.stdout).unwrap();
+    assert!(text.contains("Exit codes") && text.contains("create-secret"));
+}
+
+#[test]
+fn values_never_reach_stderr_on_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "CANARY-1234",
+        ],
+    );
+    let run = secrets(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "CANARY-5678",
+        ],
+    );
+    assert_eq!(run.code, 4);
+    assert!(!run.stderr.contains("CANARY"), "{}", run.stderr);
+}
