@@ -15,9 +15,5 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
 echo "== cargo test"
 cargo test --workspace --all-features
 
-echo "== fuzz targets build"
-if cargo +nightly --version >/dev/null 2>&1; then
-  (cd fuzz && cargo +nightly check --quiet)
-else
-  echo "no nightly toolchain: fuzz targets not checked"
-fi
+echo "== fuzz smoke runs"
+./scripts/fuzz-smoke.sh
