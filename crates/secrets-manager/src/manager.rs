@@ -275,6 +275,13 @@ impl SecretsManager {
             version_id: &version.version_id,
             data_type: version.data_type,
         };
+        // The envelope names the key that wrapped its data key; it must be the secret's own,
+        // or a damaged payload would surface as a misleading "key not found".
+        if !envelope::parse(payload).is_ok_and(|e| e.key_id() == record.encryption_key_id) {
+            tracing::error!(secret = %record.name, version = %version.version_id,
+                "a stored value's envelope is malformed or names another key: damaged or tampered with");
+            return Err(Error::InternalFailure);
+        }
         let bytes = envelope::open(self.inner.kms.as_ref(), payload, &context)
             .map_err(|e| crypto_error(e, &record.name, &version.version_id))?;
         SecretValue::new(version.data_type, bytes).map_err(|_| {
