@@ -44,7 +44,8 @@ impl CallError {
     pub fn message(&self) -> String {
         match self {
             CallError::UnknownAction(a) => {
-                format!("The specified api \"{}\" is not found.", a.escape_default())
+                let shown: String = a.chars().take(64).flat_map(char::escape_default).collect();
+                format!("The specified api \"{shown}\" is not found.")
             }
             CallError::Api(e) => e.to_string(),
         }
