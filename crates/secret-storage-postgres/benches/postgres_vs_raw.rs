@@ -1,0 +1,3 @@
+//! Benchmarks of the PostgreSQL backend (filled in below).
+
+fn main() {}

@@ -1,0 +1,208 @@
+//! The connection pool: r2d2 over `postgres::Client`s, plain or TLS (rustls), each connection
+//! keeping the statements it has prepared.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use postgres::config::SslMode;
+use postgres::{Client, NoTls};
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use secret_storage::StorageError;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::PostgresConfig;
+use crate::error::Failed;
+use crate::statements::Statements;
+
+/// How connections are made: over plain TCP, or over TLS with a rustls configuration.
+#[derive(Clone)]
+enum Tls {
+    Plain,
+    Rustls(MakeRustlsConnect),
+}
+
+/// Opens connections for r2d2.
+pub(crate) struct Manager {
+    config: postgres::Config,
+    tls: Tls,
+    /// The set-up every new connection runs: search path, durability.
+    session_setup: String,
+}
+
+/// One pooled connection and the statements prepared on it.
+pub(crate) struct Conn {
+    client: Client,
+    statements: Option<Statements>,
+}
+
+impl Conn {
+    /// The client and this connection's prepared statements, prepared on first use (after
+    /// the schema exists).
+    pub(crate) fn parts(&mut self) -> Result<(&mut Client, &Statements), postgres::Error> {
+        let statements = match self.statements.take() {
+            Some(s) => s,
+            None => Statements::prepare(&mut self.client)?,
+        };
+        let statements = self.statements.insert(statements);
+        Ok((&mut self.client, statements))
+    }
+
+    /// The client, for statements that are not prepared (migrations).
+    pub(crate) fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Manager {
+    /// Parses the connection string and sets up TLS as `config` asks.
+    /// Errors: `Backend` (not retryable) for a malformed string or an unreadable root file.
+    pub(crate) fn new(config: &PostgresConfig) -> Result<Self, StorageError> {
+        let schema = config.checked_schema()?;
+        let parsed =
+            postgres::Config::from_str(&config.connection).map_err(|e| StorageError::Backend {
+                message: format!("the PostgreSQL connection string is invalid: {e}"),
+                retryable: false,
+            })?;
+        let tls = if config.require_tls || parsed.get_ssl_mode() == SslMode::Require {
+            Tls::Rustls(rustls_connector(config)?)
+        } else {
+            Tls::Plain
+        };
+        let mut parsed = parsed;
+        // The choice was made above: with a connector, TLS is required, never "preferred".
+        parsed.ssl_mode(match tls {
+            Tls::Plain => SslMode::Disable,
+            Tls::Rustls(_) => SslMode::Require,
+        });
+        if parsed.get_application_name().is_none() {
+            parsed.application_name("secret-storage-postgres");
+        }
+        Ok(Manager {
+            config: parsed,
+            tls,
+            // `schema` is checked to be [a-z0-9_]+, so quoting it is enough. pg_catalog stays
+            // searched first, as always; nothing else is on the path.
+            session_setup: format!("SET search_path TO \"{schema}\""),
+        })
+    }
+
+    /// Whether connections use TLS.
+    pub(crate) fn uses_tls(&self) -> bool {
+        matches!(self.tls, Tls::Rustls(_))
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Conn, postgres::Error> {
+        let mut client = match &self.tls {
+            Tls::Plain => self.config.connect(NoTls)?,
+            Tls::Rustls(tls) => self.config.connect(tls.clone())?,
+        };
+        client.batch_execute(&self.session_setup)?;
+        // A write is acknowledged only once durable: never let a server default of
+        // `synchronous_commit = off` weaken that. (`local`, `remote_write`, `remote_apply`
+        // and `on` are all at least locally durable and are left as the operator set them.)
+        let sync = client.query_one("SHOW synchronous_commit", &[])?;
+        if sync.try_get::<_, &str>(0)? == "off" {
+            client.batch_execute("SET synchronous_commit TO on")?;
+        }
+        Ok(Conn {
+            client,
+            statements: None,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// A rustls client configuration (ring provider) trusting `sslrootcert` if given, else the
+/// Mozilla roots. Errors: `Backend` (not retryable) when the root file cannot be read or holds
+/// no certificate.
+fn rustls_connector(config: &PostgresConfig) -> Result<MakeRustlsConnect, StorageError> {
+    let bad = |message: String| StorageError::Backend {
+        message,
+        retryable: false,
+    };
+    let mut roots = RootCertStore::empty();
+    match &config.root_cert {
+        Some(path) => {
+            let file = File::open(path)
+                .map_err(|e| bad(format!("cannot open sslrootcert {}: {e}", path.display())))?;
+            for cert in CertificateDer::pem_reader_iter(BufReader::new(file)) {
+                let cert = cert
+                    .map_err(|e| bad(format!("cannot read sslrootcert {}: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| {
+                    bad(format!(
+                        "sslrootcert {} holds an unusable certificate: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(bad(format!(
+                    "sslrootcert {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(client))
+}
+
+/// Builds the pool. No connection is made here: the caller's first checkout reports
+/// connection errors.
+pub(crate) fn build(
+    config: &PostgresConfig,
+    manager: Manager,
+) -> Result<r2d2::Pool<Manager>, StorageError> {
+    r2d2::Pool::builder()
+        .max_size(config.pool_size)
+        .min_idle(Some(0))
+        .connection_timeout(config.checkout_timeout)
+        .test_on_check_out(false)
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build(manager)
+        .map_err(|e| StorageError::Backend {
+            message: format!("cannot set up the PostgreSQL connection pool: {e}"),
+            retryable: true,
+        })
+}
+
+/// Maps a failed checkout: the pool timed out, usually because PostgreSQL cannot be reached.
+pub(crate) fn checkout_error(e: r2d2::Error) -> StorageError {
+    StorageError::Backend {
+        message: format!("no PostgreSQL connection could be had: {e}"),
+        retryable: true,
+    }
+}
+
+/// Runs `f` on a pooled connection. Errors: `Backend` (retryable) when no connection can be
+/// had; whatever `f` fails with, PostgreSQL errors mapped by [`crate::error::from_postgres`].
+pub(crate) fn with_conn<T>(
+    pool: &r2d2::Pool<Manager>,
+    context: &str,
+    f: impl FnOnce(&mut Conn) -> Result<T, Failed>,
+) -> Result<T, StorageError> {
+    let mut conn = pool.get().map_err(checkout_error)?;
+    f(&mut conn).map_err(|e| e.into_storage(context))
+}

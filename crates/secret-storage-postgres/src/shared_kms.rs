@@ -1,0 +1,208 @@
+//! [`SharedKeyringKms`]: a `LocalKms` on a [`PostgresKeyring`] that follows the changes other
+//! instances make to the shared keyring.
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use secret_crypto::{
+    DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RootKey, WrappedDataKey,
+};
+use secret_model::KeyId;
+
+use crate::PostgresKeyring;
+
+/// How many times an operation is tried when the keyring keeps changing under it.
+const ATTEMPTS: usize = 5;
+
+type RootSource = dyn Fn() -> Result<RootKey, KmsError> + Send + Sync;
+
+/// The `LocalKms` in use and the keyring handle it saves through.
+struct Current {
+    kms: Arc<LocalKms>,
+    keyring: Arc<PostgresKeyring>,
+}
+
+/// A [`Kms`] for several instances sharing one keyring in PostgreSQL: a [`LocalKms`] on a
+/// [`PostgresKeyring`], reopened whenever the keyring in the database is newer than its copy.
+///
+/// A plain `LocalKms` reads its keyring once and keeps it in memory, so a master key created
+/// or rotated by another instance stays unknown to it until it is reopened, and its own saves
+/// are refused once another instance has saved ([`PostgresKeyring`] never lets an old copy
+/// overwrite a newer one). This wrapper reopens the `LocalKms` (re-reading the keyring) and
+/// tries again:
+///
+/// - when a save is refused (another instance created, rotated, enabled or disabled a key, or
+///   reserved a block of data-key wraps, since this one loaded the keyring);
+/// - on a miss — a key id it does not know, or a wrapped data key from a key version newer than
+///   it knows — if the stored keyring is newer than its copy (one small query decides).
+///
+/// Enabling or disabling a key elsewhere is seen at the next reload, not before: call
+/// [`SharedKeyringKms::reload`] (or restart) to pick it up at once.
+///
+/// The root key is needed at every reload and never kept by this type: `root` makes it
+/// (from bytes held in `Zeroizing`, a key file, an environment variable).
+pub struct SharedKeyringKms {
+    keyring: PostgresKeyring,
+    root: Box<RootSource>,
+    current: RwLock<Current>,
+}
+
+impl fmt::Debug for SharedKeyringKms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedKeyringKms")
+            .field("keyring", &self.keyring)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedKeyringKms {
+    /// Opens the keyring `keyring` names (an empty one if none is stored yet) under the root
+    /// key `root` makes.
+    ///
+    /// Errors: `Keyring` when PostgreSQL cannot be read or `root` fails (its error becomes the
+    /// message); `WrongRootKey` when the root key does not open the stored keyring.
+    pub fn open<F, E>(keyring: PostgresKeyring, root: F) -> Result<Self, KmsError>
+    where
+        F: Fn() -> Result<RootKey, E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        let root: Box<RootSource> = Box::new(move || {
+            root().map_err(|e| KmsError::Keyring(format!("cannot get the root key: {e}")))
+        });
+        let current = open_local(&keyring, &*root)?;
+        Ok(SharedKeyringKms {
+            keyring,
+            root,
+            current: RwLock::new(current),
+        })
+    }
+
+    /// Re-reads the keyring from PostgreSQL, so that keys created, rotated, enabled or disabled
+    /// by other instances are seen now. Errors: as for [`SharedKeyringKms::open`].
+    pub fn reload(&self) -> Result<(), KmsError> {
+        let fresh = open_local(&self.keyring, &*self.root)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+
+    /// Creates an enabled master key, saved in the shared keyring, and returns its metadata.
+    /// Errors: `Keyring` (after a few reloads, if the keyring keeps changing), `Rng`.
+    pub fn create_key(&self, description: &str) -> Result<KeyMetadata, KmsError> {
+        self.run(|kms| kms.create_key(description))
+    }
+
+    /// Every master key in the keyring as last loaded, in creation order.
+    /// Errors: none today (see [`LocalKms::list_keys`]).
+    pub fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
+        self.kms().list_keys()
+    }
+
+    /// Adds a key version and makes it primary; returns its number.
+    /// Errors: `KeyNotFound`, `KeyDisabled`, `Keyring`, `Rng`.
+    pub fn rotate_key(&self, key_id: &KeyId) -> Result<u32, KmsError> {
+        self.run(|kms| kms.rotate_key(key_id))
+    }
+
+    /// Makes a key usable again. Errors: `KeyNotFound`, `Keyring`, `Rng`.
+    pub fn enable_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
+        self.run(|kms| kms.enable_key(key_id))
+    }
+
+    /// Refuses every use of a key (on other instances from their next reload).
+    /// Errors: `KeyNotFound`, `Keyring`, `Rng`.
+    pub fn disable_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
+        self.run(|kms| kms.disable_key(key_id))
+    }
+
+    fn kms(&self) -> Arc<LocalKms> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(&current.kms)
+    }
+
+    /// Reloads if the stored keyring is newer than the copy in use; says whether it did.
+    fn reload_if_stale(&self) -> Result<bool, KmsError> {
+        let (handle, kms) = {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            (Arc::clone(&current.keyring), Arc::clone(&current.kms))
+        };
+        if handle.stored_generation()? == handle.seen_generation() {
+            return Ok(false);
+        }
+        let fresh = open_local(&self.keyring, &*self.root)?;
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have reloaded meanwhile; either copy is at least as new as ours.
+        if Arc::ptr_eq(&current.kms, &kms) {
+            *current = fresh;
+        }
+        Ok(true)
+    }
+
+    /// Runs `op`; after a refused save, reloads and runs it again (a few times at most); after
+    /// a miss, reloads if the keyring changed and runs it once more.
+    fn run<T>(&self, op: impl Fn(&LocalKms) -> Result<T, KmsError>) -> Result<T, KmsError> {
+        let mut attempt = 1;
+        loop {
+            let (kms, handle) = {
+                let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+                (Arc::clone(&current.kms), Arc::clone(&current.keyring))
+            };
+            match op(&kms) {
+                Err(KmsError::Keyring(_)) if handle.refused_a_save() && attempt < ATTEMPTS => {
+                    self.reload_if_stale()?;
+                }
+                Err(KmsError::KeyNotFound(id)) if attempt == 1 => {
+                    if !self.reload_if_stale()? {
+                        return Err(KmsError::KeyNotFound(id));
+                    }
+                }
+                other => return other,
+            }
+            attempt += 1;
+        }
+    }
+}
+
+/// A `LocalKms` on a fresh handle of `keyring`.
+fn open_local(keyring: &PostgresKeyring, root: &RootSource) -> Result<Current, KmsError> {
+    let handle = Arc::new(keyring.reopen());
+    let kms = LocalKms::open(root()?, Box::new(Arc::clone(&handle)))?;
+    Ok(Current {
+        kms: Arc::new(kms),
+        keyring: handle,
+    })
+}
+
+/// Whether `wrapped` names a key version newer than `kms` knows for its key.
+fn from_newer_version(kms: &LocalKms, wrapped: &WrappedDataKey) -> bool {
+    kms.describe_key(&wrapped.key_id)
+        .is_ok_and(|meta| wrapped.key_version > meta.primary_key_version)
+}
+
+impl Kms for SharedKeyringKms {
+    fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError> {
+        self.run(|kms| kms.generate_data_key(key_id, context))
+    }
+
+    /// A wrapped key from a key version this copy does not know yet (rotated by another
+    /// instance) makes it reload once; any other failure is returned as is, so that the time
+    /// a failure takes says nothing about the ciphertext.
+    fn decrypt_data_key(
+        &self,
+        wrapped: &WrappedDataKey,
+        context: &[u8],
+    ) -> Result<DataKeyBytes, KmsError> {
+        let kms = self.kms();
+        if from_newer_version(&kms, wrapped) {
+            self.reload_if_stale()?;
+        }
+        self.run(|kms| kms.decrypt_data_key(wrapped, context))
+    }
+
+    fn describe_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.run(|kms| kms.describe_key(key_id))
+    }
+
+    fn default_key(&self) -> Result<KeyId, KmsError> {
+        self.run(|kms| kms.default_key())
+    }
+}

@@ -1,0 +1,131 @@
+//! What every PostgreSQL test shares: where the database is (or why the test does not run),
+//! and stores in schemas of their own that are dropped afterwards.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses its own part of this module
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use secret_model::{SecretName, VersionId};
+use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, Update};
+use secret_storage_postgres::{PostgresConfig, PostgresStorage};
+
+/// The variable naming the test database.
+pub const URL_VAR: &str = "SECRETS_TEST_POSTGRES_URL";
+
+/// The connection string of the test database, or `None` after printing why the test is
+/// skipped. Never skips silently: with `CI=true` a missing database fails the test.
+pub fn url_or_skip() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "{URL_VAR} is not set and CI=true: the PostgreSQL tests must run in CI \
+             (scripts/test.sh starts a cluster with scripts/postgres.sh)"
+        ),
+        _ => {
+            // Written past libtest's output capture, so that it shows for a passing test.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: set {URL_VAR} to run the PostgreSQL tests \
+                 (scripts/postgres.sh run cargo test -p secret-storage-postgres)"
+            );
+            None
+        }
+    }
+}
+
+/// A schema name no other test (in this or another process) uses.
+pub fn unique_schema(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "t_{tag}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Drops `schema` and everything in it.
+pub fn drop_schema(url: &str, schema: &str) {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connecting to drop {schema}: {e}"));
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .unwrap_or_else(|e| panic!("dropping {schema}: {e}"));
+}
+
+/// A plain client on the test database, for looking under the store.
+pub fn raw_client(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("the test database accepts a client")
+}
+
+/// A store in a fresh schema of its own, dropped with the store.
+pub struct TempStore {
+    pub store: PostgresStorage,
+    pub url: String,
+}
+
+impl TempStore {
+    /// A store in a new schema, with a pool large enough for the racing cases.
+    pub fn new(url: &str) -> Self {
+        let config = PostgresConfig::new(url)
+            .schema(&unique_schema("s"))
+            .pool_size(12);
+        Self::with_config(url, &config)
+    }
+
+    /// A store opened with `config` (whose schema it drops when dropped).
+    pub fn with_config(url: &str, config: &PostgresConfig) -> Self {
+        let store = PostgresStorage::open(config)
+            .unwrap_or_else(|e| panic!("opening a PostgreSQL store: {e}"));
+        TempStore {
+            store,
+            url: url.to_owned(),
+        }
+    }
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            drop_schema(&self.url, self.store.schema());
+        }
+    }
+}
+
+impl Storage for TempStore {
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        self.store.read(name)
+    }
+
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        version_id: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.store.read_payload(name, version_id)
+    }
+
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        self.store.snapshot(name)
+    }
+
+    fn update(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    ) -> Result<(), StorageError> {
+        self.store.update(name, f)
+    }
+
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError> {
+        self.store.list(after, limit)
+    }
+}
