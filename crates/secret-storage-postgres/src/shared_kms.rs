@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secret_crypto::{
     DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RootKey, WrappedDataKey,
@@ -12,7 +13,7 @@ use secret_model::KeyId;
 use crate::PostgresKeyring;
 
 /// How many times an operation is tried when the keyring keeps changing under it.
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: u32 = 10;
 
 type RootSource = dyn Fn() -> Result<RootKey, KmsError> + Send + Sync;
 
@@ -148,6 +149,9 @@ impl SharedKeyringKms {
             };
             match op(&kms) {
                 Err(KmsError::Keyring(_)) if handle.refused_a_save() && attempt < ATTEMPTS => {
+                    // Instances that all just reloaded all save again at once (a reloaded copy
+                    // reserves a new block of wraps first): spread them out.
+                    std::thread::sleep(jitter(attempt));
                     self.reload_if_stale()?;
                 }
                 Err(KmsError::KeyNotFound(id)) if attempt == 1 => {
@@ -160,6 +164,15 @@ impl SharedKeyringKms {
             attempt += 1;
         }
     }
+}
+
+/// A pause of up to 2^`attempt` ms (at most ~0.5 s), different in every thread and process.
+fn jitter(attempt: u32) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let span_us = 1000u64 << attempt.min(9);
+    Duration::from_micros(u64::from(nanos) % span_us)
 }
 
 /// A `LocalKms` on a fresh handle of `keyring`.

@@ -1,0 +1,322 @@
+//! What PostgresStorage promises beyond the conformance suite: the schema and its migration,
+//! the stored format, errors and retries, and TLS.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TempStore, raw_client, unique_schema, url_or_skip};
+use secret_storage::testkit::{sample_record, secret_name};
+use secret_storage::{Storage, StorageError, Update, decode_record};
+use secret_storage_postgres::{PostgresConfig, PostgresStorage, SCHEMA_VERSION};
+
+fn write_sample(store: &dyn Storage, name: &str) {
+    let record = sample_record(name, &["v1"]);
+    store
+        .update(&record.name.clone(), &mut |_| Update::Write {
+            record: record.clone(),
+            put_payloads: vec![(record.versions[0].version_id.clone(), b"p".to_vec())],
+            delete_payloads: vec![],
+        })
+        .unwrap();
+}
+
+#[test]
+fn reopening_a_schema_keeps_its_data_and_version() {
+    let Some(url) = url_or_skip() else { return };
+    let config = PostgresConfig::new(&url).schema(&unique_schema("reopen"));
+    let first = TempStore::with_config(&url, &config);
+    write_sample(&first, "kept");
+    let second = PostgresStorage::open(&config).unwrap();
+    assert_eq!(
+        second.read(&secret_name("kept")).unwrap(),
+        Some(sample_record("kept", &["v1"]))
+    );
+    let mut client = raw_client(&url);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT version FROM \"{}\".schema_version",
+                first.store.schema()
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), SCHEMA_VERSION);
+}
+
+#[test]
+fn instances_opening_a_new_schema_at_once_all_succeed() {
+    let Some(url) = url_or_skip() else { return };
+    let config = PostgresConfig::new(&url)
+        .schema(&unique_schema("race_open"))
+        .pool_size(2);
+    let barrier = std::sync::Barrier::new(6);
+    let stores: Vec<PostgresStorage> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    PostgresStorage::open(&config)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    let cleanup = TempStore::with_config(&url, &config);
+    write_sample(&stores[0], "seen-by-all");
+    for store in &stores {
+        assert!(store.read(&secret_name("seen-by-all")).unwrap().is_some());
+    }
+    drop(cleanup);
+}
+
+#[test]
+fn schema_from_a_newer_release_is_refused() {
+    let Some(url) = url_or_skip() else { return };
+    let config = PostgresConfig::new(&url).schema(&unique_schema("newer"));
+    let store = TempStore::with_config(&url, &config);
+    raw_client(&url)
+        .batch_execute(&format!(
+            "UPDATE \"{}\".schema_version SET version = {}",
+            store.store.schema(),
+            SCHEMA_VERSION + 1
+        ))
+        .unwrap();
+    match PostgresStorage::open(&config) {
+        Err(StorageError::Corrupt(why)) => assert!(why.contains("newer release"), "{why}"),
+        other => panic!("opened a schema from a newer release: {other:?}"),
+    }
+}
+
+#[test]
+fn records_are_stored_in_the_versioned_codec_format() {
+    let Some(url) = url_or_skip() else { return };
+    let store = TempStore::new(&url);
+    write_sample(&store, "app/db");
+    let row = raw_client(&url)
+        .query_one(
+            &format!(
+                "SELECT record FROM \"{}\".secrets WHERE name = 'app/db'",
+                store.store.schema()
+            ),
+            &[],
+        )
+        .unwrap();
+    let bytes: Vec<u8> = row.get(0);
+    assert_eq!(bytes[0], secret_storage::RECORD_FORMAT_VERSION);
+    assert_eq!(
+        decode_record(&bytes).unwrap(),
+        sample_record("app/db", &["v1"])
+    );
+}
+
+#[test]
+fn damaged_or_misfiled_records_read_as_corrupt() {
+    let Some(url) = url_or_skip() else { return };
+    let store = TempStore::new(&url);
+    write_sample(&store, "damaged");
+    write_sample(&store, "misfiled");
+    let schema = store.store.schema().to_owned();
+    let mut client = raw_client(&url);
+    client
+        .batch_execute(&format!(
+            "UPDATE \"{schema}\".secrets SET record = '\\x01ff'::bytea WHERE name = 'damaged'"
+        ))
+        .unwrap();
+    let other = secret_storage::encode_record(&sample_record("elsewhere", &["v1"]));
+    client
+        .execute(
+            &format!("UPDATE \"{schema}\".secrets SET record = $1 WHERE name = 'misfiled'"),
+            &[&other],
+        )
+        .unwrap();
+    for name in ["damaged", "misfiled"] {
+        let name = secret_name(name);
+        assert!(matches!(store.read(&name), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            store.snapshot(&name),
+            Err(StorageError::Corrupt(_))
+        ));
+        let update = store.update(&name, &mut |_| Update::Keep);
+        assert!(
+            matches!(update, Err(StorageError::Corrupt(_))),
+            "{update:?}"
+        );
+    }
+    assert!(matches!(
+        store.list(None, 10),
+        Err(StorageError::Corrupt(_))
+    ));
+    drop(store);
+}
+
+#[test]
+fn a_create_racing_past_the_name_lock_is_retried_and_sees_the_winner() {
+    let Some(url) = url_or_skip() else { return };
+    let store = TempStore::new(&url);
+    let schema = store.store.schema().to_owned();
+    let winner = secret_storage::encode_record(&sample_record("contested", &["theirs"]));
+    let mut raw = raw_client(&url);
+    let mut seen = Vec::new();
+    store
+        .update(&secret_name("contested"), &mut |current| {
+            seen.push(current.cloned());
+            if current.is_none() {
+                // Another writer that ignores the advisory lock creates the row first.
+                raw.execute(
+                    &format!(
+                        "INSERT INTO \"{schema}\".secrets (name, record) VALUES ('contested', $1)"
+                    ),
+                    &[&winner],
+                )
+                .unwrap();
+                return Update::Write {
+                    record: sample_record("contested", &["mine"]),
+                    put_payloads: vec![],
+                    delete_payloads: vec![],
+                };
+            }
+            Update::Keep
+        })
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![None, Some(sample_record("contested", &["theirs"]))]
+    );
+    assert_eq!(
+        store.read(&secret_name("contested")).unwrap(),
+        Some(sample_record("contested", &["theirs"]))
+    );
+}
+
+#[test]
+fn conflicts_beyond_the_attempt_budget_are_a_retryable_error() {
+    let Some(url) = url_or_skip() else { return };
+    let config = PostgresConfig::new(&url)
+        .schema(&unique_schema("give_up"))
+        .max_attempts(1);
+    let store = TempStore::with_config(&url, &config);
+    let schema = store.store.schema().to_owned();
+    let theirs = secret_storage::encode_record(&sample_record("contested", &["theirs"]));
+    let mut raw = raw_client(&url);
+    let result = store.update(&secret_name("contested"), &mut |_| {
+        raw.execute(
+            &format!("INSERT INTO \"{schema}\".secrets (name, record) VALUES ('contested', $1)"),
+            &[&theirs],
+        )
+        .unwrap();
+        Update::Write {
+            record: sample_record("contested", &["mine"]),
+            put_payloads: vec![],
+            delete_payloads: vec![],
+        }
+    });
+    match result {
+        Err(StorageError::Backend {
+            retryable: true,
+            message,
+        }) => assert!(message.contains("gave up after 1 attempts"), "{message}"),
+        other => panic!("expected a retryable give-up, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_a_retryable_backend_error() {
+    // Needs no database: nothing listens on port 1.
+    let config = PostgresConfig::new("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1")
+        .checkout_timeout(Duration::from_millis(500));
+    match PostgresStorage::open(&config) {
+        Err(StorageError::Backend {
+            retryable: true,
+            message,
+        }) => assert!(message.contains("no PostgreSQL connection"), "{message}"),
+        other => panic!("expected a retryable backend error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_malformed_connection_string_or_schema_is_a_permanent_error() {
+    for config in [
+        PostgresConfig::new("postgresql://h/db?no_such_option=1"),
+        PostgresConfig::new("host=h").schema("Bad-Name"),
+        PostgresConfig::new("host=h sslmode=require sslrootcert=/no/such/ca.pem"),
+    ] {
+        match PostgresStorage::open(&config) {
+            Err(StorageError::Backend {
+                retryable: false, ..
+            }) => {}
+            other => panic!("{config:?}: expected a permanent backend error, got {other:?}"),
+        }
+    }
+}
+
+/// The CA of the test cluster's certificate, if the cluster serves TLS.
+fn test_ca() -> Option<String> {
+    match std::env::var("SECRETS_TEST_POSTGRES_CA") {
+        Ok(ca) if !ca.is_empty() => Some(ca),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("SECRETS_TEST_POSTGRES_CA is not set and CI=true: scripts/postgres.sh sets it")
+        }
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: set SECRETS_TEST_POSTGRES_CA to run the TLS tests"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn sslmode_require_connects_over_tls_verified_against_sslrootcert() {
+    let Some(url) = url_or_skip() else { return };
+    let Some(ca) = test_ca() else { return };
+    let app = unique_schema("tls");
+    let tls_url = format!("{url}?sslmode=verify-full&sslrootcert={ca}&application_name={app}");
+    let store = TempStore::with_config(&url, &PostgresConfig::new(&tls_url).schema(&app));
+    assert!(store.store.uses_tls());
+    write_sample(&store, "over-tls");
+    assert!(store.read(&secret_name("over-tls")).unwrap().is_some());
+    let rows = raw_client(&url)
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.application_name = $1",
+            &[&app],
+        )
+        .unwrap();
+    assert!(!rows.is_empty(), "no connection of the store was found");
+    assert!(
+        rows.iter().all(|r| r.get::<_, bool>(0)),
+        "a connection is not TLS"
+    );
+}
+
+#[test]
+fn tls_to_a_server_whose_ca_is_not_trusted_is_refused() {
+    let Some(url) = url_or_skip() else { return };
+    if test_ca().is_none() {
+        return;
+    }
+    // Without sslrootcert the Mozilla roots are trusted, and the test CA is not among them.
+    let config = PostgresConfig::new(&format!("{url}?sslmode=require"))
+        .schema(&unique_schema("untrusted"))
+        .checkout_timeout(Duration::from_secs(2));
+    match PostgresStorage::open(&config) {
+        Err(StorageError::Backend { message, .. }) => {
+            assert!(message.contains("no PostgreSQL connection"), "{message}")
+        }
+        other => panic!("connected to a server with an untrusted certificate: {other:?}"),
+    }
+}
+
+#[test]
+fn plain_connection_strings_do_not_use_tls() {
+    let Some(url) = url_or_skip() else { return };
+    let store = TempStore::new(&url);
+    assert!(!store.store.uses_tls());
+}
