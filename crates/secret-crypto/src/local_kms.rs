@@ -253,10 +253,13 @@ impl Kms for LocalKms {
         let version = key.versions.last_mut().expect("a master key has a version");
         version.wraps += 1;
 
+        // One getrandom call for the key and its wrap nonce: each call costs a syscall.
+        let mut random = Zeroizing::new([0u8; 32 + NONCE_LEN]);
+        self.rng.fill(&mut random[..]).map_err(|_| KmsError::Rng)?;
         let mut dek = Zeroizing::new([0u8; 32]);
+        dek.copy_from_slice(&random[..32]);
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut dek[..]).map_err(|_| KmsError::Rng)?;
-        self.rng.fill(&mut nonce).map_err(|_| KmsError::Rng)?;
+        nonce.copy_from_slice(&random[32..]);
         let ciphertext = wrap_with_nonce(&version.material, key_id, number, context, &dek, nonce);
         Ok(DataKey {
             plaintext: DataKeyBytes(dek),

@@ -59,6 +59,9 @@ impl AuditSink for TracingAuditSink {
 /// escaped, so a hostile name cannot flood or forge log lines.
 pub(crate) fn audit_text(s: &str) -> String {
     const MAX: usize = 256;
+    if s.len() <= MAX && s.bytes().all(|b| b.is_ascii_graphic()) {
+        return s.to_owned();
+    }
     let mut out: String = s.chars().take(MAX).flat_map(char::escape_default).collect();
     if s.chars().count() > MAX {
         out.push('…');

@@ -113,6 +113,12 @@ impl fmt::Display for Action {
 pub trait Authorizer: Send + Sync {
     /// `true` to allow, `false` to deny (the operation then fails with `Forbidden.NoPermission`).
     fn is_allowed(&self, principal: &Principal, action: Action, resource: &str) -> bool;
+
+    /// Whether this authorizer allows every request whatever it asks, so the store may skip
+    /// building resource names for it. Default `false`; only [`AllowAll`] says `true`.
+    fn allows_everything(&self) -> bool {
+        false
+    }
 }
 
 /// Allows everything: the default for a single-tenant embedding.
@@ -121,6 +127,10 @@ pub struct AllowAll;
 
 impl Authorizer for AllowAll {
     fn is_allowed(&self, _: &Principal, _: Action, _: &str) -> bool {
+        true
+    }
+
+    fn allows_everything(&self) -> bool {
         true
     }
 }

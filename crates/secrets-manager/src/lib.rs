@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod cache;
 mod clock;
 mod error;
 mod manager;
@@ -14,6 +15,7 @@ pub mod testing;
 
 pub use audit::{AuditEvent, AuditSink, TracingAuditSink};
 pub use auth::{Action, AllowAll, Authorizer, Principal};
+pub use cache::{CacheConfig, CacheStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
 pub use manager::{Builder, SecretsManager};

@@ -12,6 +12,7 @@ use secret_storage::{SecretRecord, Storage, Update, VersionRecord};
 
 use crate::audit::{AuditEvent, AuditSink, TracingAuditSink, audit_text};
 use crate::auth::{Action, AllowAll, Authorizer, Principal};
+use crate::cache::{CacheConfig, CacheStats, ValueCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::random::{OsRandom, RandomSource, new_uuid};
@@ -36,6 +37,7 @@ pub(crate) struct Inner {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) random: Arc<dyn RandomSource>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) cache: Option<ValueCache>,
 }
 
 impl fmt::Debug for SecretsManager {
@@ -57,6 +59,7 @@ pub struct Builder {
     authorizer: Arc<dyn Authorizer>,
     random: Arc<dyn RandomSource>,
     audit: Arc<dyn AuditSink>,
+    cache: Option<CacheConfig>,
 }
 
 impl Builder {
@@ -91,6 +94,15 @@ impl Builder {
         self
     }
 
+    /// Keeps decrypted values in memory, bounded by `config`, so repeated reads of a version
+    /// skip storage payload reads and decryption. Off by default. Authorization, the secret's
+    /// current metadata (stages, pending deletion) and its key's state are still checked on
+    /// every read; values of deleted, purged or evicted versions are dropped (and zeroized).
+    pub fn value_cache(mut self, config: CacheConfig) -> Self {
+        self.cache = Some(config);
+        self
+    }
+
     /// The store, acting as [`Principal::local`].
     pub fn build(self) -> SecretsManager {
         let location = self.location.unwrap_or_else(|| {
@@ -105,6 +117,7 @@ impl Builder {
                 authorizer: self.authorizer,
                 random: self.random,
                 audit: self.audit,
+                cache: self.cache.map(ValueCache::new),
             }),
             principal: Principal::local(),
         }
@@ -122,6 +135,7 @@ impl SecretsManager {
             authorizer: Arc::new(AllowAll),
             random: Arc::new(OsRandom::default()),
             audit: Arc::new(TracingAuditSink),
+            cache: None,
         }
     }
 
@@ -137,6 +151,23 @@ impl SecretsManager {
     /// The principal this handle acts for.
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    /// The value cache's counters, if the cache is on.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.inner.cache.as_ref().map(ValueCache::stats)
+    }
+
+    /// Drops cached values of a secret that was deleted or purged (`None`), or of the versions
+    /// that were evicted from it.
+    pub(crate) fn forget_cached(&self, name: &SecretName, versions: Option<&[VersionId]>) {
+        let Some(cache) = &self.inner.cache else {
+            return;
+        };
+        match versions {
+            None => cache.forget_secret(name),
+            Some(versions) => versions.iter().for_each(|v| cache.forget_version(name, v)),
+        }
     }
 
     /// The region and account id of this store.
@@ -211,6 +242,19 @@ impl SecretsManager {
         format!("acs:kms:{}:{}:key/{key_id}", l.region(), l.account_id())
     }
 
+    /// Like [`SecretsManager::authorize`], but formats the resource only for an authorizer that
+    /// looks at it (the default allow-all one does not): this runs on every read.
+    pub(crate) fn authorize_with(
+        &self,
+        action: Action,
+        resource: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        if self.inner.authorizer.allows_everything() {
+            return Ok(());
+        }
+        self.authorize(action, resource())
+    }
+
     pub(crate) fn authorize(&self, action: Action, resource: String) -> Result<(), Error> {
         if self
             .inner
@@ -235,6 +279,7 @@ impl SecretsManager {
                         Some(r) if is_expired(r, now) => Update::Delete,
                         _ => Update::Keep,
                     })?;
+                self.forget_cached(name, None);
                 Ok(None)
             }
             other => Ok(other),
@@ -339,13 +384,18 @@ impl SecretsManager {
     ) -> Result<T, Error> {
         let now = self.now();
         let mut outcome: Option<Result<T, Error>> = None;
+        // What the cache must drop once the step is applied: None, the whole secret, or
+        // evicted versions (only the last call of the closure counts).
+        let mut forget: Option<Option<Vec<VersionId>>> = None;
         self.inner.storage.update(name, &mut |current| {
+            forget = None;
             let Some(current) = current else {
                 outcome = Some(Err(secret_not_found(name)));
                 return Update::Keep;
             };
             if is_expired(current, now) {
                 outcome = Some(Err(secret_not_found(name)));
+                forget = Some(None);
                 return Update::Delete;
             }
             if pending == Pending::Refuse {
@@ -358,12 +408,18 @@ impl SecretsManager {
             let (result, update) = match f(&mut record, now) {
                 Err(e) => (Err(e), Update::Keep),
                 Ok(Step::Keep(out)) => (Ok(out), Update::Keep),
-                Ok(Step::Delete(out)) => (Ok(out), Update::Delete),
+                Ok(Step::Delete(out)) => {
+                    forget = Some(None);
+                    (Ok(out), Update::Delete)
+                }
                 Ok(Step::Write {
                     out,
                     put_payloads,
                     delete_payloads,
                 }) => {
+                    if !delete_payloads.is_empty() {
+                        forget = Some(Some(delete_payloads.clone()));
+                    }
                     record.update_time = now;
                     (
                         Ok(out),
@@ -378,6 +434,9 @@ impl SecretsManager {
             outcome = Some(result);
             update
         })?;
+        if let Some(versions) = &forget {
+            self.forget_cached(name, versions.as_deref());
+        }
         outcome.expect("the storage runs the update closure at least once")
     }
 }

@@ -105,10 +105,10 @@ impl SecretsManager {
             .map(KeyId::parse)
             .transpose()?;
 
-        self.authorize(Action::CreateSecret, self.secret_arn(&name))?;
+        self.authorize_with(Action::CreateSecret, || self.secret_arn(&name))?;
         let key_id = match key_param {
             Some(key_id) => {
-                self.authorize(Action::GenerateDataKey, self.key_arn(&key_id))?;
+                self.authorize_with(Action::GenerateDataKey, || self.key_arn(&key_id))?;
                 let meta = self.inner.kms.describe_key(&key_id).map_err(kms_error)?;
                 if meta.state != KeyState::Enabled {
                     return Err(Error::KeyDisabled(key_id.to_string()));
@@ -175,6 +175,8 @@ impl SecretsManager {
                 },
             }
         })?;
+        // A stale secret of this name may have been replaced: its cached values must go.
+        self.forget_cached(&name, None);
         if let Some(existing) = existing {
             // Another caller created the name between our read and our write.
             self.check_create_retry(&existing, &version_id, &value)?;

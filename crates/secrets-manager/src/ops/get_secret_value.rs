@@ -1,11 +1,12 @@
 //! GetSecretValue: a version's value, chosen by stage, by version id, or both.
 
-use secret_model::{SecretBytes, SecretDataType, StageLabel, Timestamp, VersionId};
+use secret_crypto::KeyState;
+use secret_model::{SecretBytes, SecretDataType, SecretValue, StageLabel, Timestamp, VersionId};
 use secret_storage::{SecretRecord, VersionRecord};
 
 use crate::auth::Action;
 use crate::error::Error;
-use crate::manager::{SecretsManager, ensure_not_pending, optional, secret_not_found};
+use crate::manager::{SecretsManager, ensure_not_pending, kms_error, optional, secret_not_found};
 
 /// The parameters of GetSecretValue.
 #[derive(Clone, Debug, Default)]
@@ -98,7 +99,7 @@ impl SecretsManager {
         let stage = optional(&req.version_stage)
             .map(StageLabel::parse)
             .transpose()?;
-        self.authorize(Action::GetSecretValue, self.secret_arn(&name))?;
+        self.authorize_with(Action::GetSecretValue, || self.secret_arn(&name))?;
 
         for _ in 0..READ_ATTEMPTS {
             let record = self
@@ -106,16 +107,25 @@ impl SecretsManager {
                 .ok_or_else(|| secret_not_found(&name))?;
             ensure_not_pending(&record)?;
             let version = select_version(&record, version_id.as_ref(), stage.as_ref())?;
-            self.authorize(Action::Decrypt, self.key_arn(&record.encryption_key_id))?;
-            let Some(payload) = self
-                .inner
-                .storage
-                .read_payload(&name, &version.version_id)?
-            else {
-                // Evicted between the two reads: choose again from a fresh record.
-                continue;
+            self.authorize_with(Action::Decrypt, || self.key_arn(&record.encryption_key_id))?;
+            let value = match self.cached_value(&record, version)? {
+                Some(value) => value,
+                None => {
+                    let Some(payload) = self
+                        .inner
+                        .storage
+                        .read_payload(&name, &version.version_id)?
+                    else {
+                        // Evicted between the two reads: choose again from a fresh record.
+                        continue;
+                    };
+                    let value = self.open(&record, version, &payload)?;
+                    if let Some(cache) = &self.inner.cache {
+                        cache.put(&name, &version.version_id, record.create_time, &value);
+                    }
+                    value
+                }
             };
-            let value = self.open(&record, version, &payload)?;
             return Ok(GetSecretValueResponse {
                 request_id: request_id.to_owned(),
                 secret_name: name.to_string(),
@@ -130,6 +140,32 @@ impl SecretsManager {
         Err(Error::ServiceUnavailable(format!(
             "the secret \"{name}\" changed during every read; try again"
         )))
+    }
+}
+
+impl SecretsManager {
+    /// The cached value of `version`, if the cache holds it; the key must still be usable, as
+    /// it would have to be for a decryption.
+    fn cached_value(
+        &self,
+        record: &SecretRecord,
+        version: &VersionRecord,
+    ) -> Result<Option<SecretValue>, Error> {
+        let Some(cache) = &self.inner.cache else {
+            return Ok(None);
+        };
+        let Some(value) = cache.get(&record.name, &version.version_id, record.create_time) else {
+            return Ok(None);
+        };
+        let key = self
+            .inner
+            .kms
+            .describe_key(&record.encryption_key_id)
+            .map_err(kms_error)?;
+        if key.state != KeyState::Enabled {
+            return Err(Error::KeyDisabled(record.encryption_key_id.to_string()));
+        }
+        Ok(Some(value))
     }
 }
 

@@ -146,7 +146,10 @@ impl SecretsManager {
                         secret_storage::Update::Keep
                     }
                 })?;
-                purged += usize::from(deleted);
+                if deleted {
+                    self.forget_cached(&record.name, None);
+                    purged += 1;
+                }
             }
         }
         Ok(purged)

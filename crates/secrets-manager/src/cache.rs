@@ -1,0 +1,246 @@
+//! The opt-in decrypted-value cache: versions are immutable, so a cached value never goes
+//! stale; stage-to-version resolution always reads current metadata first.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use secret_model::{SecretName, SecretValue, Timestamp, VersionId};
+
+/// Bounds of the value cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// The most values kept.
+    pub max_entries: usize,
+    /// The most value bytes kept (the sum of the values' lengths).
+    pub max_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    /// 10,000 values or 16 MiB, whichever is reached first.
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 10_000,
+            max_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// What the cache has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that had to decrypt.
+    pub misses: u64,
+    /// Values held now.
+    pub entries: usize,
+    /// Value bytes held now.
+    pub bytes: usize,
+}
+
+/// Values are stored under (secret, version); the secret's create time guards against a name
+/// that was purged and created again with the same version id.
+type Key = (SecretName, VersionId);
+
+struct Entry {
+    value: SecretValue,
+    secret_created: Timestamp,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: BTreeMap<Key, Entry>,
+    /// Insertion order, for eviction (oldest first). May hold keys already removed.
+    order: VecDeque<Key>,
+    bytes: usize,
+}
+
+/// A bounded map of decrypted values. Evicted and forgotten values are dropped, which zeroizes
+/// them ([`secret_model::SecretBytes`]).
+pub(crate) struct ValueCache {
+    config: CacheConfig,
+    inner: Mutex<Inner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl ValueCache {
+    pub(crate) fn new(config: CacheConfig) -> Self {
+        ValueCache {
+            config,
+            inner: Mutex::new(Inner::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves a consistent map: every mutation is one step.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached value of `version` of `name`, if held for the secret created at `created`.
+    pub(crate) fn get(
+        &self,
+        name: &SecretName,
+        version: &VersionId,
+        created: Timestamp,
+    ) -> Option<SecretValue> {
+        let inner = self.lock();
+        let found = inner
+            .entries
+            .get(&(name.clone(), version.clone()))
+            .filter(|e| e.secret_created == created)
+            .map(|e| e.value.clone());
+        drop(inner);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Keeps a decrypted value, evicting the oldest entries past the bounds.
+    pub(crate) fn put(
+        &self,
+        name: &SecretName,
+        version: &VersionId,
+        created: Timestamp,
+        value: &SecretValue,
+    ) {
+        let size = value.bytes().len();
+        if size > self.config.max_bytes || self.config.max_entries == 0 {
+            return;
+        }
+        let key = (name.clone(), version.clone());
+        let mut inner = self.lock();
+        let entry = Entry {
+            value: value.clone(),
+            secret_created: created,
+        };
+        if let Some(old) = inner.entries.insert(key.clone(), entry) {
+            inner.bytes -= old.value.bytes().len();
+        } else {
+            inner.order.push_back(key);
+        }
+        inner.bytes += size;
+        while inner.entries.len() > self.config.max_entries || inner.bytes > self.config.max_bytes {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = inner.entries.remove(&oldest) {
+                inner.bytes -= gone.value.bytes().len();
+            }
+        }
+    }
+
+    /// Drops one version's value (it was evicted from its secret).
+    pub(crate) fn forget_version(&self, name: &SecretName, version: &VersionId) {
+        let mut inner = self.lock();
+        if let Some(gone) = inner.entries.remove(&(name.clone(), version.clone())) {
+            inner.bytes -= gone.value.bytes().len();
+        }
+    }
+
+    /// Drops every value of a secret (it was deleted or purged).
+    pub(crate) fn forget_secret(&self, name: &SecretName) {
+        let mut inner = self.lock();
+        let keys: Vec<Key> = inner
+            .entries
+            .range(
+                (
+                    name.clone(),
+                    VersionId::parse("!").expect("\"!\" is a valid version id"),
+                )..,
+            )
+            .take_while(|((n, _), _)| n == name)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(gone) = inner.entries.remove(&key) {
+                inner.bytes -= gone.value.bytes().len();
+            }
+        }
+        if inner.order.len() > 2 * inner.entries.len() + 64 {
+            // Compact the eviction order once forgotten keys dominate it.
+            let Inner { entries, order, .. } = &mut *inner;
+            order.retain(|k| entries.contains_key(k));
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let inner = self.lock();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: inner.entries.len(),
+            bytes: inner.bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secret_model::SecretDataType;
+
+    use super::*;
+
+    fn name(s: &str) -> SecretName {
+        SecretName::parse(s).unwrap()
+    }
+    fn ver(s: &str) -> VersionId {
+        VersionId::parse(s).unwrap()
+    }
+    fn value(len: usize) -> SecretValue {
+        SecretValue::new(SecretDataType::Text, vec![b'x'; len].into()).unwrap()
+    }
+    const T: Timestamp = Timestamp::from_unix(1);
+
+    #[test]
+    fn entries_and_bytes_are_bounded_oldest_first() {
+        let c = ValueCache::new(CacheConfig {
+            max_entries: 2,
+            max_bytes: 100,
+        });
+        c.put(&name("a"), &ver("1"), T, &value(10));
+        c.put(&name("b"), &ver("1"), T, &value(10));
+        c.put(&name("c"), &ver("1"), T, &value(10));
+        assert!(c.get(&name("a"), &ver("1"), T).is_none());
+        assert!(c.get(&name("c"), &ver("1"), T).is_some());
+        c.put(&name("d"), &ver("1"), T, &value(95));
+        let s = c.stats();
+        assert!(s.bytes <= 100 && s.entries <= 2, "{s:?}");
+        assert_eq!((s.hits, s.misses), (1, 1));
+    }
+
+    #[test]
+    fn forgetting_a_secret_drops_all_its_versions_only() {
+        let c = ValueCache::new(CacheConfig::default());
+        for v in ["1", "2"] {
+            c.put(&name("a"), &ver(v), T, &value(1));
+        }
+        c.put(&name("a-b"), &ver("1"), T, &value(1));
+        c.put(&name("b"), &ver("1"), T, &value(1));
+        c.forget_secret(&name("a"));
+        assert!(c.get(&name("a"), &ver("1"), T).is_none());
+        assert!(c.get(&name("a"), &ver("2"), T).is_none());
+        assert!(c.get(&name("a-b"), &ver("1"), T).is_some());
+        assert!(c.get(&name("b"), &ver("1"), T).is_some());
+        assert_eq!(c.stats().entries, 2);
+    }
+
+    #[test]
+    fn a_recreated_secret_does_not_see_old_values() {
+        let c = ValueCache::new(CacheConfig::default());
+        c.put(&name("a"), &ver("1"), T, &value(1));
+        assert!(
+            c.get(&name("a"), &ver("1"), Timestamp::from_unix(2))
+                .is_none()
+        );
+    }
+}
