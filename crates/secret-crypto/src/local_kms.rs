@@ -66,6 +66,43 @@ pub struct LocalKms {
 }
 
 impl LocalKms {
+    /// Re-seals the keyring kept in `store` under `new_root`: the root-key rotation. Master keys,
+    /// their versions and every secret stay as they are; only the keyring's outer seal changes,
+    /// so afterwards only `new_root` opens it. The store replaces the blob atomically
+    /// ([`crate::FileKeyring`] writes a temporary file and renames it), so a crash leaves either
+    /// the old or the new seal: keep the old root key until the new one is known to work.
+    ///
+    /// No `LocalKms` may have the keyring open while this runs (it would save under the old
+    /// root key on its next change). Errors: `WrongRootKey` when `old_root` does not open the
+    /// keyring; `Keyring` when there is no keyring or the store fails.
+    ///
+    /// ```
+    /// use secret_crypto::{KeyringStore, LocalKms, MemoryKeyring, RootKey};
+    /// let store = std::sync::Arc::new(MemoryKeyring::new());
+    /// let kms = LocalKms::open(RootKey::from_bytes([1; 32]), Box::new(store.clone()))?;
+    /// let key = kms.create_key("app")?.key_id;
+    /// drop(kms);
+    /// LocalKms::change_root_key(&*store, &RootKey::from_bytes([1; 32]), &RootKey::from_bytes([2; 32]))?;
+    /// let reopened = LocalKms::open(RootKey::from_bytes([2; 32]), Box::new(store.clone()))?;
+    /// assert_eq!(reopened.list_keys()?[0].key_id, key);
+    /// assert!(LocalKms::open(RootKey::from_bytes([1; 32]), Box::new(store)).is_err());
+    /// # Ok::<(), secret_crypto::KmsError>(())
+    /// ```
+    pub fn change_root_key(
+        store: &dyn KeyringStore,
+        old_root: &RootKey,
+        new_root: &RootKey,
+    ) -> Result<(), KmsError> {
+        let blob = store
+            .load()?
+            .ok_or_else(|| KmsError::Keyring("there is no keyring to re-seal".into()))?;
+        let keyring = Keyring::open(&blob, old_root)?;
+        let resealed = keyring.seal(new_root)?;
+        // Prove the new seal opens before it replaces the old one.
+        Keyring::open(&resealed, new_root)?;
+        store.save(&resealed)
+    }
+
     /// Opens the keyring in `store` under `root`, or starts an empty one if the store holds
     /// none yet (nothing is written until the first change).
     ///

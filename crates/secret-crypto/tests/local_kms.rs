@@ -424,3 +424,50 @@ fn concurrent_wraps_from_many_threads_all_decrypt() {
     // 160 wraps at 50 per version: versions 1 to 4 were used.
     assert_eq!(kms.describe_key(&key).unwrap().primary_key_version, 4);
 }
+
+#[test]
+fn root_key_rotation_keeps_every_data_key_and_refuses_the_old_root() {
+    let store = std::sync::Arc::new(secret_crypto::MemoryKeyring::new());
+    let (old, new) = ([1u8; 32], [2u8; 32]);
+    let kms = LocalKms::open(RootKey::from_bytes(old), Box::new(store.clone())).unwrap();
+    let key = kms.create_key("app").unwrap().key_id;
+    let dk = kms.generate_data_key(&key, b"ctx").unwrap();
+    drop(kms);
+
+    let wrong = LocalKms::change_root_key(
+        &*store,
+        &RootKey::from_bytes([9; 32]),
+        &RootKey::from_bytes(new),
+    );
+    assert!(matches!(wrong, Err(secret_crypto::KmsError::WrongRootKey)));
+    assert!(
+        LocalKms::open(RootKey::from_bytes(old), Box::new(store.clone())).is_ok(),
+        "unchanged"
+    );
+
+    LocalKms::change_root_key(
+        &*store,
+        &RootKey::from_bytes(old),
+        &RootKey::from_bytes(new),
+    )
+    .unwrap();
+    let kms = LocalKms::open(RootKey::from_bytes(new), Box::new(store.clone())).unwrap();
+    let again = kms.decrypt_data_key(&dk.wrapped, b"ctx").unwrap();
+    assert_eq!(*again.0, *dk.plaintext.0);
+    assert!(matches!(
+        LocalKms::open(RootKey::from_bytes(old), Box::new(store)),
+        Err(secret_crypto::KmsError::WrongRootKey)
+    ));
+}
+
+#[test]
+fn root_key_rotation_without_a_keyring_is_a_clear_error() {
+    let store = secret_crypto::MemoryKeyring::new();
+    let e = LocalKms::change_root_key(
+        &store,
+        &RootKey::from_bytes([1; 32]),
+        &RootKey::from_bytes([2; 32]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no keyring"), "{e}");
+}
