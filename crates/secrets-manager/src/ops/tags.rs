@@ -131,6 +131,16 @@ fn parse_keys(keys: &[String]) -> Result<Vec<String>, Error> {
         .collect()
 }
 
+/// A write only when the tags changed: a call that changes nothing leaves `UpdateTime` alone
+/// (decisions.md 9).
+fn tags_step(before: &[Tag], record: &SecretRecord) -> Step<()> {
+    if record.tags == before {
+        Step::Keep(())
+    } else {
+        Step::write(())
+    }
+}
+
 fn required_tags(tags: &[WireTag]) -> Result<TagSet, Error> {
     if tags.is_empty() {
         return Err(ValidationError::missing("Tags").into());
@@ -156,8 +166,9 @@ impl SecretsManager {
                 let tags = required_tags(&req.tags)?;
                 self.authorize(Action::TagResource, self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
+                    let before = record.tags.clone();
                     set_tags(record, &tags)?;
-                    Ok(Step::write(()))
+                    Ok(tags_step(&before, record))
                 })?;
                 Ok(TagResponse {
                     request_id: request_id.to_owned(),
@@ -187,8 +198,9 @@ impl SecretsManager {
                 let keys = parse_keys(&req.tag_keys)?;
                 self.authorize(Action::UntagResource, self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
+                    let before = record.tags.clone();
                     record.tags.retain(|t| !keys.iter().any(|k| k == t.key()));
-                    Ok(Step::write(()))
+                    Ok(tags_step(&before, record))
                 })?;
                 Ok(TagResponse {
                     request_id: request_id.to_owned(),
@@ -220,8 +232,9 @@ impl SecretsManager {
                 }
                 for name in &names {
                     self.mutate(name, Pending::Refuse, |record, _| {
+                        let before = record.tags.clone();
                         set_tags(record, &tags)?;
-                        Ok(Step::write(()))
+                        Ok(tags_step(&before, record))
                     })?;
                 }
                 Ok(TagResponse {
@@ -259,10 +272,11 @@ impl SecretsManager {
                 }
                 for name in &names {
                     self.mutate(name, Pending::Refuse, |record, _| {
+                        let before = record.tags.clone();
                         record
                             .tags
                             .retain(|t: &Tag| !req.all && !keys.iter().any(|k| k == t.key()));
-                        Ok(Step::write(()))
+                        Ok(tags_step(&before, record))
                     })?;
                 }
                 Ok(TagResponse {

@@ -105,10 +105,23 @@ impl SecretsManager {
                 };
                 let from = parse("RemoveFromVersion", &req.remove_from_version)?;
                 let to = parse("MoveToVersion", &req.move_to_version)?;
+                // A parameter error, so it precedes existence (decisions.md 1).
+                if from.is_none() && to.is_none() {
+                    return Err(Error::MissingParameter(
+                        secret_model::ValidationError::missing("MoveToVersion"),
+                    ));
+                }
                 self.authorize(Action::UpdateSecretVersionStage, self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
+                    let before = record.versions.clone();
                     rules::update_stage(record, &stage, from.as_ref(), to.as_ref())?;
-                    Ok(Step::write(()))
+                    // A label already where it is asked to be: success, nothing written
+                    // (decisions.md 6 and 9).
+                    Ok(if record.versions == before {
+                        Step::Keep(())
+                    } else {
+                        Step::write(())
+                    })
                 })?;
                 Ok(UpdateSecretVersionStageResponse {
                     request_id: request_id.to_owned(),
