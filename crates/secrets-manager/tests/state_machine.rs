@@ -544,3 +544,72 @@ impl Sut {
         }
     }
 }
+
+/// The invariants are only worth what they catch: damage done to storage behind the facade's
+/// back (a ciphertext left for no version, a label on two versions) must fail the check.
+#[test]
+fn the_storage_invariants_catch_damage_behind_the_facade() {
+    use secret_model::{SecretName, StageLabel, VersionId};
+    use secret_storage::Update;
+
+    fn fresh() -> (Fixture, Model) {
+        let fx = common::memory();
+        let mut model = Model::new();
+        let puts = [("v1", "alpha"), ("v2", "beta")];
+        let create = Transition::Create(transitions::CreateArgs {
+            name: "db".into(),
+            version_id: puts[0].0.into(),
+            data: transitions::Data::Text(puts[0].1),
+            data_type: None,
+            key: None,
+            description: None,
+            tags: vec![],
+        });
+        let put = Transition::Put(PutArgs {
+            name: "db".into(),
+            version_id: puts[1].0.into(),
+            data: transitions::Data::Text(puts[1].1),
+            data_type: None,
+            stages: None,
+        });
+        let mut sut = Sut {
+            fx,
+            request_ids: HashSet::new(),
+            default_key: None,
+            seen: RefCell::default(),
+        };
+        for t in [create, put] {
+            model.apply(&t);
+            sut.run(&model, &t);
+        }
+        invariants::check(sut.fx.storage.as_ref(), &model, &mut sut.seen.borrow_mut());
+        (sut.fx, model)
+    }
+    let fails = |fx: &Fixture, model: &Model| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            invariants::check(fx.storage.as_ref(), model, &mut Default::default());
+        }))
+        .is_err()
+    };
+
+    let (fx, model) = fresh();
+    let name = SecretName::parse("db").unwrap();
+    fx.storage
+        .update(&name, &mut |current| Update::Write {
+            record: current.expect("db exists").clone(),
+            put_payloads: vec![(VersionId::parse("gone").unwrap(), b"orphan".to_vec())],
+            delete_payloads: vec![],
+        })
+        .unwrap();
+    assert!(
+        fails(&fx, &model),
+        "a ciphertext without a version goes unnoticed"
+    );
+
+    let (fx, model) = fresh();
+    fx.rewrite("db", |r| r.versions[0].stages.push(StageLabel::current()));
+    assert!(
+        fails(&fx, &model),
+        "ACSCurrent on two versions goes unnoticed"
+    );
+}
