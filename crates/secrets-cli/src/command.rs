@@ -196,7 +196,7 @@ pub(crate) fn command() -> Command {
     for (action, name, about) in KEY_COMMANDS {
         cmd = cmd.subcommand(key_command(action, name, about));
     }
-    cmd
+    cmd.subcommand(crate::serve::command())
 }
 
 #[cfg(test)]

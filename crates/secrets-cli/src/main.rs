@@ -15,6 +15,7 @@
 mod command;
 mod keys;
 mod output;
+mod serve;
 mod store;
 
 use std::ffi::OsString;
@@ -113,6 +114,14 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
         )
     };
 
+    if sub == "serve" {
+        return serve::run(
+            args,
+            &dir,
+            matches.get_one::<String>("root-key-file"),
+            location,
+        );
+    }
     if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
         let store = open()?;
         return keys::run(action, args, &store.kms, &location);

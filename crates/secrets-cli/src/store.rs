@@ -6,7 +6,7 @@ use std::sync::Arc;
 use secret_crypto::{FileKeyring, LocalKms, RootKey};
 use secret_model::StoreLocation;
 use secret_storage_sled::SledStorage;
-use secrets_manager::SecretsManager;
+use secrets_manager::{AllowAll, Authorizer, SecretsManager};
 
 use crate::output::Failure;
 
@@ -52,6 +52,16 @@ pub(crate) fn open(
     root_key_file: Option<&String>,
     location: StoreLocation,
 ) -> Result<OpenStore, Failure> {
+    open_with(dir, root_key_file, location, Arc::new(AllowAll))
+}
+
+/// Opens the store in `dir` with `authorizer` deciding every operation (`secrets serve`).
+pub(crate) fn open_with(
+    dir: &Path,
+    root_key_file: Option<&String>,
+    location: StoreLocation,
+    authorizer: Arc<dyn Authorizer>,
+) -> Result<OpenStore, Failure> {
     create_private_dir(dir)?;
     // sled first: its lock keeps a second process out before the keyring is touched.
     let storage = SledStorage::open(dir.join("data")).map_err(|e| {
@@ -68,6 +78,7 @@ pub(crate) fn open(
     let kms = Arc::new(kms);
     let manager = SecretsManager::builder(Arc::new(storage), kms.clone())
         .location(location)
+        .authorizer(authorizer)
         .build();
     Ok(OpenStore { manager, kms })
 }

@@ -66,11 +66,17 @@ impl From<ValidationError> for CallError {
 
 /// The error body Alibaba's SDKs parse: `RequestId`, `HostId`, `Code`, `Message`, `Recommend`.
 pub fn error_body(error: &CallError, request_id: &str, host_id: &str) -> Value {
+    error_json(error.code(), &error.message(), request_id, host_id)
+}
+
+/// The same error body for any code, such as the server's authentication codes
+/// (`SignatureDoesNotMatch`, `InvalidAccessKeyId.NotFound`, …).
+pub fn error_json(code: &str, message: &str, request_id: &str, host_id: &str) -> Value {
     json!({
         "RequestId": request_id,
         "HostId": host_id,
-        "Code": error.code(),
-        "Message": error.message(),
+        "Code": code,
+        "Message": message,
         "Recommend": "",
     })
 }

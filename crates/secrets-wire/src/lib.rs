@@ -29,6 +29,6 @@ mod dispatch;
 mod params;
 mod spec;
 
-pub use dispatch::{CallError, call, error_body, new_request_id};
+pub use dispatch::{CallError, call, error_body, error_json, new_request_id};
 pub use params::Params;
 pub use spec::{Kind, OPERATIONS, Operation, Param, operation};

@@ -1,0 +1,117 @@
+//! `secrets serve`: the store over HTTP(S), speaking Alibaba's KMS protocol.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Arg, ArgMatches, Command, value_parser};
+use secret_model::StoreLocation;
+use secrets_server::{AccessKeys, ServerConfig, TlsFiles};
+use serde_json::{Value, json};
+
+use crate::output::Failure;
+use crate::store;
+
+/// The `serve` subcommand.
+pub(crate) fn command() -> Command {
+    Command::new("serve")
+        .about("Serve the store over HTTP(S) with Alibaba's KMS RPC protocol (signatures V3 and V1), for Alibaba's SDKs")
+        .long_about(
+            "Serve the store over HTTP(S) with Alibaba's KMS RPC protocol, so Alibaba's SDKs \
+             work against it unchanged. Every request must be signed by an access key of \
+             --access-keys, a JSON file (mode 0600) mapping each AccessKeyId to \
+             {\"secret\": ..., \"policy\": <RAM policy document>}. Prints one JSON line \
+             {\"Listening\": ADDR, \"Tls\": BOOL} once bound; logs one line per request on \
+             stderr (RUST_LOG filters); stops gracefully on SIGINT/SIGTERM.",
+        )
+        .arg(
+            Arg::new("listen")
+                .long("listen")
+                .value_name("ADDR")
+                .default_value("127.0.0.1:8080")
+                .value_parser(value_parser!(std::net::SocketAddr))
+                .help("the address to listen on (port 0 picks a free port)"),
+        )
+        .arg(
+            Arg::new("access-keys")
+                .long("access-keys")
+                .value_name("FILE")
+                .required(true)
+                .help("[required] the access-keys JSON file (AccessKeyId -> secret and policy)"),
+        )
+        .arg(
+            Arg::new("tls-cert")
+                .long("tls-cert")
+                .value_name("PEM")
+                .requires("tls-key")
+                .help("serve HTTPS with this certificate chain"),
+        )
+        .arg(
+            Arg::new("tls-key")
+                .long("tls-key")
+                .value_name("PEM")
+                .requires("tls-cert")
+                .help("the private key of --tls-cert"),
+        )
+        .arg(
+            Arg::new("body-limit")
+                .long("body-limit")
+                .value_name("BYTES")
+                .default_value("1048576")
+                .value_parser(value_parser!(usize))
+                .help("the largest request body accepted"),
+        )
+}
+
+/// Opens the store and serves it until SIGINT or SIGTERM.
+pub(crate) fn run(
+    args: &ArgMatches,
+    dir: &Path,
+    root_key_file: Option<&String>,
+    location: StoreLocation,
+) -> Result<Value, Failure> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+    let keys_file = args
+        .get_one::<String>("access-keys")
+        .ok_or_else(|| Failure::usage("--access-keys is required"))?;
+    let keys =
+        Arc::new(AccessKeys::from_file(keys_file).map_err(|e| Failure::usage(e.to_string()))?);
+    let listen = *args
+        .get_one::<std::net::SocketAddr>("listen")
+        .ok_or_else(|| Failure::usage("--listen is required"))?;
+    let mut config = ServerConfig::new(listen, keys.clone());
+    config.body_limit = args
+        .get_one::<usize>("body-limit")
+        .copied()
+        .unwrap_or(config.body_limit);
+    if let (Some(cert), Some(key)) = (
+        args.get_one::<String>("tls-cert"),
+        args.get_one::<String>("tls-key"),
+    ) {
+        config.tls = Some(TlsFiles {
+            cert: PathBuf::from(cert),
+            key: PathBuf::from(key),
+        });
+    }
+    let opened = store::open_with(dir, root_key_file, location, keys)?;
+    let mut bound = listen;
+    secrets_server::run(config, opened.manager, |addr, tls| {
+        bound = addr;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"Listening": addr.to_string(), "Tls": tls})
+        );
+        let _ = out.flush();
+    })
+    .map_err(|e| Failure::internal(e.to_string()))?;
+    Ok(json!({"Stopped": bound.to_string()}))
+}

@@ -1,0 +1,260 @@
+//! Authenticating a request: signature V3 or V1, the timestamp window, the replay guard, and
+//! which access key signed it.
+//!
+//! Order of checks: the signature's parts, the access key, the timestamp, the body hash and the
+//! signature, and only then the nonce — so an unsigned request cannot fill the replay guard.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use hyper::HeaderMap;
+use secret_model::Timestamp;
+use secrets_manager::Clock;
+use secrets_wire::Params;
+
+use crate::access_keys::{AccessKey, AccessKeys};
+use crate::error::Rejection;
+use crate::nonce::{NonceCache, NonceCheck};
+use crate::signature::{v1, v3};
+
+/// The longest nonce accepted.
+const NONCE_MAX: usize = 256;
+
+/// The parts of a request that its signature covers.
+pub(crate) struct SignedParts<'a> {
+    /// `GET` or `POST`.
+    pub(crate) method: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    /// The query string's pairs, decoded.
+    pub(crate) query: &'a [(String, String)],
+    /// The raw body.
+    pub(crate) body: &'a [u8],
+    /// The query and form parameters, merged.
+    pub(crate) params: &'a Params,
+}
+
+/// Who signed a request, and what it asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Authenticated {
+    pub(crate) access_key_id: String,
+    pub(crate) action: String,
+}
+
+/// Verifies signatures against the access keys and remembers nonces.
+pub(crate) struct Authenticator {
+    keys: Arc<AccessKeys>,
+    nonces: NonceCache,
+    clock: Arc<dyn Clock>,
+    /// The largest accepted distance between a request's time and the server's, in seconds.
+    skew: i64,
+}
+
+impl Authenticator {
+    pub(crate) fn new(
+        keys: Arc<AccessKeys>,
+        clock: Arc<dyn Clock>,
+        skew_secs: i64,
+        nonce_capacity: usize,
+    ) -> Self {
+        Authenticator {
+            keys,
+            nonces: NonceCache::new(nonce_capacity),
+            clock,
+            skew: skew_secs,
+        }
+    }
+
+    /// Checks the request's signature (V3 when it has an `Authorization` header, else V1).
+    pub(crate) fn authenticate(&self, req: &SignedParts<'_>) -> Result<Authenticated, Rejection> {
+        if let Some(header) = req.headers.get(hyper::header::AUTHORIZATION) {
+            let header = header.to_str().map_err(|_| {
+                Rejection::incomplete_signature("The Authorization header is not ASCII.")
+            })?;
+            self.v3(req, header)
+        } else if req.params.get("Signature").is_some() || req.params.get("AccessKeyId").is_some() {
+            self.v1(req)
+        } else {
+            Err(Rejection::incomplete_signature(
+                "The request is not signed: anonymous access is not allowed. Sign it with \
+                 ACS3-HMAC-SHA256 (an Authorization header) or HMAC-SHA1 (the Signature and \
+                 AccessKeyId parameters).",
+            ))
+        }
+    }
+
+    fn v3(&self, req: &SignedParts<'_>, header: &str) -> Result<Authenticated, Rejection> {
+        let auth = v3::parse_authorization(header).ok_or_else(|| {
+            Rejection::incomplete_signature(
+                "The Authorization header must read ACS3-HMAC-SHA256 Credential=<AccessKeyId>,\
+                 SignedHeaders=<a;b;...>,Signature=<hex>.",
+            )
+        })?;
+        if auth.algorithm != v3::ALGORITHM {
+            return Err(Rejection::signature_method(format!(
+                "The signature method {} is not supported; use ACS3-HMAC-SHA256, or HMAC-SHA1 \
+                 (signature V1).",
+                shorten(auth.algorithm)
+            )));
+        }
+        let key = self.key(auth.access_key_id)?;
+        let signed: Vec<&str> = auth.signed_headers.split(';').collect();
+        for name in req.headers.keys() {
+            let name = name.as_str();
+            let must_sign = name.starts_with("x-acs-")
+                || name == "host"
+                || (name == "content-type" && !req.body.is_empty());
+            if must_sign && !signed.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                return Err(Rejection::incomplete_signature(format!(
+                    "The header {name} must be in SignedHeaders."
+                )));
+            }
+        }
+        if !signed.contains(&"host") {
+            return Err(Rejection::incomplete_signature(
+                "The header host must be in SignedHeaders.",
+            ));
+        }
+        let date = header_text(req.headers, "x-acs-date")
+            .ok_or_else(|| Rejection::missing("x-acs-date"))?;
+        let nonce = header_text(req.headers, "x-acs-signature-nonce")
+            .ok_or_else(|| Rejection::missing("x-acs-signature-nonce"))?;
+        let time = self.check_time("x-acs-date", &date)?;
+
+        let body_hash = v3::hex_sha256(req.body);
+        let query = v3::canonical_query(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut headers: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(signed.len());
+        for name in &signed {
+            let mut values = req.headers.get_all(*name).iter().peekable();
+            if values.peek().is_none() {
+                headers.push((name, Cow::Borrowed("")));
+            }
+            headers.extend(values.map(|v| (*name, String::from_utf8_lossy(v.as_bytes()))));
+        }
+        let (canonical, _) = v3::canonical_request(
+            req.method,
+            &query,
+            headers.iter().map(|(n, v)| (*n, v.as_ref())),
+            &body_hash,
+        );
+        let string_to_sign = v3::string_to_sign(&canonical);
+        if let Some(claimed) = header_text(req.headers, "x-acs-content-sha256") {
+            if !claimed.eq_ignore_ascii_case(&body_hash) {
+                return Err(Rejection::signature_mismatch(
+                    "The x-acs-content-sha256 header is not the SHA-256 of the body.",
+                    &string_to_sign,
+                ));
+            }
+        }
+        if !v3::verify(&key.v3, &string_to_sign, auth.signature) {
+            return Err(Rejection::signature_mismatch(
+                "Specified signature does not match our calculation.",
+                &string_to_sign,
+            ));
+        }
+        self.check_nonce(auth.access_key_id, &nonce, time)?;
+
+        let action = match (
+            header_text(req.headers, "x-acs-action"),
+            req.params.get("Action"),
+        ) {
+            (Some(h), Some(p)) if h != p => {
+                return Err(Rejection::invalid(
+                    "Action",
+                    "the x-acs-action header and the Action parameter differ",
+                ));
+            }
+            (Some(h), _) => h.into_owned(),
+            (None, Some(p)) => p.to_owned(),
+            (None, None) => return Err(Rejection::missing("Action")),
+        };
+        Ok(Authenticated {
+            access_key_id: auth.access_key_id.to_owned(),
+            action,
+        })
+    }
+
+    fn v1(&self, req: &SignedParts<'_>) -> Result<Authenticated, Rejection> {
+        let p = req.params;
+        let required = |name: &'static str| p.get(name).ok_or_else(|| Rejection::missing(name));
+        let signature = required("Signature")?;
+        let access_key_id = required("AccessKeyId")?;
+        let method = required("SignatureMethod")?;
+        if method != v1::METHOD {
+            return Err(Rejection::signature_method(format!(
+                "The signature method {} is not supported; use HMAC-SHA1, or ACS3-HMAC-SHA256 \
+                 (signature V3).",
+                shorten(method)
+            )));
+        }
+        if p.get("SignatureVersion").is_some_and(|v| v != v1::VERSION) {
+            return Err(Rejection::signature_method("SignatureVersion must be 1.0."));
+        }
+        let key = self.key(access_key_id)?;
+        let timestamp = required("Timestamp")?;
+        let nonce = required("SignatureNonce")?;
+        let time = self.check_time("Timestamp", timestamp)?;
+        let string_to_sign = v1::string_to_sign(req.method, p.iter());
+        if !v1::verify(&key.v1, &string_to_sign, signature) {
+            return Err(Rejection::signature_mismatch(
+                "Specified signature does not match our calculation.",
+                &string_to_sign,
+            ));
+        }
+        self.check_nonce(access_key_id, nonce, time)?;
+        Ok(Authenticated {
+            access_key_id: access_key_id.to_owned(),
+            action: required("Action")?.to_owned(),
+        })
+    }
+
+    fn key(&self, access_key_id: &str) -> Result<&AccessKey, Rejection> {
+        self.keys
+            .get(access_key_id)
+            .ok_or_else(Rejection::access_key_not_found)
+    }
+
+    /// The request's time, if within the window around the server's.
+    fn check_time(&self, name: &str, text: &str) -> Result<i64, Rejection> {
+        let time =
+            Timestamp::parse(text.trim()).ok_or_else(|| Rejection::timestamp_format(name))?;
+        let now = self.clock.now();
+        if (time.unix() - now.unix()).abs() > self.skew {
+            return Err(Rejection::timestamp_expired(
+                &time.to_string(),
+                &now.to_string(),
+            ));
+        }
+        Ok(time.unix())
+    }
+
+    /// Remembers the nonce until the request's time leaves the window; refuses a repeat.
+    fn check_nonce(&self, access_key_id: &str, nonce: &str, time: i64) -> Result<(), Rejection> {
+        if nonce.is_empty() || nonce.len() > NONCE_MAX {
+            return Err(Rejection::invalid(
+                "SignatureNonce",
+                "must be 1 to 256 characters",
+            ));
+        }
+        let now = self.clock.now().unix();
+        match self
+            .nonces
+            .check_and_insert(access_key_id, nonce, time + self.skew, now)
+        {
+            NonceCheck::Fresh => Ok(()),
+            NonceCheck::Used => Err(Rejection::nonce_used()),
+            NonceCheck::Full => Err(Rejection::throttled()),
+        }
+    }
+}
+
+/// A header's value as text (lossy for non-UTF-8 bytes), if present.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+}
+
+/// Caller-given text for a message: at most 64 characters, escaped.
+fn shorten(s: &str) -> String {
+    s.chars().take(64).flat_map(char::escape_default).collect()
+}

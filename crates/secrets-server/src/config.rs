@@ -1,0 +1,92 @@
+//! [`ServerConfig`]: where to listen, who may call, and the limits.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrets_manager::{Clock, SystemClock};
+
+use crate::access_keys::AccessKeys;
+
+/// The default request-body limit: 1 MiB (a secret value is at most 30 KiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// The default capacity of the replay guard, in nonces (about 100 bytes each).
+pub const DEFAULT_NONCE_CAPACITY: usize = 4_000_000;
+
+/// How the server runs. Build with [`ServerConfig::new`] and adjust the public fields.
+///
+/// The [`secrets_manager::SecretsManager`] given to [`crate::serve`] must be built with
+/// [`ServerConfig::access_keys`] as its authorizer
+/// (`SecretsManager::builder(..).authorizer(keys.clone())`), or the policies are not enforced.
+pub struct ServerConfig {
+    /// The address to listen on; port 0 picks a free port ([`crate::Server::local_addr`]).
+    pub listen: SocketAddr,
+    /// The access keys that may sign requests, and their policies.
+    pub access_keys: Arc<AccessKeys>,
+    /// Serve HTTPS with this certificate chain and key (PEM files) instead of HTTP.
+    pub tls: Option<TlsFiles>,
+    /// The largest request body accepted; a larger one gets HTTP 413. Default
+    /// [`DEFAULT_BODY_LIMIT`].
+    pub body_limit: usize,
+    /// How long a request's body may take to arrive, and a client to send its headers.
+    /// Default 30 s.
+    pub read_timeout: Duration,
+    /// The largest accepted distance between a request's timestamp and the server's clock;
+    /// nonces are remembered that long. Default 15 minutes (SPEC §5).
+    pub max_clock_skew: Duration,
+    /// How many nonces the replay guard holds; when full, requests get `Rejected.Throttling`
+    /// until old nonces expire. Default [`DEFAULT_NONCE_CAPACITY`].
+    pub nonce_capacity: usize,
+    /// The server's clock, for timestamp checks (injectable for tests).
+    pub clock: Arc<dyn Clock>,
+    /// The `HostId` of error bodies. `None` (the default): the bound address.
+    pub host_id: Option<String>,
+    /// On shutdown, how long in-flight requests may take to finish. Default 30 s.
+    pub shutdown_grace: Duration,
+}
+
+/// A certificate chain and its private key, as PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl ServerConfig {
+    /// A plain-HTTP server on `listen` with the defaults.
+    pub fn new(listen: SocketAddr, access_keys: Arc<AccessKeys>) -> Self {
+        ServerConfig {
+            listen,
+            access_keys,
+            tls: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: Duration::from_secs(30),
+            max_clock_skew: Duration::from_secs(15 * 60),
+            nonce_capacity: DEFAULT_NONCE_CAPACITY,
+            clock: Arc::new(SystemClock),
+            host_id: None,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("access_keys", &self.access_keys)
+            .field("tls", &self.tls)
+            .field("body_limit", &self.body_limit)
+            .field("read_timeout", &self.read_timeout)
+            .field("max_clock_skew", &self.max_clock_skew)
+            .field("nonce_capacity", &self.nonce_capacity)
+            .field("host_id", &self.host_id)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
+    }
+}

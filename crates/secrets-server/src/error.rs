@@ -1,0 +1,192 @@
+//! Errors: [`Rejection`], a request refused by the gateway (authentication, framing) with
+//! its Alibaba code, and [`ServerError`], why the server could not start.
+
+use std::path::PathBuf;
+
+use secrets_wire::CallError;
+
+use crate::access_keys::AccessKeysError;
+
+/// A refused request: the Alibaba code, the HTTP status and the message for the caller.
+#[derive(Debug)]
+pub(crate) struct Rejection {
+    pub(crate) code: &'static str,
+    pub(crate) status: u16,
+    pub(crate) message: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, status: u16, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// `IncompleteSignature`: the signature's parts are missing or malformed.
+    pub(crate) fn incomplete_signature(why: impl Into<String>) -> Self {
+        Rejection::new("IncompleteSignature", 400, why)
+    }
+
+    /// `InvalidSignatureMethod`: an algorithm this server does not verify.
+    pub(crate) fn signature_method(why: impl Into<String>) -> Self {
+        Rejection::new("InvalidSignatureMethod", 400, why)
+    }
+
+    /// `InvalidAccessKeyId.NotFound`.
+    pub(crate) fn access_key_not_found() -> Self {
+        Rejection::new(
+            "InvalidAccessKeyId.NotFound",
+            404,
+            "Specified access key is not found.",
+        )
+    }
+
+    /// `InvalidTimeStamp.Format`.
+    pub(crate) fn timestamp_format(name: &str) -> Self {
+        Rejection::new(
+            "InvalidTimeStamp.Format",
+            400,
+            format!("Specified {name} is not valid: expected YYYY-MM-DDTHH:MM:SSZ (UTC)."),
+        )
+    }
+
+    /// `InvalidTimeStamp.Expired`.
+    pub(crate) fn timestamp_expired(given: &str, server_time: &str) -> Self {
+        Rejection::new(
+            "InvalidTimeStamp.Expired",
+            400,
+            format!(
+                "Specified time stamp or date value is expired: {given} is more than 15 minutes \
+                 from the server time {server_time}."
+            ),
+        )
+    }
+
+    /// `SignatureNonceUsed`.
+    pub(crate) fn nonce_used() -> Self {
+        Rejection::new(
+            "SignatureNonceUsed",
+            400,
+            "Specified signature nonce was used already.",
+        )
+    }
+
+    /// `SignatureDoesNotMatch`; the message ends with the server's string to sign, which the
+    /// old Python SDK compares with its own.
+    pub(crate) fn signature_mismatch(why: &str, string_to_sign: &str) -> Self {
+        Rejection::new(
+            "SignatureDoesNotMatch",
+            400,
+            format!("{why} server string to sign is:{string_to_sign}"),
+        )
+    }
+
+    /// `MissingParameter`.
+    pub(crate) fn missing(name: &str) -> Self {
+        Rejection::new(
+            "MissingParameter",
+            400,
+            format!("The parameter \"{name}\" is needed but not provided."),
+        )
+    }
+
+    /// `InvalidParameter`.
+    pub(crate) fn invalid(name: &str, why: &str) -> Self {
+        Rejection::new(
+            "InvalidParameter",
+            400,
+            format!("The specified parameter \"{name}\" is invalid: {why}."),
+        )
+    }
+
+    /// The body is larger than the limit (HTTP 413).
+    pub(crate) fn too_large(limit: usize) -> Self {
+        Rejection::new(
+            "Rejected.LimitExceeded",
+            413,
+            format!("The request body is larger than the limit of {limit} bytes."),
+        )
+    }
+
+    /// `InvalidApi.NotFound` for a path other than `/` or a method other than GET and POST.
+    pub(crate) fn no_such_api(method: &str, path: &str) -> Self {
+        let shown: String = path
+            .chars()
+            .take(64)
+            .flat_map(char::escape_default)
+            .collect();
+        Rejection::new(
+            "InvalidApi.NotFound",
+            404,
+            format!(
+                "The specified api is not found: {} {shown}; use GET or POST on /.",
+                method.escape_default()
+            ),
+        )
+    }
+
+    /// `Rejected.Throttling`: the replay guard is full.
+    pub(crate) fn throttled() -> Self {
+        Rejection::new(
+            "Rejected.Throttling",
+            429,
+            "The QPS upper limit is exceeded: too many requests within the replay window.",
+        )
+    }
+
+    /// The body did not arrive in time (HTTP 408).
+    pub(crate) fn body_timeout() -> Self {
+        Rejection::new(
+            "InvalidParameter",
+            408,
+            "The request body did not arrive in time.",
+        )
+    }
+
+    /// `InternalFailure`, with the details kept for the log.
+    pub(crate) fn internal() -> Self {
+        Rejection::new("InternalFailure", 500, "An internal error occurred.")
+    }
+}
+
+impl From<CallError> for Rejection {
+    fn from(e: CallError) -> Self {
+        Rejection {
+            code: e.code(),
+            status: e.http_status(),
+            message: e.message(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be loaded.
+    #[error("cannot use the TLS certificate {cert} and key {key}: {reason}")]
+    Tls {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The access keys could not be loaded.
+    #[error(transparent)]
+    AccessKeys(#[from] AccessKeysError),
+    /// The async runtime could not be started or waited on.
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}

@@ -1,0 +1,222 @@
+//! Listening, accepting (HTTP or HTTPS), and shutting down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use secrets_manager::SecretsManager;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::auth::Authenticator;
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::service::{State, handle};
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound server, not yet serving: learn its address with [`Server::local_addr`], then
+/// [`Server::run_until`].
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    state: Arc<State>,
+    read_timeout: Duration,
+    shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listening socket and loads the TLS files, if any. `store` must have been
+    /// built with `config.access_keys` as its authorizer.
+    ///
+    /// Errors: [`ServerError::Bind`], [`ServerError::Tls`].
+    pub async fn bind(config: ServerConfig, store: SecretsManager) -> Result<Server, ServerError> {
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let bind_error = |source| ServerError::Bind {
+            address: config.listen,
+            source,
+        };
+        let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let skew = i64::try_from(config.max_clock_skew.as_secs()).unwrap_or(i64::MAX / 2);
+        let state = Arc::new(State {
+            auth: Authenticator::new(
+                config.access_keys,
+                config.clock,
+                skew,
+                config.nonce_capacity,
+            ),
+            store,
+            body_limit: config.body_limit,
+            body_timeout: config.read_timeout,
+            host_id: config.host_id.unwrap_or_else(|| local_addr.to_string()),
+        });
+        Ok(Server {
+            listener,
+            local_addr,
+            tls,
+            state,
+            read_timeout: config.read_timeout,
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    /// The address the server listens on (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (up to the configured grace period) and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.read_timeout)
+            .keep_alive(true);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, remote) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let watcher = graceful.watcher();
+            let state = Arc::clone(&self.state);
+            let tls = self.tls.clone();
+            let http = http.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(Arc::clone(&state), req));
+                let result = match tls {
+                    None => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                    Some(acceptor) => match handshake(&acceptor, stream).await {
+                        Some(tls) => {
+                            watcher
+                                .watch(http.serve_connection(TokioIo::new(tls), service))
+                                .await
+                        }
+                        None => return,
+                    },
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: waiting for in-flight requests");
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("all connections closed"),
+            () = tokio::time::sleep(self.shutdown_grace) => {
+                tracing::warn!("shutdown grace period over; dropping the remaining connections");
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// Binds and serves until SIGINT or SIGTERM (Ctrl-C elsewhere), then shuts down gracefully.
+///
+/// Errors: as [`Server::bind`].
+pub async fn serve(config: ServerConfig, store: SecretsManager) -> Result<(), ServerError> {
+    let server = Server::bind(config, store).await?;
+    tracing::info!(address = %server.local_addr(), tls = server.is_tls(), "listening");
+    server.run_until(shutdown_signal()).await
+}
+
+/// Runs [`serve`] on a new multi-threaded runtime, blocking the calling thread; calls
+/// `on_listening` with the bound address (and whether it is HTTPS) once the socket is bound.
+/// For programs without a runtime of their own, such as the `secrets` CLI.
+///
+/// Errors: as [`Server::bind`], and [`ServerError::Runtime`].
+pub fn run(
+    config: ServerConfig,
+    store: SecretsManager,
+    on_listening: impl FnOnce(SocketAddr, bool),
+) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("secrets-server")
+        .build()
+        .map_err(ServerError::Runtime)?;
+    runtime.block_on(async move {
+        let server = Server::bind(config, store).await?;
+        on_listening(server.local_addr(), server.is_tls());
+        server.run_until(shutdown_signal()).await
+    })
+}
+
+/// Completes on SIGINT or SIGTERM (on other platforms, Ctrl-C).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+                return;
+            }
+            _ => tracing::warn!("cannot install signal handlers; falling back to Ctrl-C"),
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No way to be told to stop: serve until the process is killed.
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,205 @@
+//! One HTTP request: framing, authentication, the operation on a blocking thread, the JSON
+//! response, and one log line.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use secrets_manager::{Principal, SecretsManager};
+
+use crate::auth::{Authenticator, SignedParts};
+use crate::error::Rejection;
+use crate::form;
+
+/// The `Content-Type` of every response.
+const JSON: &str = "application/json;charset=utf-8";
+
+/// What every request handler shares.
+pub(crate) struct State {
+    pub(crate) auth: Authenticator,
+    pub(crate) store: SecretsManager,
+    pub(crate) body_limit: usize,
+    pub(crate) body_timeout: Duration,
+    pub(crate) host_id: String,
+}
+
+/// What the log line says about a request, filled in as it is learned.
+#[derive(Default)]
+struct Context {
+    action: String,
+    access_key_id: String,
+}
+
+/// A successful operation: its request id and the JSON body.
+struct Success {
+    request_id: String,
+    body: Vec<u8>,
+}
+
+/// Answers one request. Never fails: every problem becomes an Alibaba JSON error.
+pub(crate) async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let mut cx = Context::default();
+    let (status, request_id, body, code) = match process(&state, req, &mut cx).await {
+        Ok(ok) => (StatusCode::OK, ok.request_id, ok.body, ""),
+        Err(rejection) => {
+            let request_id = secrets_wire::new_request_id();
+            let body = secrets_wire::error_json(
+                rejection.code,
+                &rejection.message,
+                &request_id,
+                &state.host_id,
+            );
+            let status =
+                StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                request_id,
+                body.to_string().into_bytes(),
+                rejection.code,
+            )
+        }
+    };
+    tracing::info!(
+        target: "secrets_server::request",
+        request_id = %request_id,
+        action = %cx.action,
+        access_key_id = %cx.access_key_id,
+        status = status.as_u16(),
+        code,
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-acs-request-id", id);
+    }
+    Ok(response)
+}
+
+async fn process(
+    state: &State,
+    req: Request<Incoming>,
+    cx: &mut Context,
+) -> Result<Success, Rejection> {
+    let (parts, body) = req.into_parts();
+    if parts.uri.path() != "/" || !(parts.method == Method::GET || parts.method == Method::POST) {
+        return Err(Rejection::no_such_api(
+            parts.method.as_str(),
+            parts.uri.path(),
+        ));
+    }
+    // Named for the log before authentication, so a refused request still says what it
+    // tried; shortened and escaped, since it is the caller's text.
+    cx.action = log_text(
+        parts
+            .headers
+            .get("x-acs-action")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    );
+
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.body_limit as u64) {
+        return Err(Rejection::too_large(state.body_limit));
+    }
+    let body = match tokio::time::timeout(
+        state.body_timeout,
+        Limited::new(body, state.body_limit).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Rejection::too_large(state.body_limit));
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "reading a request body failed");
+            return Err(Rejection::invalid("body", "it could not be read"));
+        }
+        Err(_) => return Err(Rejection::body_timeout()),
+    };
+
+    let query = form::decode(parts.uri.query().unwrap_or_default().as_bytes())?;
+    let form_body = if body.is_empty() {
+        Vec::new()
+    } else if is_form(parts.headers.get(CONTENT_TYPE)) {
+        form::decode(&body)?
+    } else {
+        return Err(Rejection::invalid(
+            "Content-Type",
+            "a body must be application/x-www-form-urlencoded",
+        ));
+    };
+    let params = form::merge(&query, form_body)?;
+    if cx.action.is_empty() {
+        cx.action = log_text(params.get("Action").unwrap_or_default());
+    }
+
+    let who = state.auth.authenticate(&SignedParts {
+        method: parts.method.as_str(),
+        headers: &parts.headers,
+        query: &query,
+        body: &body,
+        params: &params,
+    })?;
+    cx.action = log_text(&who.action);
+    cx.access_key_id = log_text(&who.access_key_id);
+
+    let store = state.store.for_principal(Principal::new(who.access_key_id));
+    let action = who.action;
+    // The facade is synchronous and may wait on storage (an fsync): keep it off the async
+    // workers.
+    let outcome = tokio::task::spawn_blocking(move || {
+        let value = secrets_wire::call(&store, &action, &params)?;
+        let request_id = value
+            .get("RequestId")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Ok::<_, secrets_wire::CallError>(Success {
+            request_id,
+            body: value.to_string().into_bytes(),
+        })
+    })
+    .await;
+    match outcome {
+        Ok(result) => result.map_err(Rejection::from),
+        Err(e) => {
+            tracing::error!(error = %e, "an operation panicked or was cancelled");
+            Err(Rejection::internal())
+        }
+    }
+}
+
+/// Whether a body of this `Content-Type` carries form parameters (also when it is absent).
+fn is_form(content_type: Option<&HeaderValue>) -> bool {
+    content_type.is_none_or(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+    })
+}
+
+/// Caller-given text for the log: at most 64 characters, control characters escaped.
+fn log_text(s: &str) -> String {
+    s.chars().take(64).flat_map(char::escape_default).collect()
+}

@@ -1,0 +1,350 @@
+//! What the gateway refuses, with which code, status and body.
+
+mod common;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use secret_model::Timestamp;
+use secrets_server::client::{CallOptions, Client, Credentials, Reply, SignatureVersion};
+use secrets_server::signature::v3;
+
+use common::ADMIN;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn assert_code(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (status, Some(code)),
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn timestamps_more_than_15_minutes_off_are_expired() {
+    let server = common::start().await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = server.client(ADMIN, version).await;
+        for offset in [-16 * 60, 16 * 60] {
+            let options = CallOptions {
+                time: Some(Timestamp::from_unix(now() + offset)),
+                ..CallOptions::default()
+            };
+            let reply = c.call_with("ListSecrets", &[], &options).await.unwrap();
+            assert_code(&reply, 400, "InvalidTimeStamp.Expired");
+        }
+        let options = CallOptions {
+            time: Some(Timestamp::from_unix(now() - 14 * 60)),
+            ..CallOptions::default()
+        };
+        assert_eq!(
+            c.call_with("ListSecrets", &[], &options)
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_reused_nonce_is_refused_for_both_signatures() {
+    let server = common::start().await;
+    for (version, nonce) in [
+        (SignatureVersion::V3, "nonce-v3"),
+        (SignatureVersion::V1, "nonce-v1"),
+    ] {
+        let mut c = server.client(ADMIN, version).await;
+        let options = CallOptions {
+            nonce: Some(nonce.to_owned()),
+            ..CallOptions::default()
+        };
+        assert_eq!(
+            c.call_with("ListSecrets", &[], &options)
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+        let replay = c.call_with("ListSecrets", &[], &options).await.unwrap();
+        assert_code(&replay, 400, "SignatureNonceUsed");
+        // A replay of the very same bytes is refused too.
+        let request = c
+            .signed_request("ListSecrets", &[], &CallOptions::default())
+            .unwrap();
+        let copy = clone_request(&request);
+        assert_eq!(c.send(request).await.unwrap().status, 200);
+        assert_code(&c.send(copy).await.unwrap(), 400, "SignatureNonceUsed");
+    }
+    // Another access key may use the same nonce.
+    let mut reader = server.client(common::READER, SignatureVersion::V3).await;
+    let options = CallOptions {
+        nonce: Some("nonce-v3".to_owned()),
+        ..CallOptions::default()
+    };
+    let reply = reader
+        .call_with("GetSecretValue", &[("SecretName", "app/x")], &options)
+        .await
+        .unwrap();
+    assert_code(&reply, 404, "Forbidden.ResourceNotFound");
+    server.stop().await;
+}
+
+fn clone_request(r: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
+    let mut copy = hyper::Request::new(r.body().clone());
+    *copy.method_mut() = r.method().clone();
+    *copy.uri_mut() = r.uri().clone();
+    *copy.headers_mut() = r.headers().clone();
+    copy
+}
+
+#[tokio::test]
+async fn a_wrong_secret_gets_signature_does_not_match_with_the_string_to_sign() {
+    let server = common::start().await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = Client::connect(server.addr, Credentials::new(ADMIN.0, "wrong"), version)
+            .await
+            .unwrap();
+        let reply = c.call("ListSecrets", &[("PageSize", "5")]).await.unwrap();
+        assert_code(&reply, 400, "SignatureDoesNotMatch");
+        let message = reply.body["Message"].as_str().unwrap();
+        let (_, string_to_sign) = message.split_once("server string to sign is:").unwrap();
+        match version {
+            SignatureVersion::V3 => assert!(string_to_sign.starts_with("ACS3-HMAC-SHA256\n")),
+            SignatureVersion::V1 => {
+                assert!(
+                    string_to_sign
+                        .starts_with("POST&%2F&AccessKeyId%3Dadmin-key%26Action%3DListSecrets")
+                );
+                // The old SDK takes the text after the first ':' as the string to sign.
+                assert_eq!(message.split(':').nth(1), Some(string_to_sign));
+            }
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_access_key_is_not_found() {
+    let server = common::start().await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = Client::connect(server.addr, Credentials::new("nobody", "x"), version)
+            .await
+            .unwrap();
+        assert_code(
+            &c.call("ListSecrets", &[]).await.unwrap(),
+            404,
+            "InvalidAccessKeyId.NotFound",
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsigned_request_is_refused() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let mut request = c
+        .signed_request("ListSecrets", &[], &CallOptions::default())
+        .unwrap();
+    request.headers_mut().remove("authorization");
+    assert_code(&c.send(request).await.unwrap(), 400, "IncompleteSignature");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_match_its_hash_is_refused() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let params = [
+        ("SecretName", "s"),
+        ("VersionId", "v1"),
+        ("SecretData", "real"),
+    ];
+    let request = c
+        .signed_request("CreateSecret", &params, &CallOptions::default())
+        .unwrap();
+    let (parts, _) = request.into_parts();
+    let forged =
+        hyper::Request::from_parts(parts, Full::new(Bytes::from_static(b"SecretData=fake")));
+    let reply = c.send(forged).await.unwrap();
+    assert_code(&reply, 400, "SignatureDoesNotMatch");
+    assert!(
+        reply.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("x-acs-content-sha256")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsigned_acs_header_is_an_incomplete_signature() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let mut request = c
+        .signed_request("ListSecrets", &[], &CallOptions::default())
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-acs-extra", "1".parse().unwrap());
+    assert_code(&c.send(request).await.unwrap(), 400, "IncompleteSignature");
+    // Changing the action after signing breaks the signature.
+    let mut request = c
+        .signed_request("ListSecrets", &[], &CallOptions::default())
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-acs-action", "GetRandomPassword".parse().unwrap());
+    assert_code(
+        &c.send(request).await.unwrap(),
+        400,
+        "SignatureDoesNotMatch",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn another_signature_algorithm_is_an_invalid_signature_method() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let mut request = c
+        .signed_request("ListSecrets", &[], &CallOptions::default())
+        .unwrap();
+    let header = request.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .replace(v3::ALGORITHM, "ACS3-HMAC-SM3");
+    request
+        .headers_mut()
+        .insert("authorization", header.parse().unwrap());
+    assert_code(
+        &c.send(request).await.unwrap(),
+        400,
+        "InvalidSignatureMethod",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_and_a_json_error() {
+    let server = common::start_with(common::memory_storage(), |c| c.body_limit = 4096).await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let big = "x".repeat(5000);
+    let params = [
+        ("SecretName", "s"),
+        ("VersionId", "v1"),
+        ("SecretData", big.as_str()),
+    ];
+    let reply = c.call("CreateSecret", &params).await.unwrap();
+    assert_code(&reply, 413, "Rejected.LimitExceeded");
+
+    // Without a Content-Length (chunked), the limit holds while reading.
+    let chunks = Chunks(vec![Bytes::from(vec![b'a'; 3000]), Bytes::from(vec![b'b'; 3000])].into());
+    let (status, body) = send_chunked(server.addr, chunks).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (413, Some("Rejected.LimitExceeded"))
+    );
+    server.stop().await;
+}
+
+/// A body sent in chunks, so it has no Content-Length.
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+async fn send_chunked(addr: std::net::SocketAddr, body: Chunks) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt as _;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let request = hyper::Request::post("/")
+        .header("host", addr.to_string())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn error_bodies_have_alibabas_shape_and_content_type() {
+    let server = common::start().await;
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    for (path, status, code) in [
+        ("/?Action=ListSecrets", 400, "IncompleteSignature"),
+        ("/other", 404, "InvalidApi.NotFound"),
+    ] {
+        let request = hyper::Request::get(path)
+            .header("host", server.addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json;charset=utf-8"
+        );
+        let request_id = response.headers()["x-acs-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        use http_body_util::BodyExt as _;
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["Code", "HostId", "Message", "Recommend", "RequestId"]
+        );
+        assert_eq!(body["Code"], code);
+        assert_eq!(body["RequestId"], request_id.as_str());
+        assert_eq!(request_id.len(), 36);
+        assert_eq!(body["HostId"], server.addr.to_string());
+    }
+    // An operation's own error has the same shape, with its status.
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let reply = c.call("GetSecretValue", &[]).await.unwrap();
+    assert_code(&reply, 400, "MissingParameter");
+    assert!(
+        reply.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("SecretName")
+    );
+    let reply = c.call("NoSuchAction", &[]).await.unwrap();
+    assert_code(&reply, 404, "InvalidApi.NotFound");
+    server.stop().await;
+}

@@ -1,0 +1,73 @@
+//! Graceful shutdown: in-flight requests finish, new connections are refused.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secret_model::{SecretName, VersionId};
+use secret_storage::{MemoryStorage, SecretRecord, Snapshot, Storage, StorageError, Update};
+use secrets_server::client::SignatureVersion;
+
+/// Memory storage whose writes take a while, so a request is surely in flight.
+struct SlowWrites(MemoryStorage);
+
+impl Storage for SlowWrites {
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        self.0.read(name)
+    }
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        v: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.read_payload(name, v)
+    }
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        self.0.snapshot(name)
+    }
+    fn update(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    ) -> Result<(), StorageError> {
+        std::thread::sleep(Duration::from_millis(400));
+        self.0.update(name, f)
+    }
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError> {
+        self.0.list(after, limit)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
+    let storage: Arc<dyn Storage> = Arc::new(SlowWrites(MemoryStorage::new()));
+    let mut server = common::start_with(storage, |_| {}).await;
+    let addr = server.addr;
+    let mut client = server.client(common::ADMIN, SignatureVersion::V3).await;
+    let in_flight = tokio::spawn(async move {
+        client
+            .call(
+                "CreateSecret",
+                &[
+                    ("SecretName", "late"),
+                    ("VersionId", "v1"),
+                    ("SecretData", "x"),
+                ],
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.begin_stop();
+    let reply = in_flight.await.unwrap().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    tokio::time::timeout(Duration::from_secs(10), server.stopped())
+        .await
+        .expect("the server stops once the request is answered")
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
