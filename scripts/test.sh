@@ -33,5 +33,8 @@ fi
 echo "== cargo test"
 cargo test --workspace --all-features
 
+echo "== Alibaba's Python SDKs against secrets serve"
+./scripts/sdk-tests.sh
+
 echo "== fuzz smoke runs"
 ./scripts/fuzz-smoke.sh
