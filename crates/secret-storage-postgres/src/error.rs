@@ -1,5 +1,6 @@
 //! How PostgreSQL's errors become [`StorageError`]s, and which of them an update retries.
 
+use postgres::Transaction;
 use postgres::error::SqlState;
 use secret_storage::StorageError;
 
@@ -70,6 +71,9 @@ pub(crate) enum Failed {
     Postgres(postgres::Error),
     /// The work itself failed.
     Storage(StorageError),
+    /// `COMMIT` was sent but no answer came back: the transaction may or may not have been
+    /// applied, so it must not be retried blindly.
+    CommitUnknown(postgres::Error),
 }
 
 impl From<postgres::Error> for Failed {
@@ -90,6 +94,33 @@ impl Failed {
         match self {
             Failed::Postgres(e) => from_postgres(context, &e),
             Failed::Storage(e) => e,
+            Failed::CommitUnknown(e) => StorageError::Backend {
+                message: format!(
+                    "{context}: the connection failed during COMMIT, so whether the update was \
+                     applied is unknown (read it back, or repeat it if it is idempotent): {e}"
+                ),
+                retryable: true,
+            },
         }
     }
+
+    /// Whether the connection was found closed before anything could have been committed:
+    /// typically a pooled connection that the server dropped (a restart or a failover) while
+    /// it sat idle. The work can run again on another connection.
+    pub(crate) fn is_stale_connection(&self) -> bool {
+        matches!(self, Failed::Postgres(e) if e.is_closed())
+    }
+}
+
+/// Commits `tx`. A connection lost while waiting for the answer is
+/// [`Failed::CommitUnknown`]; a refusal from the server (nothing applied) is
+/// [`Failed::Postgres`].
+pub(crate) fn commit(tx: Transaction<'_>) -> Result<(), Failed> {
+    tx.commit().map_err(|e| {
+        if e.as_db_error().is_some() {
+            Failed::Postgres(e)
+        } else {
+            Failed::CommitUnknown(e)
+        }
+    })
 }

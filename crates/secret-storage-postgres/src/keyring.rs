@@ -9,7 +9,7 @@ use secret_crypto::{KeyringStore, KmsError};
 use secret_storage::StorageError;
 
 use crate::PostgresStorage;
-use crate::error::Failed;
+use crate::error::{Failed, commit};
 use crate::pool::with_conn;
 
 /// The keyring name [`PostgresKeyring`] uses unless told otherwise.
@@ -150,7 +150,7 @@ impl PostgresKeyring {
                 }
                 (_, found) => Err(found),
             };
-            tx.commit()?;
+            commit(tx)?;
             Ok::<_, Failed>(outcome)
         })
         .map_err(keyring_error)

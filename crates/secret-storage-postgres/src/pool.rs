@@ -198,11 +198,25 @@ pub(crate) fn checkout_error(e: r2d2::Error) -> StorageError {
 
 /// Runs `f` on a pooled connection. Errors: `Backend` (retryable) when no connection can be
 /// had; whatever `f` fails with, PostgreSQL errors mapped by [`crate::error::from_postgres`].
+/// Work that finds its connection closed (dropped by the server while idle in the pool) runs
+/// again on another one, a few times at most: so `f` must be safe to repeat, as reads and
+/// single transactions are.
 pub(crate) fn with_conn<T>(
     pool: &r2d2::Pool<Manager>,
     context: &str,
-    f: impl FnOnce(&mut Conn) -> Result<T, Failed>,
+    mut f: impl FnMut(&mut Conn) -> Result<T, Failed>,
 ) -> Result<T, StorageError> {
-    let mut conn = pool.get().map_err(checkout_error)?;
-    f(&mut conn).map_err(|e| e.into_storage(context))
+    let mut attempt = 1;
+    loop {
+        let mut conn = pool.get().map_err(checkout_error)?;
+        match f(&mut conn) {
+            Ok(out) => return Ok(out),
+            // The closed connection is discarded when `conn` goes back to the pool.
+            Err(e) if e.is_stale_connection() && attempt < STALE_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e.into_storage(context)),
+        }
+    }
 }
+
+/// How many connections a call tries when it keeps finding them closed.
+pub(crate) const STALE_ATTEMPTS: u32 = 4;

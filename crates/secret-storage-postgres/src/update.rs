@@ -16,8 +16,8 @@ use postgres::{IsolationLevel, Transaction};
 use secret_model::{SecretName, VersionId};
 use secret_storage::{SecretRecord, StorageError, Update, encode_record};
 
-use crate::error::{Failed, gave_up, is_conflict};
-use crate::pool::{Conn, checkout_error};
+use crate::error::{Failed, commit, gave_up, is_conflict};
+use crate::pool::{Conn, STALE_ATTEMPTS, checkout_error};
 use crate::schema::lock_key;
 use crate::statements::Statements;
 use crate::{PostgresStorage, decode_stored};
@@ -32,6 +32,7 @@ pub(crate) fn update(
 ) -> Result<(), StorageError> {
     let mut conn = store.pool.get().map_err(checkout_error)?;
     let mut attempt = 1;
+    let mut stale = 1;
     loop {
         match attempt_once(&mut conn, store, name, f) {
             Ok(()) => return Ok(()),
@@ -41,6 +42,12 @@ pub(crate) fn update(
                 }
                 std::thread::sleep(backoff(store.first_backoff, attempt));
                 attempt += 1;
+            }
+            // Closed before COMMIT was sent, so nothing was applied: run on another
+            // connection (this one is discarded when it goes back to the pool).
+            Err(e) if e.is_stale_connection() && stale < STALE_ATTEMPTS => {
+                stale += 1;
+                conn = store.pool.get().map_err(checkout_error)?;
             }
             Err(e) => return Err(e.into_storage(&format!("{CONTEXT} ({name})"))),
         }
@@ -114,8 +121,7 @@ fn attempt_once(
             write_payloads(&mut tx, st, name, &put_payloads, &delete_payloads)?;
         }
     }
-    tx.commit()?;
-    Ok(())
+    commit(tx)
 }
 
 /// The record of `name`, its row locked until the transaction ends.

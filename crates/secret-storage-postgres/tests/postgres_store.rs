@@ -320,3 +320,32 @@ fn plain_connection_strings_do_not_use_tls() {
     let store = TempStore::new(&url);
     assert!(!store.store.uses_tls());
 }
+
+#[test]
+fn calls_recover_when_the_server_drops_the_pooled_connections() {
+    let Some(url) = url_or_skip() else { return };
+    let app = unique_schema("dropped");
+    let config = PostgresConfig::new(&format!("{url}?application_name={app}"))
+        .schema(&app)
+        .pool_size(3);
+    let store = TempStore::with_config(&url, &config);
+    write_sample(&store, "before");
+    // Three idle connections in the pool, then the server drops them all, as a restart or a
+    // failover would.
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| store.read(&secret_name("before")).unwrap());
+        }
+    });
+    let killed = raw_client(&url)
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .unwrap();
+    assert!(!killed.is_empty());
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(store.read(&secret_name("before")).unwrap().is_some());
+    write_sample(&store, "after");
+    assert!(store.snapshot(&secret_name("after")).unwrap().is_some());
+}
