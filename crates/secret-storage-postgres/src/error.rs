@@ -108,16 +108,27 @@ impl Failed {
     /// typically a pooled connection that the server dropped (a restart or a failover) while
     /// it sat idle. The work can run again on another connection.
     pub(crate) fn is_stale_connection(&self) -> bool {
-        matches!(self, Failed::Postgres(e) if e.is_closed())
+        let Failed::Postgres(e) = self else {
+            return false;
+        };
+        // A server that ends a session says why first (57P01 admin shutdown, 57P02 crash
+        // shutdown); the client may read that message or find the socket closed.
+        e.is_closed()
+            || e.code()
+                .is_some_and(|c| c == &SqlState::ADMIN_SHUTDOWN || c == &SqlState::CRASH_SHUTDOWN)
     }
 }
 
-/// Commits `tx`. A connection lost while waiting for the answer is
-/// [`Failed::CommitUnknown`]; a refusal from the server (nothing applied) is
-/// [`Failed::Postgres`].
+/// Commits `tx`. A refusal that means nothing was applied (class 23, a deferred constraint;
+/// class 40, a rollback such as a serialization failure) is [`Failed::Postgres`]; anything
+/// else — a lost connection, the session terminated while committing — leaves the outcome
+/// unknown: [`Failed::CommitUnknown`].
 pub(crate) fn commit(tx: Transaction<'_>) -> Result<(), Failed> {
     tx.commit().map_err(|e| {
-        if e.as_db_error().is_some() {
+        let rolled_back = e
+            .as_db_error()
+            .is_some_and(|db| matches!(db.code().code().get(..2), Some("23" | "40")));
+        if rolled_back {
             Failed::Postgres(e)
         } else {
             Failed::CommitUnknown(e)
