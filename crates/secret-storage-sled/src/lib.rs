@@ -3,7 +3,8 @@
 //!
 //! - Every [`Storage::update`] is one sled transaction (record, payload index and payloads
 //!   change together or not at all, also across a crash) followed by a flush: a write is
-//!   acknowledged only once it is on disk.
+//!   acknowledged only once it is on disk. Concurrent updates share one flush (group commit),
+//!   so many callers writing at once cost about one flush per batch, not one per write.
 //! - [`Storage::snapshot`] reads a secret's record and payloads as of one instant, without
 //!   blocking writers in the common case.
 //! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
@@ -34,20 +35,25 @@
 #![deny(missing_docs)]
 
 mod error;
+mod group_commit;
 mod integrity;
 mod keys;
+mod options;
 mod snapshot;
 mod update;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use secret_model::{SecretName, VersionId};
 use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record};
 
 pub use integrity::IntegrityReport;
+pub use options::SledOptions;
 
 use error::from_sled;
+use group_commit::GroupCommit;
 use keys::{LAYOUT_VERSION, META_FORMAT, RECORD_PREFIX};
 
 /// The name of the sled tree that holds the store.
@@ -65,6 +71,8 @@ const TREE_NAME: &[u8] = b"secrets";
 pub struct SledStorage {
     db: sled::Db,
     tree: sled::Tree,
+    /// Shared by clones, so that their writes share flushes.
+    group: Arc<GroupCommit>,
 }
 
 impl fmt::Debug for SledStorage {
@@ -77,32 +85,53 @@ impl fmt::Debug for SledStorage {
 }
 
 impl SledStorage {
-    /// Opens (creating if needed) the store in the directory `path`, recovering from a crash
-    /// if the last process died mid-write.
+    /// Opens (creating if needed) the store in the directory `path` with the default
+    /// [`SledOptions`], recovering from a crash if the last process died mid-write.
     ///
     /// Errors: `Backend` if sled cannot open the directory (for example because another
     /// process holds it); `Corrupt` if the store's layout version is not one this release
     /// reads (a store written by a newer release is refused, never misread).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        Self::open_with(path, SledOptions::default())
+    }
+
+    /// Opens (creating if needed) the store in the directory `path` with `options`.
+    ///
+    /// Errors: as for [`SledStorage::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: SledOptions) -> Result<Self, StorageError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| from_sled(&format!("opening the sled store at {}", path.display()), e))?;
+        let db =
+            options.sled_config().path(path).open().map_err(|e| {
+                from_sled(&format!("opening the sled store at {}", path.display()), e)
+            })?;
         Self::from_db(db)
     }
 
     /// Uses the `secrets` tree of an already open sled database, setting up an empty one.
     ///
-    /// All access to that tree must go through `SledStorage` values (clones of one another or
-    /// not): the layout is this crate's business. Errors: as for [`SledStorage::open`].
+    /// All access to that tree must go through `SledStorage` values: the layout is this
+    /// crate's business. Clones share their flushes; values made by separate calls of this
+    /// function on one database are correct together, but each flushes on its own.
+    /// Errors: as for [`SledStorage::open`].
     pub fn from_db(db: sled::Db) -> Result<Self, StorageError> {
         let tree = db
             .open_tree(TREE_NAME)
             .map_err(|e| from_sled("opening the secrets tree", e))?;
-        let store = SledStorage { db, tree };
+        let store = SledStorage {
+            db,
+            tree,
+            group: Arc::new(GroupCommit::new()),
+        };
         store.check_layout()?;
         Ok(store)
+    }
+
+    /// How many flushes the updates of this store and its clones have run since it was opened
+    /// (each is one sled flush: at most one `fsync`). A diagnostic, for seeing how many writes
+    /// share a flush; not counted: the flush of [`SledStorage::open`], and the check a `Keep`
+    /// makes when no write is waiting for a flush.
+    pub fn flush_count(&self) -> u64 {
+        self.group.flushes()
     }
 
     /// Checks `meta/format`, writing it into a new, empty tree.
@@ -200,15 +229,38 @@ impl Storage for SledStorage {
     }
 
     /// One sled transaction: reads the record and payload index, calls `f` (again if sled
-    /// retries the transaction), writes what it decides, then flushes. A `Keep` also flushes,
-    /// so that what `f` saw is durable before the caller acts on it.
+    /// retries the transaction), writes what it decides, then waits for a flush that started
+    /// after the commit, shared with the updates that commit at about the same time (group
+    /// commit; the ordering argument is in `src/group_commit.rs`).
+    ///
+    /// A `Keep` also waits until what `f` saw is durable, so the caller never acts on a write
+    /// that a crash could still undo. That costs no flush when no write is waiting for one:
+    /// sled's flush returns at once when its log is already on disk.
     fn update(
         &self,
         name: &SecretName,
         f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update,
     ) -> Result<(), StorageError> {
-        update::update(self, name, f)?;
-        self.flush()
+        let pending = self.group.pending();
+        let ticket = {
+            let _gate = self.group.enter();
+            update::update(self, name, f, &pending)?;
+            if !pending.is_marked() && !self.group.any_unsettled() {
+                None
+            } else {
+                // Inside the gate, so the flush this waits for starts after the commit.
+                Some(self.group.register())
+            }
+        };
+        let Some(ticket) = ticket else {
+            // A `Keep`, and every write this store's clones made is durable or failed. A write
+            // made through another `SledStorage` of the same database is not counted here:
+            // sled's own flush covers it, and is a no-op when there is none.
+            return self.flush();
+        };
+        self.group
+            .wait_durable(ticket, || self.db.flush().map(|_bytes| ()))
+            .map_err(|e| from_sled("flushing the sled store to disk", e))
     }
 
     fn list(

@@ -9,6 +9,7 @@ use sled::transaction::{
 };
 
 use crate::error::from_transaction;
+use crate::group_commit::Pending;
 use crate::keys::{PayloadIndex, index_key, payload_key, record_key};
 use crate::{SledStorage, decode_stored};
 
@@ -21,10 +22,14 @@ fn abort<T>(error: StorageError) -> TxResult<T> {
 /// Runs `f` on the current record inside a transaction and applies its decision. Does not
 /// flush. sled may run the transaction body again after a conflict; only the last run's
 /// writes are applied, matching the contract that only `f`'s last decision counts.
+///
+/// `pending` is marked before the commit of any run that decides to write or delete (so a
+/// reader who sees the write also sees the mark; see `group_commit`).
 pub(crate) fn update(
     store: &SledStorage,
     name: &SecretName,
     f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    pending: &Pending<'_>,
 ) -> Result<(), StorageError> {
     // sled wants an `Fn` body; `f` is only ever called from that one body, never re-entrantly.
     let f = RefCell::new(f);
@@ -39,6 +44,9 @@ pub(crate) fn update(
                 None => None,
             };
             let decision = (f.borrow_mut())(current.as_ref());
+            if !matches!(decision, Update::Keep) {
+                pending.mark();
+            }
             match decision {
                 Update::Keep => Ok(()),
                 Update::Delete => delete(tx, name),
