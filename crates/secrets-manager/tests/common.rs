@@ -6,10 +6,13 @@
 use std::sync::{Arc, Mutex};
 
 use secret_crypto::{LocalKms, RootKey};
-use secret_model::{SecretName, StoreLocation, Timestamp};
-use secret_storage::{MemoryStorage, SecretRecord, Storage, Update};
+use secret_model::{ErrorCode, SecretName, StoreLocation, Timestamp, VersionId};
+use secret_storage::{MemoryStorage, SecretRecord, Snapshot, Storage, Update};
 use secret_storage_sled::SledStorage;
-use secrets_manager::{Action, Authorizer, ManualClock, Principal, SecretsManager};
+use secrets_manager::{
+    Action, Authorizer, Builder, CreateSecretRequest, Error, ManualClock, Principal,
+    PutSecretValueRequest, SecretsManager,
+};
 
 pub const REGION: &str = "cn-hangzhou";
 pub const ACCOUNT: &str = "1234567890";
@@ -32,6 +35,11 @@ impl Denials {
     pub fn deny(&self, action: Action, resource: impl Into<String>) {
         self.0.lock().unwrap().push((action, resource.into()));
     }
+
+    /// Allows everything again.
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
 }
 
 impl Authorizer for Denials {
@@ -45,15 +53,19 @@ impl Authorizer for Denials {
     }
 }
 
-fn build(storage: Arc<dyn Storage>, dir: Option<tempfile::TempDir>) -> Fixture {
+fn build(
+    storage: Arc<dyn Storage>,
+    dir: Option<tempfile::TempDir>,
+    configure: impl FnOnce(Builder) -> Builder,
+) -> Fixture {
     let kms = Arc::new(LocalKms::in_memory(RootKey::generate().unwrap()));
     let clock = ManualClock::new(Timestamp::from_unix(START));
     let denials = Arc::new(Denials::default());
-    let store = SecretsManager::builder(Arc::clone(&storage), kms.clone())
+    let builder = SecretsManager::builder(Arc::clone(&storage), kms.clone())
         .location(StoreLocation::new(REGION, ACCOUNT).unwrap())
         .clock(Arc::new(clock.clone()))
-        .authorizer(denials.clone())
-        .build();
+        .authorizer(denials.clone());
+    let store = configure(builder).build();
     Fixture {
         store,
         storage,
@@ -65,13 +77,23 @@ fn build(storage: Arc<dyn Storage>, dir: Option<tempfile::TempDir>) -> Fixture {
 }
 
 pub fn memory() -> Fixture {
-    build(Arc::new(MemoryStorage::new()), None)
+    memory_with(|b| b)
 }
 
 pub fn sled() -> Fixture {
+    sled_with(|b| b)
+}
+
+/// The memory fixture, with `configure` applied to the store's builder last (an audit sink…).
+pub fn memory_with(configure: impl FnOnce(Builder) -> Builder) -> Fixture {
+    build(Arc::new(MemoryStorage::new()), None, configure)
+}
+
+/// The sled fixture, with `configure` applied to the store's builder last.
+pub fn sled_with(configure: impl FnOnce(Builder) -> Builder) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let storage = SledStorage::open(dir.path().join("data")).unwrap();
-    build(Arc::new(storage), Some(dir))
+    build(Arc::new(storage), Some(dir), configure)
 }
 
 /// Runs `test` on every backend.
@@ -101,4 +123,96 @@ impl Fixture {
             })
             .unwrap();
     }
+
+    /// Creates `name` with a first version `version` holding `data`.
+    pub fn create(&self, name: &str, version: &str, data: &str) {
+        self.store
+            .create_secret(create_request(name, version, data))
+            .unwrap();
+    }
+
+    /// Puts version `version` holding `data` with the default stages.
+    pub fn put(&self, name: &str, version: &str, data: &str) {
+        self.store
+            .put_secret_value(put_request(name, version, data))
+            .unwrap();
+    }
+
+    /// The stored ciphertext of one version, if any.
+    pub fn payload(&self, name: &str, version: &str) -> Option<Vec<u8>> {
+        self.storage
+            .read_payload(
+                &SecretName::parse(name).unwrap(),
+                &VersionId::parse(version).unwrap(),
+            )
+            .unwrap()
+    }
+
+    /// The record and every ciphertext of `name`, read at once.
+    pub fn snapshot(&self, name: &str) -> Option<Snapshot> {
+        self.storage
+            .snapshot(&SecretName::parse(name).unwrap())
+            .unwrap()
+    }
+
+    /// Each version of `name`, oldest first, with its labels sorted.
+    pub fn stages(&self, name: &str) -> Vec<(String, Vec<String>)> {
+        self.record(name)
+            .expect("the secret exists")
+            .versions
+            .iter()
+            .map(|v| {
+                let mut labels: Vec<String> = v.stages.iter().map(ToString::to_string).collect();
+                labels.sort();
+                (v.version_id.to_string(), labels)
+            })
+            .collect()
+    }
+}
+
+pub fn create_request(name: &str, version: &str, data: &str) -> CreateSecretRequest {
+    CreateSecretRequest {
+        secret_name: name.into(),
+        secret_data: data.into(),
+        version_id: version.into(),
+        ..Default::default()
+    }
+}
+
+pub fn put_request(name: &str, version: &str, data: &str) -> PutSecretValueRequest {
+    PutSecretValueRequest {
+        secret_name: name.into(),
+        version_id: version.into(),
+        secret_data: data.into(),
+        ..Default::default()
+    }
+}
+
+/// This store's ARN of secret `name`.
+pub fn secret_arn(name: &str) -> String {
+    format!("acs:kms:{REGION}:{ACCOUNT}:secret/{name}")
+}
+
+/// The code of a result that must be an error.
+pub fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> ErrorCode {
+    r.expect_err("the operation must fail").code()
+}
+
+/// The parameter an `InvalidParameter` or `MissingParameter` error names.
+pub fn parameter<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
+    match r.expect_err("the operation must fail") {
+        Error::InvalidParameter(e) | Error::MissingParameter(e) => e.parameter(),
+        other => panic!("expected a parameter error, got {other:?}"),
+    }
+}
+
+/// Versions and their labels as [`Fixture::stages`] returns them (labels sorted).
+pub fn stage_table(rows: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    rows.iter()
+        .map(|(id, labels)| {
+            let mut labels: Vec<String> = labels.iter().map(|s| (*s).to_owned()).collect();
+            labels.sort();
+            ((*id).to_owned(), labels)
+        })
+        .collect()
 }

@@ -1,0 +1,911 @@
+//! ListSecrets, the five tagging operations and GetRandomPassword: one test per rule of SPEC §2–3
+//! and decisions.md, on every backend.
+
+mod common;
+
+use common::{Fixture, START, code, create_request, on_every_backend, parameter, secret_arn};
+use secret_model::{ErrorCode, Timestamp, WireTag};
+use secrets_manager::{
+    CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, GetRandomPasswordRequest,
+    ListSecretsRequest, ListSecretsResponse, ListTagResourcesRequest, TagResourceEntry,
+    TagResourceRequest, TagResourcesRequest, UntagResourceRequest, UntagResourcesRequest,
+};
+
+const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+fn tag(key: &str, value: &str) -> WireTag {
+    WireTag {
+        tag_key: key.into(),
+        tag_value: value.into(),
+    }
+}
+
+fn create_with(f: &Fixture, name: &str, description: Option<&str>, tags: &[(&str, &str)]) {
+    f.store
+        .create_secret(CreateSecretRequest {
+            description: description.map(Into::into),
+            tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
+            ..create_request(name, "v1", "value")
+        })
+        .unwrap();
+}
+
+fn tags_of(f: &Fixture, name: &str) -> Vec<WireTag> {
+    f.store
+        .describe_secret(DescribeSecretRequest {
+            secret_name: name.into(),
+            fetch_tags: true,
+        })
+        .unwrap()
+        .tags
+        .expect("asked for tags")
+}
+
+fn names(r: &ListSecretsResponse) -> Vec<&str> {
+    r.secret_list
+        .iter()
+        .map(|s| s.secret_name.as_str())
+        .collect()
+}
+
+fn filtered(f: &Fixture, filters: &str) -> Vec<String> {
+    let r = f
+        .store
+        .list_secrets(ListSecretsRequest {
+            page_size: Some(100),
+            filters: Some(filters.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(r.total_count as usize, r.secret_list.len());
+    names(&r).into_iter().map(str::to_owned).collect()
+}
+
+fn tag_req(name: &str, tags: &[(&str, &str)]) -> TagResourceRequest {
+    TagResourceRequest {
+        secret_name: name.into(),
+        tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
+    }
+}
+
+fn batch_tag(names: &[&str], tags: &[(&str, &str)]) -> TagResourcesRequest {
+    TagResourcesRequest {
+        resource_type: "secret".into(),
+        resource_ids: names.iter().map(|s| (*s).to_owned()).collect(),
+        tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
+    }
+}
+
+fn batch_untag(names: &[&str], keys: &[&str]) -> UntagResourcesRequest {
+    UntagResourcesRequest {
+        resource_type: "secret".into(),
+        resource_ids: names.iter().map(|s| (*s).to_owned()).collect(),
+        tag_keys: keys.iter().map(|s| (*s).to_owned()).collect(),
+        all: false,
+    }
+}
+
+fn batch_list(names: &[&str], keys: &[&str]) -> ListTagResourcesRequest {
+    ListTagResourcesRequest {
+        resource_type: "secret".into(),
+        resource_ids: names.iter().map(|s| (*s).to_owned()).collect(),
+        tag_keys: keys.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn entry(name: &str, key: &str, value: &str) -> TagResourceEntry {
+    TagResourceEntry {
+        resource_id: name.into(),
+        resource_type: "secret".into(),
+        tag_key: key.into(),
+        tag_value: value.into(),
+    }
+}
+
+// ---- ListSecrets ----
+
+#[test]
+fn list_secrets_returns_every_secret_in_name_order_with_metadata_only() {
+    on_every_backend(|f| {
+        let canary = "LIST-CANARY-0b7c";
+        for name in ["m", "b/x", "z", "a", "b"] {
+            f.store
+                .create_secret(create_request(name, "v1", canary))
+                .unwrap();
+            f.clock.advance(1);
+        }
+        // A later write to one secret does not move it.
+        f.put("a", "v2", canary);
+        let r = f.store.list_secrets(ListSecretsRequest::default()).unwrap();
+        assert_eq!(names(&r), ["a", "b", "b/x", "m", "z"]);
+        assert_eq!(r.total_count, 5);
+        assert_eq!((r.page_number, r.page_size), (1, 10), "the defaults");
+        let a = &r.secret_list[0];
+        assert_eq!(a.secret_type, "Generic");
+        assert_eq!(a.create_time, Timestamp::from_unix(START + 3));
+        assert_eq!(a.update_time, Timestamp::from_unix(START + 5));
+        assert_eq!(a.planned_delete_time, None);
+        assert_eq!(a.tags, None, "tags only with FetchTags");
+        assert!(!format!("{r:?}").contains(canary));
+        assert_eq!(
+            f.store
+                .list_secrets(ListSecretsRequest::default())
+                .unwrap()
+                .secret_list,
+            r.secret_list,
+            "the same order on every call"
+        );
+    });
+}
+
+#[test]
+fn list_secrets_pages_by_number_and_size_with_the_total_count() {
+    on_every_backend(|f| {
+        for i in 0..25 {
+            f.create(&format!("s{i:02}"), "v1", "x");
+        }
+        let mut seen = Vec::new();
+        for (page, len) in [(1, 10), (2, 10), (3, 5), (4, 0)] {
+            let r = f
+                .store
+                .list_secrets(ListSecretsRequest {
+                    page_number: Some(page),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!((r.page_number, r.page_size, r.total_count), (page, 10, 25));
+            assert_eq!(r.secret_list.len(), len, "page {page}");
+            seen.extend(r.secret_list.into_iter().map(|s| s.secret_name));
+        }
+        let expected: Vec<String> = (0..25).map(|i| format!("s{i:02}")).collect();
+        assert_eq!(seen, expected);
+
+        let big = f
+            .store
+            .list_secrets(ListSecretsRequest {
+                page_size: Some(100),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(big.secret_list.len(), 25);
+        for (number, size, name) in [
+            (Some(0), None, "PageNumber"),
+            (None, Some(0), "PageSize"),
+            (None, Some(101), "PageSize"),
+        ] {
+            let r = f.store.list_secrets(ListSecretsRequest {
+                page_number: number,
+                page_size: size,
+                ..Default::default()
+            });
+            assert_eq!(parameter(r), name);
+        }
+    });
+}
+
+#[test]
+fn list_secrets_pages_over_more_secrets_than_one_storage_scan() {
+    on_every_backend(|f| {
+        for i in (0..300).rev() {
+            f.create(&format!("s{i:03}"), "v1", "x");
+        }
+        let mut seen = Vec::new();
+        for (page, len) in [(1, 100), (2, 100), (3, 100), (4, 0)] {
+            let r = f
+                .store
+                .list_secrets(ListSecretsRequest {
+                    page_number: Some(page),
+                    page_size: Some(100),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(r.total_count, 300);
+            assert_eq!(r.secret_list.len(), len, "page {page}");
+            seen.extend(r.secret_list.into_iter().map(|s| s.secret_name));
+        }
+        let expected: Vec<String> = (0..300).map(|i| format!("s{i:03}")).collect();
+        assert_eq!(seen, expected);
+    });
+}
+
+#[test]
+fn list_secrets_returns_tags_with_fetch_tags() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "prod"), ("team", "x")]);
+        create_with(&f, "b", None, &[]);
+        let r = f
+            .store
+            .list_secrets(ListSecretsRequest {
+                fetch_tags: true,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            r.secret_list[0].tags,
+            Some(vec![tag("env", "prod"), tag("team", "x")])
+        );
+        assert_eq!(r.secret_list[1].tags, Some(vec![]));
+    });
+}
+
+#[test]
+fn list_secrets_includes_secrets_pending_deletion_with_their_planned_delete_time() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        f.create("b", "v1", "x");
+        f.store
+            .delete_secret(DeleteSecretRequest {
+                secret_name: "a".into(),
+                recovery_window_in_days: Some(7),
+                force_delete_without_recovery: false,
+            })
+            .unwrap();
+        let r = f.store.list_secrets(ListSecretsRequest::default()).unwrap();
+        assert_eq!(names(&r), ["a", "b"]);
+        assert_eq!(
+            r.secret_list[0].planned_delete_time,
+            Some(Timestamp::from_unix(START + 7 * 86_400))
+        );
+        assert_eq!(r.secret_list[1].planned_delete_time, None);
+    });
+}
+
+#[test]
+fn filter_on_secret_name_matches_a_substring() {
+    on_every_backend(|f| {
+        for name in ["prod/db", "prod/api", "dev/db", "other"] {
+            f.create(name, "v1", "x");
+        }
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"SecretName","Values":["db"]}]"#),
+            ["dev/db", "prod/db"]
+        );
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"SecretName","Values":["prod/"]}]"#),
+            ["prod/api", "prod/db"]
+        );
+        assert!(filtered(&f, r#"[{"Key":"SecretName","Values":["DB"]}]"#).is_empty());
+    });
+}
+
+#[test]
+fn filter_on_description_matches_a_substring() {
+    on_every_backend(|f| {
+        create_with(&f, "a", Some("the main database"), &[]);
+        create_with(&f, "b", Some("an api token"), &[]);
+        create_with(&f, "c", None, &[]);
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"Description","Values":["data"]}]"#),
+            ["a"]
+        );
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"Description","Values":["an "]}]"#),
+            ["b"]
+        );
+    });
+}
+
+#[test]
+fn filters_on_tag_key_and_tag_value_match_exactly() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "prod")]);
+        create_with(&f, "b", None, &[("environment", "production")]);
+        create_with(&f, "c", None, &[("owner", "prod")]);
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"TagKey","Values":["env"]}]"#),
+            ["a"]
+        );
+        assert!(filtered(&f, r#"[{"Key":"TagKey","Values":["en"]}]"#).is_empty());
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"TagValue","Values":["prod"]}]"#),
+            ["a", "c"]
+        );
+        assert!(filtered(&f, r#"[{"Key":"TagValue","Values":["pro"]}]"#).is_empty());
+    });
+}
+
+#[test]
+fn filter_on_secret_type_matches_generic() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"SecretType","Values":["Generic"]}]"#),
+            ["a"]
+        );
+        assert!(filtered(&f, r#"[{"Key":"SecretType","Values":["Rds"]}]"#).is_empty());
+    });
+}
+
+#[test]
+fn values_of_one_filter_are_or_ed_and_filters_are_and_ed() {
+    on_every_backend(|f| {
+        create_with(&f, "prod/db", None, &[("env", "prod")]);
+        create_with(&f, "prod/api", None, &[("env", "prod"), ("team", "web")]);
+        create_with(&f, "dev/db", None, &[("env", "dev")]);
+        create_with(&f, "dev/api", None, &[("team", "web")]);
+        assert_eq!(
+            filtered(&f, r#"[{"Key":"TagValue","Values":["prod","dev"]}]"#),
+            ["dev/db", "prod/api", "prod/db"]
+        );
+        assert_eq!(
+            filtered(
+                &f,
+                r#"[{"Key":"SecretName","Values":["db"]},{"Key":"TagValue","Values":["prod"]}]"#
+            ),
+            ["prod/db"]
+        );
+        assert_eq!(
+            filtered(
+                &f,
+                r#"[{"Key":"SecretName","Values":["api","nothing"]},
+                    {"Key":"TagKey","Values":["team"]},
+                    {"Key":"TagValue","Values":["prod","dev"]}]"#
+            ),
+            ["prod/api"]
+        );
+    });
+}
+
+#[test]
+fn filters_beyond_the_limits_or_malformed_are_invalid_parameter_naming_filters() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        let one = r#"{"Key":"TagKey","Values":["x"]}"#;
+        let ten = [one; 10].join(",");
+        let eleven = [one; 11].join(",");
+        let values = |n: usize| {
+            let v: Vec<String> = (0..n).map(|i| format!("\"v{i}\"")).collect();
+            format!(r#"[{{"Key":"TagKey","Values":[{}]}}]"#, v.join(","))
+        };
+        assert!(
+            filtered(&f, &format!("[{ten}]")).is_empty(),
+            "ten filters are fine"
+        );
+        assert!(filtered(&f, &values(10)).is_empty(), "ten values are fine");
+        for bad in [
+            format!("[{eleven}]"),
+            values(11),
+            "not json".to_owned(),
+            r#"{"Key":"TagKey","Values":["x"]}"#.to_owned(),
+            r#"[{"Key":"Colour","Values":["x"]}]"#.to_owned(),
+            r#"[{"Key":"TagKey","Values":[]}]"#.to_owned(),
+        ] {
+            let r = f.store.list_secrets(ListSecretsRequest {
+                filters: Some(bad.clone()),
+                ..Default::default()
+            });
+            assert_eq!(parameter(r), "Filters", "{bad}");
+        }
+    });
+}
+
+// ---- TagResource / UntagResource ----
+
+#[test]
+fn tag_resource_adds_tags_and_overwrites_the_value_of_an_existing_key() {
+    on_every_backend(|f| {
+        create_with(&f, "db", None, &[("env", "dev")]);
+        f.clock.advance(60);
+        f.store
+            .tag_resource(tag_req("db", &[("env", "prod"), ("team", "web")]))
+            .unwrap();
+        assert_eq!(tags_of(&f, "db"), [tag("env", "prod"), tag("team", "web")]);
+        assert_eq!(
+            f.record("db").unwrap().update_time,
+            Timestamp::from_unix(START + 60)
+        );
+    });
+}
+
+#[test]
+fn a_twenty_first_tag_is_limit_exceeded_and_changes_nothing() {
+    on_every_backend(|f| {
+        f.create("db", "v1", "x");
+        let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+        let twenty: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        f.store.tag_resource(tag_req("db", &twenty)).unwrap();
+        let before = f.snapshot("db").unwrap();
+        assert_eq!(
+            code(f.store.tag_resource(tag_req("db", &[("one-more", "v")]))),
+            ErrorCode::LimitExceeded
+        );
+        assert_eq!(f.snapshot("db").unwrap(), before);
+        // Overwriting one of the twenty is not a 21st.
+        f.store
+            .tag_resource(tag_req("db", &[("k00", "new")]))
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_single_request_with_more_than_20_tags_is_invalid_parameter_naming_tags() {
+    on_every_backend(|f| {
+        f.create("db", "v1", "x");
+        let keys: Vec<String> = (0..21).map(|i| format!("k{i:02}")).collect();
+        let tags: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        // The request itself is malformed, whatever the secret holds: a parameter error,
+        // not the quota (which a request within bounds meets as Rejected.LimitExceeded).
+        assert_eq!(
+            parameter(f.store.tag_resource(tag_req("db", &tags))),
+            "Tags"
+        );
+        assert!(tags_of(&f, "db").is_empty());
+    });
+}
+
+#[test]
+fn duplicate_tag_keys_in_one_request_are_invalid_parameter() {
+    on_every_backend(|f| {
+        f.create("db", "v1", "x");
+        let before = f.snapshot("db").unwrap();
+        let r = f
+            .store
+            .tag_resource(tag_req("db", &[("env", "a"), ("env", "b")]));
+        assert_eq!(parameter(r), "Tags");
+        let r = f
+            .store
+            .tag_resources(batch_tag(&["db"], &[("env", "a"), ("env", "b")]));
+        assert_eq!(parameter(r), "Tags");
+        assert_eq!(f.snapshot("db").unwrap(), before);
+    });
+}
+
+#[test]
+fn tags_with_reserved_or_malformed_keys_are_invalid_parameter() {
+    on_every_backend(|f| {
+        f.create("db", "v1", "x");
+        for (key, value, name) in [
+            ("aliyun-x", "v", "TagKey"),
+            ("acs:x", "v", "TagKey"),
+            ("bad{key}", "v", "TagKey"),
+            ("k", "bad\nvalue", "TagValue"),
+        ] {
+            let r = f.store.tag_resource(tag_req("db", &[(key, value)]));
+            assert_eq!(parameter(r), name, "{key}={value}");
+        }
+        assert!(tags_of(&f, "db").is_empty());
+    });
+}
+
+#[test]
+fn tag_resource_on_an_unknown_secret_is_resource_not_found() {
+    on_every_backend(|f| {
+        assert_eq!(
+            code(f.store.tag_resource(tag_req("nope", &[("k", "v")]))),
+            ErrorCode::ResourceNotFound
+        );
+    });
+}
+
+#[test]
+fn untag_resource_removes_the_keys_and_ignores_absent_ones() {
+    on_every_backend(|f| {
+        create_with(
+            &f,
+            "db",
+            None,
+            &[("env", "prod"), ("team", "web"), ("x", "1")],
+        );
+        f.store
+            .untag_resource(UntagResourceRequest {
+                secret_name: "db".into(),
+                tag_keys: vec!["env".into(), "absent".into(), "x".into()],
+            })
+            .unwrap();
+        assert_eq!(tags_of(&f, "db"), [tag("team", "web")]);
+        let before = f.snapshot("db").unwrap();
+        f.clock.advance(60);
+        f.store
+            .untag_resource(UntagResourceRequest {
+                secret_name: "db".into(),
+                tag_keys: vec!["absent".into()],
+            })
+            .unwrap();
+        assert_eq!(
+            f.snapshot("db").unwrap(),
+            before,
+            "nothing to remove, nothing written"
+        );
+    });
+}
+
+// ---- TagResources / UntagResources / ListTagResources ----
+
+#[test]
+fn tag_resources_tags_every_named_secret() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "dev")]);
+        f.create("b", "v1", "x");
+        f.store
+            .tag_resources(batch_tag(
+                &["a", &secret_arn("b"), "a"],
+                &[("env", "prod"), ("team", "web")],
+            ))
+            .unwrap();
+        for name in ["a", "b"] {
+            assert_eq!(tags_of(&f, name), [tag("env", "prod"), tag("team", "web")]);
+        }
+    });
+}
+
+#[test]
+fn tag_resources_with_one_unknown_secret_tags_nothing() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        f.create("c", "v1", "x");
+        let before = (f.snapshot("a").unwrap(), f.snapshot("c").unwrap());
+        assert_eq!(
+            code(
+                f.store
+                    .tag_resources(batch_tag(&["a", "missing", "c"], &[("k", "v")]))
+            ),
+            ErrorCode::ResourceNotFound
+        );
+        assert_eq!((f.snapshot("a").unwrap(), f.snapshot("c").unwrap()), before);
+    });
+}
+
+#[test]
+fn tag_resources_that_would_overflow_one_secret_tags_nothing() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+        let twenty: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        create_with(&f, "full", None, &twenty);
+        let before = (f.snapshot("a").unwrap(), f.snapshot("full").unwrap());
+        assert_eq!(
+            code(
+                f.store
+                    .tag_resources(batch_tag(&["a", "full"], &[("new", "v")]))
+            ),
+            ErrorCode::LimitExceeded
+        );
+        assert_eq!(
+            (f.snapshot("a").unwrap(), f.snapshot("full").unwrap()),
+            before
+        );
+    });
+}
+
+#[test]
+fn tag_resources_with_one_secret_pending_deletion_tags_nothing() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        f.create("gone", "v1", "x");
+        f.store
+            .delete_secret(DeleteSecretRequest {
+                secret_name: "gone".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let before = f.snapshot("a").unwrap();
+        assert_eq!(
+            code(
+                f.store
+                    .tag_resources(batch_tag(&["a", "gone"], &[("k", "v")]))
+            ),
+            ErrorCode::ResourceInDeleteWindow
+        );
+        assert_eq!(f.snapshot("a").unwrap(), before);
+    });
+}
+
+#[test]
+fn batch_tag_operations_accept_only_the_secret_resource_type() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "prod")]);
+        let before = f.snapshot("a").unwrap();
+        for kind in ["key", "secrets", "instance"] {
+            let r = f.store.tag_resources(TagResourcesRequest {
+                resource_type: kind.into(),
+                ..batch_tag(&["a"], &[("k", "v")])
+            });
+            assert_eq!(parameter(r), "ResourceType", "{kind}");
+            let r = f.store.untag_resources(UntagResourcesRequest {
+                resource_type: kind.into(),
+                ..batch_untag(&["a"], &["env"])
+            });
+            assert_eq!(parameter(r), "ResourceType", "{kind}");
+            let r = f.store.list_tag_resources(ListTagResourcesRequest {
+                resource_type: kind.into(),
+                ..batch_list(&["a"], &[])
+            });
+            assert_eq!(parameter(r), "ResourceType", "{kind}");
+        }
+        let e = f
+            .store
+            .list_tag_resources(ListTagResourcesRequest {
+                resource_type: String::new(),
+                ..batch_list(&["a"], &[])
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MissingParameter);
+        assert_eq!(f.snapshot("a").unwrap(), before);
+        // Any case of "secret" will do (decisions.md 11).
+        for kind in ["Secret", "SECRET"] {
+            f.store
+                .list_tag_resources(ListTagResourcesRequest {
+                    resource_type: kind.into(),
+                    ..batch_list(&["a"], &[])
+                })
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn untag_resources_removes_the_keys_from_every_named_secret() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "prod"), ("team", "web")]);
+        create_with(&f, "b", None, &[("env", "dev"), ("owner", "me")]);
+        f.store
+            .untag_resources(batch_untag(&["a", "b"], &["env", "absent"]))
+            .unwrap();
+        assert_eq!(tags_of(&f, "a"), [tag("team", "web")]);
+        assert_eq!(tags_of(&f, "b"), [tag("owner", "me")]);
+        f.store
+            .untag_resources(UntagResourcesRequest {
+                all: true,
+                ..batch_untag(&["a", "b"], &[])
+            })
+            .unwrap();
+        assert!(tags_of(&f, "a").is_empty() && tags_of(&f, "b").is_empty());
+    });
+}
+
+#[test]
+fn untag_resources_with_one_unknown_secret_untags_nothing() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "prod")]);
+        let before = f.snapshot("a").unwrap();
+        assert_eq!(
+            code(
+                f.store
+                    .untag_resources(batch_untag(&["a", "missing"], &["env"]))
+            ),
+            ErrorCode::ResourceNotFound
+        );
+        assert_eq!(f.snapshot("a").unwrap(), before);
+    });
+}
+
+#[test]
+fn list_tag_resources_lists_the_tags_of_every_named_secret_in_order() {
+    on_every_backend(|f| {
+        create_with(&f, "a", None, &[("env", "prod"), ("team", "web")]);
+        create_with(&f, "b", None, &[("env", "dev")]);
+        f.create("c", "v1", "x");
+        let r = f
+            .store
+            .list_tag_resources(batch_list(&["b", "c", "a"], &[]))
+            .unwrap();
+        assert_eq!(
+            r.tag_resources,
+            [
+                entry("b", "env", "dev"),
+                entry("a", "env", "prod"),
+                entry("a", "team", "web"),
+            ]
+        );
+        let only_team = f
+            .store
+            .list_tag_resources(batch_list(&["a", "b"], &["team"]))
+            .unwrap();
+        assert_eq!(only_team.tag_resources, [entry("a", "team", "web")]);
+    });
+}
+
+#[test]
+fn list_tag_resources_with_an_unknown_secret_is_resource_not_found() {
+    on_every_backend(|f| {
+        f.create("a", "v1", "x");
+        assert_eq!(
+            code(
+                f.store
+                    .list_tag_resources(batch_list(&["a", "missing"], &[]))
+            ),
+            ErrorCode::ResourceNotFound
+        );
+    });
+}
+
+// ---- GetRandomPassword ----
+
+fn password(f: &Fixture, req: GetRandomPasswordRequest) -> String {
+    let r = f.store.get_random_password(req).unwrap();
+    String::from_utf8(r.random_password.expose().to_vec()).expect("passwords are ASCII")
+}
+
+fn is_punctuation(c: char) -> bool {
+    PUNCTUATION.contains(c)
+}
+
+const DRAWS: usize = 300;
+
+#[test]
+fn a_random_password_is_32_characters_from_the_documented_alphabet_by_default() {
+    on_every_backend(|f| {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..DRAWS {
+            let r = f
+                .store
+                .get_random_password(GetRandomPasswordRequest::default())
+                .unwrap();
+            let p = String::from_utf8(r.random_password.expose().to_vec()).unwrap();
+            assert!(!format!("{r:?}").contains(&p), "Debug redacts the password");
+            assert_eq!(p.len(), 32);
+            assert!(
+                p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || is_punctuation(c)),
+                "{p}"
+            );
+            seen.insert(p);
+        }
+        assert_eq!(seen.len(), DRAWS, "no password repeats");
+    });
+}
+
+#[test]
+fn a_random_password_length_must_be_8_to_128() {
+    on_every_backend(|f| {
+        for length in [8, 9, 64, 127, 128] {
+            let p = password(
+                &f,
+                GetRandomPasswordRequest {
+                    password_length: Some(length),
+                    ..Default::default()
+                },
+            );
+            assert_eq!(p.len(), length as usize);
+        }
+        for length in [0, 7, 129, 1000] {
+            let r = f.store.get_random_password(GetRandomPasswordRequest {
+                password_length: Some(length),
+                ..Default::default()
+            });
+            assert_eq!(parameter(r), "PasswordLength", "{length}");
+        }
+    });
+}
+
+#[test]
+fn each_exclude_option_keeps_its_characters_out_of_every_password() {
+    on_every_backend(|f| {
+        type Class = fn(char) -> bool;
+        let cases: [(GetRandomPasswordRequest, Class); 4] = [
+            (
+                GetRandomPasswordRequest {
+                    exclude_lowercase: true,
+                    ..Default::default()
+                },
+                |c| c.is_ascii_lowercase(),
+            ),
+            (
+                GetRandomPasswordRequest {
+                    exclude_uppercase: true,
+                    ..Default::default()
+                },
+                |c| c.is_ascii_uppercase(),
+            ),
+            (
+                GetRandomPasswordRequest {
+                    exclude_numbers: true,
+                    ..Default::default()
+                },
+                |c| c.is_ascii_digit(),
+            ),
+            (
+                GetRandomPasswordRequest {
+                    exclude_punctuation: true,
+                    ..Default::default()
+                },
+                is_punctuation,
+            ),
+        ];
+        for (req, excluded) in cases {
+            for _ in 0..DRAWS {
+                let p = password(&f, req.clone());
+                assert!(!p.chars().any(excluded), "{req:?} gave {p}");
+            }
+        }
+    });
+}
+
+#[test]
+fn exclude_characters_are_never_used() {
+    on_every_backend(|f| {
+        let excluded = "aeiouAEIOU0123!@#\\\"'";
+        for _ in 0..DRAWS {
+            let p = password(
+                &f,
+                GetRandomPasswordRequest {
+                    exclude_characters: Some(excluded.into()),
+                    ..Default::default()
+                },
+            );
+            assert!(!p.chars().any(|c| excluded.contains(c)), "{p}");
+        }
+        // Excluding a whole type character by character leaves the other types required.
+        for _ in 0..DRAWS {
+            let p = password(
+                &f,
+                GetRandomPasswordRequest {
+                    password_length: Some(8),
+                    exclude_characters: Some("0123456789".into()),
+                    ..Default::default()
+                },
+            );
+            assert!(!p.chars().any(|c| c.is_ascii_digit()), "{p}");
+        }
+    });
+}
+
+#[test]
+fn require_each_included_type_gives_at_least_one_of_each_included_type() {
+    on_every_backend(|f| {
+        let has_all = |p: &str, classes: &[fn(char) -> bool]| {
+            classes.iter().all(|class| p.chars().any(class))
+        };
+        let all: [fn(char) -> bool; 4] = [
+            |c| c.is_ascii_lowercase(),
+            |c| c.is_ascii_uppercase(),
+            |c| c.is_ascii_digit(),
+            is_punctuation,
+        ];
+        // The default is true (decisions.md 12); at length 8 a plain draw would often miss one.
+        for require in [None, Some(true)] {
+            for _ in 0..DRAWS {
+                let p = password(
+                    &f,
+                    GetRandomPasswordRequest {
+                        password_length: Some(8),
+                        require_each_included_type: require,
+                        ..Default::default()
+                    },
+                );
+                assert!(has_all(&p, &all), "{p}");
+            }
+        }
+        for _ in 0..DRAWS {
+            let p = password(
+                &f,
+                GetRandomPasswordRequest {
+                    password_length: Some(8),
+                    exclude_punctuation: true,
+                    exclude_characters: Some("0123456".into()),
+                    ..Default::default()
+                },
+            );
+            assert!(has_all(&p, &all[..3]), "{p}");
+            assert!(!p.chars().any(is_punctuation));
+        }
+    });
+}
+
+#[test]
+fn excluding_every_character_is_invalid_parameter_naming_exclude_characters() {
+    on_every_backend(|f| {
+        let every_type = GetRandomPasswordRequest {
+            exclude_lowercase: true,
+            exclude_uppercase: true,
+            exclude_numbers: true,
+            exclude_punctuation: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            parameter(f.store.get_random_password(every_type)),
+            "ExcludeCharacters"
+        );
+        let every_digit_left = GetRandomPasswordRequest {
+            exclude_lowercase: true,
+            exclude_uppercase: true,
+            exclude_punctuation: true,
+            exclude_characters: Some("0123456789".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            parameter(f.store.get_random_password(every_digit_left)),
+            "ExcludeCharacters"
+        );
+    });
+}
