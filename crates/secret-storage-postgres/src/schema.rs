@@ -14,7 +14,9 @@ pub const SCHEMA_VERSION: i32 = 1;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    // 0 → 1: the secrets, their payloads, and the keyrings of `PostgresKeyring`.
+    // 0 → 1: the secrets, their payloads, and the keyrings of `PostgresKeyring`;
+    // `secret_versions` and `secret_stages` mirror each record's version ids and labels, so
+    // that unique keys back "a version id once per secret" and "a label on one version".
     // Names are compared in the "C" collation, so listing is in byte order (as in sled) and
     // `name > $1` can use the primary key's index.
     r#"
@@ -28,6 +30,19 @@ const MIGRATIONS: &[&str] = &[
         version_id text COLLATE "C" NOT NULL,
         payload bytea NOT NULL,
         PRIMARY KEY (name, version_id)
+    );
+    CREATE TABLE secret_versions (
+        name text COLLATE "C" NOT NULL REFERENCES secrets (name) ON DELETE CASCADE,
+        version_id text COLLATE "C" NOT NULL,
+        PRIMARY KEY (name, version_id)
+    );
+    CREATE TABLE secret_stages (
+        name text COLLATE "C" NOT NULL,
+        stage text COLLATE "C" NOT NULL,
+        version_id text COLLATE "C" NOT NULL,
+        PRIMARY KEY (name, stage),
+        FOREIGN KEY (name, version_id) REFERENCES secret_versions (name, version_id)
+            ON DELETE CASCADE
     );
     CREATE TABLE keyrings (
         name text COLLATE "C" PRIMARY KEY,

@@ -22,6 +22,12 @@ pub(crate) struct Statements {
     pub(crate) put_payload: Statement,
     /// `$1` name, `$2` version ids.
     pub(crate) delete_payloads: Statement,
+    /// `$1` name: forgets the version ids and labels mirrored from its record.
+    pub(crate) clear_versions: Statement,
+    /// `$1` name, `$2` version ids.
+    pub(crate) insert_versions: Statement,
+    /// `$1` name, `$2` labels, `$3` the version id holding each.
+    pub(crate) insert_stages: Statement,
     /// `$1` name, `$2` version id → payload.
     pub(crate) read_payload: Statement,
     /// `$1` name → (record, version id, payload) per payload, or one row with nulls if it has
@@ -58,6 +64,15 @@ impl Statements {
             )?,
             delete_payloads: client
                 .prepare("DELETE FROM secret_payloads WHERE name = $1 AND version_id = ANY($2)")?,
+            clear_versions: client.prepare("DELETE FROM secret_versions WHERE name = $1")?,
+            insert_versions: client.prepare(
+                "INSERT INTO secret_versions (name, version_id) \
+                 SELECT $1, v FROM unnest($2::text[]) AS v",
+            )?,
+            insert_stages: client.prepare(
+                "INSERT INTO secret_stages (name, stage, version_id) \
+                 SELECT $1, s, v FROM unnest($2::text[], $3::text[]) AS t (s, v)",
+            )?,
             read_payload: client.prepare(
                 "SELECT payload FROM secret_payloads WHERE name = $1 AND version_id = $2",
             )?,

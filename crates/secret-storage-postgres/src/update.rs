@@ -118,6 +118,7 @@ fn attempt_once(
                 &st.insert_record
             };
             tx.execute(statement, &[&name.as_str(), &bytes])?;
+            mirror_versions(&mut tx, st, &record, existed)?;
             write_payloads(&mut tx, st, name, &put_payloads, &delete_payloads)?;
         }
     }
@@ -138,6 +139,67 @@ fn locked_record(
             Ok(Some(decode_stored(name, &bytes)?))
         }
     }
+}
+
+/// Replaces the rows of `secret_versions` and `secret_stages` of the secret with those of
+/// `record`. Errors: `Backend` (not retryable) when the record lists a version id twice or
+/// puts one label on two versions: the unique keys refuse it, and nothing is applied.
+fn mirror_versions(
+    tx: &mut Transaction<'_>,
+    st: &Statements,
+    record: &SecretRecord,
+    existed: bool,
+) -> Result<(), Failed> {
+    let name = record.name.as_str();
+    if existed {
+        tx.execute(&st.clear_versions, &[&name])?;
+    }
+    let ids: Vec<&str> = record
+        .versions
+        .iter()
+        .map(|v| v.version_id.as_str())
+        .collect();
+    let (stages, holders): (Vec<&str>, Vec<&str>) = record
+        .versions
+        .iter()
+        .flat_map(|v| {
+            v.stages
+                .iter()
+                .map(move |s| (s.as_str(), v.version_id.as_str()))
+        })
+        .unzip();
+    let refused = |what: &str| -> Failed {
+        Failed::Storage(StorageError::Backend {
+            message: format!(
+                "the record of {name} {what}; refused by the schema's unique key, nothing \
+                 was written"
+            ),
+            retryable: false,
+        })
+    };
+    match tx.execute(&st.insert_versions, &[&name, &ids]) {
+        Err(e) if violates(&e, "secret_versions_pkey") => {
+            return Err(refused("lists a version id twice"));
+        }
+        other => other?,
+    };
+    if !stages.is_empty() {
+        match tx.execute(&st.insert_stages, &[&name, &stages, &holders]) {
+            Err(e) if violates(&e, "secret_stages_pkey") => {
+                return Err(refused("puts one stage label on two versions"));
+            }
+            other => other?,
+        };
+    }
+    Ok(())
+}
+
+/// Whether `e` is a unique violation of `constraint`.
+fn violates(e: &postgres::Error, constraint: &str) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION
+            && db.constraint() == Some(constraint)
+    })
 }
 
 /// Adds or replaces `put`, then removes `delete` (so an id in both ends up removed).

@@ -349,3 +349,113 @@ fn calls_recover_when_the_server_drops_the_pooled_connections() {
     write_sample(&store, "after");
     assert!(store.snapshot(&secret_name("after")).unwrap().is_some());
 }
+
+/// `sample_record` with its versions edited by `edit`.
+fn edited(name: &str, edit: impl FnOnce(&mut secret_storage::SecretRecord)) -> Update {
+    let mut record = sample_record(name, &["v1", "v2"]);
+    edit(&mut record);
+    Update::Write {
+        record,
+        put_payloads: vec![(secret_storage::testkit::version_id("v3"), b"p".to_vec())],
+        delete_payloads: vec![],
+    }
+}
+
+#[test]
+fn records_breaking_version_or_label_uniqueness_are_refused_and_apply_nothing() {
+    let Some(url) = url_or_skip() else { return };
+    let store = TempStore::new(&url);
+    write_sample(&store, "existing");
+    let label_twice = |r: &mut secret_storage::SecretRecord| {
+        let current = r.versions[1].stages[0].clone();
+        r.versions[0].stages.push(current);
+    };
+    let id_twice = |r: &mut secret_storage::SecretRecord| {
+        let first = r.versions[0].clone();
+        r.versions.push(first);
+    };
+    for name in ["existing", "fresh"] {
+        for (what, decision) in [
+            ("label", edited(name, label_twice)),
+            ("version id", edited(name, id_twice)),
+        ] {
+            let result = store.update(&secret_name(name), &mut |_| decision.clone());
+            match result {
+                Err(StorageError::Backend {
+                    retryable: false,
+                    message,
+                }) => assert!(message.contains("unique key"), "{message}"),
+                other => panic!("{name}: a record with a {what} twice was stored: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        store.read(&secret_name("existing")).unwrap(),
+        Some(sample_record("existing", &["v1"]))
+    );
+    assert_eq!(store.read(&secret_name("fresh")).unwrap(), None);
+    assert_eq!(
+        store
+            .read_payload(
+                &secret_name("existing"),
+                &secret_storage::testkit::version_id("v3")
+            )
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn version_ids_and_labels_are_mirrored_for_queries() {
+    let Some(url) = url_or_skip() else { return };
+    let store = TempStore::new(&url);
+    let record = sample_record("mirrored", &["v1", "v2", "v3"]);
+    store
+        .update(&record.name.clone(), &mut |_| Update::Write {
+            record: record.clone(),
+            put_payloads: vec![],
+            delete_payloads: vec![],
+        })
+        .unwrap();
+    let shrunk = sample_record("mirrored", &["v3"]);
+    store
+        .update(&shrunk.name.clone(), &mut |_| Update::Write {
+            record: shrunk.clone(),
+            put_payloads: vec![],
+            delete_payloads: vec![],
+        })
+        .unwrap();
+    let schema = store.store.schema().to_owned();
+    let mut client = raw_client(&url);
+    let versions: Vec<String> = client
+        .query(
+            &format!("SELECT version_id FROM \"{schema}\".secret_versions WHERE name = 'mirrored'"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, ["v3"]);
+    let stages: Vec<(String, String)> = client
+        .query(
+            &format!("SELECT stage, version_id FROM \"{schema}\".secret_stages ORDER BY stage"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(stages, [("ACSCurrent".to_owned(), "v3".to_owned())]);
+    store
+        .update(&secret_name("mirrored"), &mut |_| Update::Delete)
+        .unwrap();
+    let left: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM \"{schema}\".secret_versions"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
