@@ -168,6 +168,13 @@ pub(crate) fn command() -> Command {
                 .help("the store's directory (default: $SECRETS_HOME, else the platform's data directory)"),
         )
         .arg(
+            Arg::new("store")
+                .long("store")
+                .global(true)
+                .value_name("URL|DIR")
+                .help("postgres://user@host/db?sslmode=require[&schema=NAME] for a shared PostgreSQL store (root key from --root-key-file or $SECRETS_ROOT_KEY), or a directory; default: $SECRETS_STORE, else the embedded store of --store-dir"),
+        )
+        .arg(
             Arg::new("root-key-file")
                 .long("root-key-file")
                 .global(true)

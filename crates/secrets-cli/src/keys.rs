@@ -1,7 +1,7 @@
 //! The key commands: create, describe, list, enable, disable and rotate master keys.
 
 use clap::ArgMatches;
-use secret_crypto::{KeyMetadata, KeyState, Kms, LocalKms};
+use secret_crypto::{KeyMetadata, KeyState};
 use secret_model::{KeyId, StoreLocation};
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ fn metadata(location: &StoreLocation, m: &KeyMetadata) -> Value {
 pub(crate) fn run(
     action: &str,
     args: &ArgMatches,
-    kms: &LocalKms,
+    kms: &crate::store::KeyAdmin,
     location: &StoreLocation,
 ) -> Result<Value, Failure> {
     let request_id = secrets_wire::new_request_id();

@@ -105,10 +105,13 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
             .unwrap_or_default(),
     )
     .map_err(|e| Failure::usage(e.message()))?;
-    let dir = store::store_dir(matches.get_one::<String>("store-dir"))?;
+    let place = store::place(
+        matches.get_one::<String>("store"),
+        matches.get_one::<String>("store-dir"),
+    )?;
     let open = || {
         store::open(
-            &dir,
+            &place,
             matches.get_one::<String>("root-key-file"),
             location.clone(),
         )
@@ -117,7 +120,7 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
     if sub == "serve" {
         return serve::run(
             args,
-            &dir,
+            &place,
             matches.get_one::<String>("root-key-file"),
             location,
         );

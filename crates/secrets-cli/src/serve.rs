@@ -1,7 +1,7 @@
 //! `secrets serve`: the store over HTTP(S), speaking Alibaba's KMS protocol.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Arg, ArgMatches, Command, value_parser};
@@ -66,7 +66,7 @@ pub(crate) fn command() -> Command {
 /// Opens the store and serves it until SIGINT or SIGTERM.
 pub(crate) fn run(
     args: &ArgMatches,
-    dir: &Path,
+    place: &store::Place,
     root_key_file: Option<&String>,
     location: StoreLocation,
 ) -> Result<Value, Failure> {
@@ -100,7 +100,7 @@ pub(crate) fn run(
             key: PathBuf::from(key),
         });
     }
-    let opened = store::open_with(dir, root_key_file, location, keys)?;
+    let opened = store::open_with(place, root_key_file, location, keys)?;
     let mut bound = listen;
     secrets_server::run(config, opened.manager, |addr, tls| {
         bound = addr;

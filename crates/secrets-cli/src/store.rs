@@ -1,10 +1,12 @@
-//! Finding and opening the embedded store: its directory, its root key, sled and the keyring.
+//! Finding and opening the store: the embedded sled store in a directory (the default) or a
+//! PostgreSQL database (`--store postgres://…`), its root key and its keyring.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use secret_crypto::{FileKeyring, LocalKms, RootKey};
-use secret_model::StoreLocation;
+use secret_crypto::{FileKeyring, KeyMetadata, Kms, KmsError, LocalKms, RootKey};
+use secret_model::{KeyId, StoreLocation};
+use secret_storage_postgres::{PostgresStorage, SharedKeyringKms};
 use secret_storage_sled::SledStorage;
 use secrets_manager::{AllowAll, Authorizer, SecretsManager};
 
@@ -40,28 +42,129 @@ fn platform_data_dir() -> Option<PathBuf> {
     }
 }
 
+/// Where the store is.
+#[derive(Clone, Debug)]
+pub(crate) enum Place {
+    /// The embedded sled store in this directory.
+    Dir(PathBuf),
+    /// A PostgreSQL database, by connection string (`postgres://…`).
+    Postgres(String),
+}
+
+/// The store named by `--store` (or `$SECRETS_STORE`): a `postgres://` or `postgresql://`
+/// connection string, or a directory; otherwise the directory of [`store_dir`].
+pub(crate) fn place(
+    store: Option<&String>,
+    store_dir_flag: Option<&String>,
+) -> Result<Place, Failure> {
+    let named = store.cloned().or_else(|| {
+        std::env::var("SECRETS_STORE")
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    match named {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Place::Postgres(url))
+        }
+        Some(dir) => Ok(Place::Dir(PathBuf::from(
+            dir.strip_prefix("sled:").unwrap_or(&dir),
+        ))),
+        None => store_dir(store_dir_flag).map(Place::Dir),
+    }
+}
+
+/// The master-key administration of an open store, whichever KMS keeps its keyring.
+pub(crate) enum KeyAdmin {
+    /// A keyring file beside the embedded store.
+    Local(Arc<LocalKms>),
+    /// A keyring shared through PostgreSQL.
+    Shared(Arc<SharedKeyringKms>),
+}
+
+impl KeyAdmin {
+    pub(crate) fn create_key(&self, description: &str) -> Result<KeyMetadata, KmsError> {
+        match self {
+            KeyAdmin::Local(k) => k.create_key(description),
+            KeyAdmin::Shared(k) => k.create_key(description),
+        }
+    }
+
+    pub(crate) fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
+        match self {
+            KeyAdmin::Local(k) => k.list_keys(),
+            KeyAdmin::Shared(k) => k.list_keys(),
+        }
+    }
+
+    pub(crate) fn describe_key(&self, key: &KeyId) -> Result<KeyMetadata, KmsError> {
+        match self {
+            KeyAdmin::Local(k) => k.describe_key(key),
+            KeyAdmin::Shared(k) => k.describe_key(key),
+        }
+    }
+
+    pub(crate) fn enable_key(&self, key: &KeyId) -> Result<(), KmsError> {
+        match self {
+            KeyAdmin::Local(k) => k.enable_key(key),
+            KeyAdmin::Shared(k) => k.enable_key(key),
+        }
+    }
+
+    pub(crate) fn disable_key(&self, key: &KeyId) -> Result<(), KmsError> {
+        match self {
+            KeyAdmin::Local(k) => k.disable_key(key),
+            KeyAdmin::Shared(k) => k.disable_key(key),
+        }
+    }
+
+    pub(crate) fn rotate_key(&self, key: &KeyId) -> Result<u32, KmsError> {
+        match self {
+            KeyAdmin::Local(k) => k.rotate_key(key),
+            KeyAdmin::Shared(k) => k.rotate_key(key),
+        }
+    }
+}
+
 /// An open store and its KMS (for the key commands).
 pub(crate) struct OpenStore {
     pub(crate) manager: SecretsManager,
-    pub(crate) kms: Arc<LocalKms>,
+    pub(crate) kms: KeyAdmin,
 }
 
-/// Opens (creating on first use) the store in `dir`.
+/// Opens (creating on first use) the store at `place`.
 pub(crate) fn open(
-    dir: &Path,
+    place: &Place,
     root_key_file: Option<&String>,
     location: StoreLocation,
 ) -> Result<OpenStore, Failure> {
-    open_with(dir, root_key_file, location, Arc::new(AllowAll))
+    open_with(place, root_key_file, location, Arc::new(AllowAll))
 }
 
-/// Opens the store in `dir` with `authorizer` deciding every operation (`secrets serve`).
+/// Opens the store at `place` with `authorizer` deciding every operation (`secrets serve`).
 pub(crate) fn open_with(
-    dir: &Path,
+    place: &Place,
     root_key_file: Option<&String>,
     location: StoreLocation,
     authorizer: Arc<dyn Authorizer>,
 ) -> Result<OpenStore, Failure> {
+    let (storage, kms): (Arc<dyn secret_storage::Storage>, KeyAdmin) = match place {
+        Place::Dir(dir) => open_dir(dir, root_key_file)?,
+        Place::Postgres(url) => open_postgres(url, root_key_file)?,
+    };
+    let manager = match &kms {
+        KeyAdmin::Local(k) => SecretsManager::builder(storage, k.clone()),
+        KeyAdmin::Shared(k) => SecretsManager::builder(storage, k.clone()),
+    }
+    .location(location)
+    .authorizer(authorizer)
+    .build();
+    Ok(OpenStore { manager, kms })
+}
+
+fn open_dir(
+    dir: &Path,
+    root_key_file: Option<&String>,
+) -> Result<(Arc<dyn secret_storage::Storage>, KeyAdmin), Failure> {
     create_private_dir(dir)?;
     // sled first: its lock keeps a second process out before the keyring is touched.
     let storage = SledStorage::open(dir.join("data")).map_err(|e| {
@@ -75,12 +178,62 @@ pub(crate) fn open_with(
         LocalKms::open(root, Box::new(FileKeyring::new(dir.join("keyring")))).map_err(|e| {
             Failure::internal(format!("cannot open the keyring in {}: {e}", dir.display()))
         })?;
-    let kms = Arc::new(kms);
-    let manager = SecretsManager::builder(Arc::new(storage), kms.clone())
-        .location(location)
-        .authorizer(authorizer)
-        .build();
-    Ok(OpenStore { manager, kms })
+    Ok((Arc::new(storage), KeyAdmin::Local(Arc::new(kms))))
+}
+
+/// PostgreSQL: the secrets and the keyring (sealed under the root key) in one database, shared
+/// by every process that opens it. The root key must come from `--root-key-file` or
+/// `$SECRETS_ROOT_KEY`: it is never generated or kept in the database.
+fn open_postgres(
+    url: &str,
+    root_key_file: Option<&String>,
+) -> Result<(Arc<dyn secret_storage::Storage>, KeyAdmin), Failure> {
+    let (url, schema) = split_schema(url);
+    let mut config = secret_storage_postgres::PostgresConfig::new(&url);
+    if let Some(schema) = &schema {
+        config = config.schema(schema);
+    }
+    let storage = PostgresStorage::open(&config).map_err(|e| {
+        // The connection string may hold a password: never repeat it.
+        Failure::internal(format!("cannot open the PostgreSQL store: {e}"))
+    })?;
+    let root_file = root_key_file.cloned();
+    if root_file.is_none() && !std::env::var_os("SECRETS_ROOT_KEY").is_some_and(|v| !v.is_empty()) {
+        return Err(Failure::usage(
+            "a PostgreSQL store needs its root key from --root-key-file or SECRETS_ROOT_KEY",
+        ));
+    }
+    let kms = SharedKeyringKms::open(storage.keyring("default"), move || match &root_file {
+        Some(path) => RootKey::from_file(path),
+        None => RootKey::from_env("SECRETS_ROOT_KEY"),
+    })
+    .map_err(|e| Failure::internal(format!("cannot open the keyring in PostgreSQL: {e}")))?;
+    Ok((Arc::new(storage), KeyAdmin::Shared(Arc::new(kms))))
+}
+
+/// Takes the store's own `schema=NAME` query parameter (several stores may share a database)
+/// out of a connection string; PostgreSQL itself would refuse it.
+fn split_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("schema=") {
+            Some(name) => {
+                schema = Some(name.to_owned());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, schema)
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), Failure> {
@@ -127,4 +280,33 @@ fn root_key(dir: &Path, flag: Option<&String>) -> Result<RootKey, Failure> {
         path.display()
     );
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_parameter_is_taken_out_of_the_connection_string() {
+        assert_eq!(
+            split_schema("postgres://h/db"),
+            ("postgres://h/db".into(), None)
+        );
+        assert_eq!(
+            split_schema("postgres://h/db?schema=s1&sslmode=require"),
+            ("postgres://h/db?sslmode=require".into(), Some("s1".into()))
+        );
+        assert_eq!(
+            split_schema("postgres://h/db?schema=s1"),
+            ("postgres://h/db".into(), Some("s1".into()))
+        );
+    }
+
+    #[test]
+    fn store_urls_pick_the_backend() {
+        let pg = place(Some(&"postgresql://u@h/db".to_owned()), None).unwrap();
+        assert!(matches!(pg, Place::Postgres(_)));
+        let dir = place(Some(&"sled:/tmp/x".to_owned()), None).unwrap();
+        assert!(matches!(dir, Place::Dir(d) if d == std::path::Path::new("/tmp/x")));
+    }
 }

@@ -662,3 +662,79 @@ fn values_never_reach_stderr_on_failures() {
     assert_eq!(run.code, 4);
     assert!(!run.stderr.contains("CANARY"), "{}", run.stderr);
 }
+
+/// The connection string of the test PostgreSQL, or `None` (with a note) when there is none
+/// outside CI; in CI a missing PostgreSQL fails the test.
+fn postgres_url() -> Option<String> {
+    match std::env::var("SECRETS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but SECRETS_TEST_POSTGRES_URL is not set")
+        }
+        _ => {
+            eprintln!("skipped: set SECRETS_TEST_POSTGRES_URL to run the PostgreSQL CLI test");
+            None
+        }
+    }
+}
+
+#[test]
+fn store_postgres_runs_the_same_commands_across_processes() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("root.key");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let schema = format!("cli_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = format!("{url}{sep}schema={schema}");
+    let base = [
+        "--store",
+        store.as_str(),
+        "--root-key-file",
+        key.to_str().unwrap(),
+    ];
+    let with = |args: &[&str]| -> Vec<String> {
+        base.iter().chain(args).map(|s| (*s).to_owned()).collect()
+    };
+    let run = |args: &[&str]| {
+        let args = with(args);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(dir.path(), &refs)
+    };
+    run(&[
+        "create-secret",
+        "--secret-name",
+        "pg/db",
+        "--version-id",
+        "v1",
+        "--secret-data",
+        "in postgres",
+    ]);
+    assert_eq!(
+        run(&["get-secret-value", "--secret-name", "pg/db"])["SecretData"],
+        "in postgres"
+    );
+    let key_id = run(&["create-key", "--description", "shared"])["KeyMetadata"]["KeyId"].clone();
+    let listed = run(&["list-keys"]);
+    assert!(
+        listed["Keys"]["Key"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["KeyId"] == key_id)
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing was written to the embedded store"
+    );
+
+    // Without a root key the PostgreSQL store is refused, naming what to give.
+    let no_key = secrets(dir.path(), &["--store", store.as_str(), "list-secrets"]);
+    assert_eq!(no_key.code, 2, "{}", no_key.stderr);
+    assert!(
+        !no_key.stderr.contains(&url),
+        "the connection string is never echoed"
+    );
+}

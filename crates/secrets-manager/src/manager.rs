@@ -456,6 +456,14 @@ impl SecretsManager {
         if version.data_type != value.data_type() {
             return Ok(false);
         }
+        // Comparing is reading: without `kms:Decrypt` on the key, a retry could be used to test
+        // guesses at a stored value. Such a caller gets "exists", as for another value.
+        if self
+            .authorize_with(Action::Decrypt, || self.key_arn(&record.encryption_key_id))
+            .is_err()
+        {
+            return Ok(false);
+        }
         let Some(payload) = self.inner.storage.read_payload(&record.name, version_id)? else {
             return Ok(false);
         };

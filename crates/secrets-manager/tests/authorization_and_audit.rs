@@ -909,3 +909,34 @@ fn a_value_never_appears_in_tracing_output() {
         });
     });
 }
+
+#[test]
+fn a_retry_without_decrypt_permission_cannot_test_guesses_at_a_stored_value() {
+    on_every_backend(|f| {
+        f.store
+            .create_secret(create_request("db", "v1", "the-real-value"))
+            .unwrap();
+        f.store
+            .put_secret_value(put_request("db", "v2", "second"))
+            .unwrap();
+        let key = f.record("db").unwrap().encryption_key_id;
+        f.denials.deny(
+            Action::Decrypt,
+            format!("acs:kms:{REGION}:{ACCOUNT}:key/{key}"),
+        );
+        // A right guess and a wrong one answer alike: the value is never compared.
+        for guess in ["the-real-value", "a-wrong-guess"] {
+            let put = f.store.put_secret_value(put_request("db", "v1", guess));
+            assert_eq!(code(put), ErrorCode::ResourceExist, "{guess}");
+            let create = f.store.create_secret(create_request("db", "v1", guess));
+            assert_eq!(code(create), ErrorCode::ResourceExist, "{guess}");
+        }
+        // With Decrypt, the exact retry succeeds again.
+        f.denials.clear();
+        assert!(
+            f.store
+                .put_secret_value(put_request("db", "v1", "the-real-value"))
+                .is_ok()
+        );
+    });
+}
