@@ -198,7 +198,7 @@ fn open_postgres(
         Failure::internal(format!("cannot open the PostgreSQL store: {e}"))
     })?;
     let root_file = root_key_file.cloned();
-    if root_file.is_none() && !std::env::var_os("SECRETS_ROOT_KEY").is_some_and(|v| !v.is_empty()) {
+    if root_file.is_none() && std::env::var_os("SECRETS_ROOT_KEY").is_none_or(|v| v.is_empty()) {
         return Err(Failure::usage(
             "a PostgreSQL store needs its root key from --root-key-file or SECRETS_ROOT_KEY",
         ));

@@ -64,6 +64,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cached_get = started.elapsed();
     println!("create_secret: {:.0}/s", n as f64 / create.as_secs_f64());
     println!("get_secret_value: {:.0}/s", n as f64 / get.as_secs_f64());
-    println!("get_secret_value (cached): {:.0}/s", n as f64 / cached_get.as_secs_f64());
+    println!(
+        "get_secret_value (cached): {:.0}/s",
+        n as f64 / cached_get.as_secs_f64()
+    );
     Ok(())
 }

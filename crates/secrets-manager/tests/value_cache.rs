@@ -16,7 +16,10 @@ fn store() -> (SecretsManager, Arc<LocalKms>, ManualClock) {
     let clock = ManualClock::new(Timestamp::from_unix(1_704_067_200));
     let store = SecretsManager::builder(Arc::new(MemoryStorage::new()), kms.clone())
         .clock(Arc::new(clock.clone()))
-        .value_cache(CacheConfig { max_entries: 100, max_bytes: 1 << 20 })
+        .value_cache(CacheConfig {
+            max_entries: 100,
+            max_bytes: 1 << 20,
+        })
         .build();
     (store, kms, clock)
 }
@@ -45,7 +48,10 @@ fn put(store: &SecretsManager, name: &str, version: &str, data: &str) {
 
 fn get(store: &SecretsManager, name: &str) -> Result<Vec<u8>, secrets_manager::Error> {
     store
-        .get_secret_value(GetSecretValueRequest { secret_name: name.into(), ..Default::default() })
+        .get_secret_value(GetSecretValueRequest {
+            secret_name: name.into(),
+            ..Default::default()
+        })
         .map(|r| r.secret_data.expose().to_vec())
 }
 
@@ -57,7 +63,10 @@ fn repeated_reads_are_served_from_the_cache() {
         assert_eq!(get(&s, "db").unwrap(), b"one");
     }
     let stats = s.cache_stats().unwrap();
-    assert_eq!((stats.misses, stats.hits, stats.entries, stats.bytes), (1, 4, 1, 3));
+    assert_eq!(
+        (stats.misses, stats.hits, stats.entries, stats.bytes),
+        (1, 4, 1, 3)
+    );
 }
 
 #[test]
@@ -80,7 +89,11 @@ fn a_recreated_secret_never_gets_the_old_value() {
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(s.cache_stats().unwrap().entries, 0, "a deleted secret's values are dropped");
+    assert_eq!(
+        s.cache_stats().unwrap().entries,
+        0,
+        "a deleted secret's values are dropped"
+    );
     clock.advance(1);
     create(&s, "db", "v1", "new");
     assert_eq!(get(&s, "db").unwrap(), b"new");
@@ -101,9 +114,15 @@ fn pending_deletion_refuses_cached_values_too() {
     let (s, _, _) = store();
     create(&s, "db", "v1", "one");
     get(&s, "db").unwrap();
-    s.delete_secret(DeleteSecretRequest { secret_name: "db".into(), ..Default::default() })
-        .unwrap();
-    assert_eq!(get(&s, "db").unwrap_err().code(), ErrorCode::ResourceInDeleteWindow);
+    s.delete_secret(DeleteSecretRequest {
+        secret_name: "db".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        get(&s, "db").unwrap_err().code(),
+        ErrorCode::ResourceInDeleteWindow
+    );
 }
 
 #[test]
@@ -128,5 +147,9 @@ fn evicted_versions_are_dropped_from_the_cache() {
 
 #[test]
 fn the_cache_is_off_by_default() {
-    assert!(secrets_manager::testing::memory_store().cache_stats().is_none());
+    assert!(
+        secrets_manager::testing::memory_store()
+            .cache_stats()
+            .is_none()
+    );
 }
