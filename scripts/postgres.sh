@@ -174,7 +174,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       pg_test_start
       echo "export PG_TEST_DIR=$PG_TEST_DIR"
       echo "export SECRETS_TEST_POSTGRES_URL=$SECRETS_TEST_POSTGRES_URL"
-      [ -n "${SECRETS_TEST_POSTGRES_CA:-}" ] && echo "export SECRETS_TEST_POSTGRES_CA=$SECRETS_TEST_POSTGRES_CA"
+      if [ -n "${SECRETS_TEST_POSTGRES_CA:-}" ]; then
+        echo "export SECRETS_TEST_POSTGRES_CA=$SECRETS_TEST_POSTGRES_CA"
+      fi
       ;;
     stop)
       pg_test_stop "${2:?usage: postgres.sh stop DIR}"

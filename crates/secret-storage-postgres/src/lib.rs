@@ -3,7 +3,9 @@
 //!
 //! - [`PostgresStorage`]: a [`Storage`] in two tables, `secrets` (one row per secret, the record
 //!   in the versioned format of [`secret_storage::codec`], the same bytes sled stores) and
-//!   `secret_payloads` (one row per version envelope). Every [`Storage::update`] is one
+//!   `secret_payloads` (one row per version envelope), with each record's version ids and
+//!   labels mirrored into `secret_versions` and `secret_stages`, whose unique keys back the
+//!   facade's "a version id once, a label on one version". Every [`Storage::update`] is one
 //!   transaction that locks the secret's row, so updates of one secret are linearizable across
 //!   every process sharing the database; conflicts are retried with bounded backoff.
 //! - [`PostgresKeyring`]: a [`secret_crypto::KeyringStore`] in the same database, so every

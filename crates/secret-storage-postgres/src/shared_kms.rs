@@ -92,9 +92,10 @@ impl SharedKeyringKms {
         self.run(|kms| kms.create_key(description))
     }
 
-    /// Every master key in the keyring as last loaded, in creation order.
-    /// Errors: none today (see [`LocalKms::list_keys`]).
+    /// Every master key in the shared keyring, in creation order (reloading first if another
+    /// instance changed it). Errors: `Keyring` when PostgreSQL cannot be read.
     pub fn list_keys(&self) -> Result<Vec<KeyMetadata>, KmsError> {
+        self.reload_if_stale()?;
         self.kms().list_keys()
     }
 
