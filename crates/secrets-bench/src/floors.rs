@@ -1,0 +1,232 @@
+//! The physical floor: what ring, a `Mutex<HashMap>` and sled cost by themselves for the work
+//! an operation cannot avoid, with the same 1 KiB values.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::value;
+
+/// Keys the map and sled floors cycle through, so that they do not grow without bound.
+const KEYS: u64 = 1 << 14;
+
+const AAD: &[u8] = b"secrets-bench";
+
+/// A raw envelope seal / open with ring: what the envelope does for a value, without the
+/// wrapping of the data key under the master key and without the envelope's header.
+pub(crate) struct Envelope {
+    rng: SystemRandom,
+    plaintext: Vec<u8>,
+    /// One sealed value, with the key and nonce it was sealed with, for `open`.
+    sealed: (Vec<u8>, [u8; 32], [u8; 12]),
+}
+
+impl Envelope {
+    pub(crate) fn new() -> Self {
+        let mut floor = Envelope {
+            rng: SystemRandom::new(),
+            plaintext: value(),
+            sealed: (Vec::new(), [0; 32], [0; 12]),
+        };
+        floor.sealed = floor.seal();
+        floor
+    }
+
+    /// Draws a fresh data key and nonce in one OS random call (as the envelope does), builds
+    /// the ring key and seals a copy of the 1 KiB value: returns ciphertext, key and nonce.
+    pub(crate) fn seal(&self) -> (Vec<u8>, [u8; 32], [u8; 12]) {
+        let mut material = [0u8; 44];
+        self.rng
+            .fill(&mut material)
+            .expect("the OS random number generator works");
+        let (key_bytes, nonce_bytes) = material.split_at(32);
+        let key_bytes: [u8; 32] = key_bytes.try_into().expect("32 bytes");
+        let nonce_bytes: [u8; 12] = nonce_bytes.try_into().expect("12 bytes");
+        let mut buf = self.plaintext.clone();
+        key(&key_bytes)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(AAD),
+                &mut buf,
+            )
+            .expect("sealing 1 KiB cannot fail");
+        (buf, key_bytes, nonce_bytes)
+    }
+
+    /// A copy of the sealed value (as a read from storage would hand over).
+    pub(crate) fn sealed_bytes(&self) -> Vec<u8> {
+        self.sealed.0.clone()
+    }
+
+    /// Builds the ring key and opens `sealed` (made by this floor's own `seal` at start-up);
+    /// returns the plaintext length.
+    pub(crate) fn open(&self, mut sealed: Vec<u8>) -> usize {
+        let (_, key_bytes, nonce_bytes) = &self.sealed;
+        key(key_bytes)
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce_bytes),
+                Aad::from(AAD),
+                &mut sealed,
+            )
+            .expect("the floor's own ciphertext opens")
+            .len()
+    }
+}
+
+/// A copy of `bytes` whose first (up to) 8 bytes are `stamp`, so that no two writes are
+/// equal.
+fn stamped(bytes: &[u8], stamp: u64) -> Vec<u8> {
+    let mut copy = bytes.to_vec();
+    let stamp = stamp.to_le_bytes();
+    let len = copy.len().min(stamp.len());
+    copy[..len].copy_from_slice(&stamp[..len]);
+    copy
+}
+
+fn key(bytes: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32 bytes is an AES-256 key"))
+}
+
+/// A raw `Mutex<HashMap>` of names to bytes.
+pub(crate) struct Map {
+    map: Mutex<HashMap<String, Vec<u8>>>,
+    next: AtomicU64,
+}
+
+impl Map {
+    /// A map already holding every name the inserts cycle through, so that every insert
+    /// replaces a value (no round pays for the map's growth).
+    pub(crate) fn filled() -> Self {
+        let map = (0..KEYS)
+            .map(|n| (format!("floor/{n}"), Vec::new()))
+            .collect();
+        Map {
+            map: Mutex::new(map),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Inserts `bytes` under a name of its own (cycling through [`KEYS`] names).
+    pub(crate) fn insert(&self, bytes: Vec<u8>) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let name = format!("floor/{}", n % KEYS);
+        self.map
+            .lock()
+            .expect("no thread panics holding the map")
+            .insert(name, bytes);
+    }
+
+    /// Inserts `bytes` under `name` (to set up a read).
+    pub(crate) fn insert_as(&self, name: &str, bytes: Vec<u8>) {
+        self.map
+            .lock()
+            .expect("no thread panics holding the map")
+            .insert(name.to_owned(), bytes);
+    }
+
+    /// A copy of the bytes under `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<Vec<u8>> {
+        self.map
+            .lock()
+            .expect("no thread panics holding the map")
+            .get(name)
+            .cloned()
+    }
+}
+
+/// A raw sled tree: insert + flush (a durable write) and get.
+pub(crate) struct Sled {
+    db: sled::Db,
+    /// For the transactions, apart from the plain inserts.
+    tree: sled::Tree,
+    next: AtomicU64,
+}
+
+impl Sled {
+    pub(crate) fn open(path: &std::path::Path) -> Self {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(secret_storage_sled::SledOptions::DEFAULT_CACHE_CAPACITY_BYTES)
+            .open()
+            .expect("a fresh sled directory opens");
+        Sled {
+            tree: db.open_tree("tx").expect("sled opens a tree"),
+            db,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Inserts a copy of `bytes` under a key of its own and flushes: returns once it is on
+    /// disk. The copy carries a fresh stamp, since sled skips a write of the value a key
+    /// already holds (and the keys are reused).
+    pub(crate) fn insert_flush(&self, bytes: &[u8]) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let key = format!("floor/{}", n % KEYS);
+        self.db
+            .insert(key, stamped(bytes, n))
+            .expect("sled inserts");
+        self.db.flush().expect("sled flushes");
+    }
+
+    /// Writes what the store writes for a new secret, as one transaction: `payload`, a
+    /// 24-byte payload index and a 200-byte record under three keys of their own; then flushes.
+    pub(crate) fn tx_flush(&self, payload: &[u8]) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let k = n % KEYS;
+        let keys = [format!("p/{k}"), format!("i/{k}"), format!("r/{k}")];
+        let payload = stamped(payload, n);
+        self.tree
+            .transaction(|tx| {
+                tx.insert(keys[0].as_bytes(), &payload[..])?;
+                tx.insert(keys[1].as_bytes(), &[7u8; 24][..])?;
+                tx.insert(keys[2].as_bytes(), &[7u8; 200][..])?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .expect("the transaction commits");
+        self.db.flush().expect("sled flushes");
+    }
+
+    /// Inserts `bytes` under `key` and flushes (to set up a read).
+    pub(crate) fn insert_as(&self, key: &str, bytes: Vec<u8>) {
+        self.db.insert(key, bytes).expect("sled inserts");
+        self.db.flush().expect("sled flushes");
+    }
+
+    /// A copy of the bytes under `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.db.get(key).expect("sled reads").map(|v| v.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floors_do_their_work() {
+        let envelope = Envelope::new();
+        let (sealed, _, _) = envelope.seal();
+        assert_eq!(sealed.len(), 1024 + 16);
+        assert_eq!(envelope.open(envelope.sealed_bytes()), 1024);
+
+        let map = Map::filled();
+        map.insert(b"x".to_vec());
+        assert_eq!(map.get("floor/0"), Some(b"x".to_vec()));
+        map.insert_as("read", b"r".to_vec());
+        assert_eq!(map.get("read"), Some(b"r".to_vec()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let sled = Sled::open(dir.path());
+        sled.insert_flush(b"0123456789");
+        assert_eq!(sled.get("floor/0"), Some(b"\0\0\0\0\0\0\0\089".to_vec()));
+        sled.insert_flush(b"y");
+        assert_eq!(sled.get("floor/1"), Some(b"\x01".to_vec()));
+        sled.tx_flush(b"z");
+        assert_eq!(sled.tree.len(), 3);
+        sled.insert_as("read", b"r".to_vec());
+        assert_eq!(sled.get("read"), Some(b"r".to_vec()));
+    }
+}

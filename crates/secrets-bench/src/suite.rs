@@ -1,0 +1,435 @@
+//! The main run: every operation beside its floor, measured in rounds. Each round runs every
+//! benchmark once, so that the machine's noise falls on all of them alike; the table reports
+//! the median over rounds of the rate and of the ratio to the floor of the same round.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::facade::Facade;
+use crate::floors::{Envelope, Map, Sled};
+use crate::measure::{self, median};
+
+/// Concurrent callers in the concurrency rows.
+pub(crate) const CALLERS: usize = 32;
+/// Most operations of one round of a benchmark that grows a store (bounds its memory).
+const MAX_GROWING_OPS: u64 = 200_000;
+/// Most operations of one round of any other benchmark.
+const MAX_OPS: u64 = u64::MAX;
+
+/// How long and how often to measure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    /// Time of one benchmark in one round.
+    pub(crate) round: Duration,
+    /// Number of rounds.
+    pub(crate) rounds: usize,
+}
+
+/// One line of the main table: an operation, and the floor it is compared with.
+struct Row {
+    operation: &'static str,
+    backend: &'static str,
+    bench: &'static str,
+    floor: &'static str,
+}
+
+const ROWS: &[Row] = &[
+    row(
+        "create_secret",
+        "memory",
+        "op/memory/create",
+        "seal+map_insert",
+    ),
+    row(
+        "get_secret_value",
+        "memory",
+        "op/memory/get",
+        "map_get+open",
+    ),
+    row(
+        "get_secret_value, cached",
+        "memory",
+        "op/memory/get_cached",
+        "map_get",
+    ),
+    row(
+        "put_secret_value",
+        "memory",
+        "op/memory/put",
+        "seal+map_insert",
+    ),
+    row(
+        "create_secret",
+        "sled, 1 caller",
+        "op/sled/create",
+        "seal+sled_insert_flush",
+    ),
+    row("get_secret_value", "sled", "op/sled/get", "sled_get+open"),
+    row(
+        "get_secret_value, cached",
+        "sled",
+        "op/sled/get_cached",
+        "sled_get",
+    ),
+    row(
+        "put_secret_value",
+        "sled",
+        "op/sled/put",
+        "seal+sled_insert_flush",
+    ),
+    row(
+        "create_secret",
+        "sled, 32 callers",
+        "op/sled/create_32",
+        "sled_insert_flush_32",
+    ),
+];
+
+const fn row(
+    operation: &'static str,
+    backend: &'static str,
+    bench: &'static str,
+    floor: &'static str,
+) -> Row {
+    Row {
+        operation,
+        backend,
+        bench,
+        floor,
+    }
+}
+
+/// Each floor: its key, its name in the tables, and what it does.
+const FLOORS: &[(&str, &str, &str)] = &[
+    (
+        "seal",
+        "seal",
+        "ring: fresh key + nonce (one getrandom call), key set-up, AES-256-GCM seal of 1 KiB",
+    ),
+    (
+        "open",
+        "open",
+        "ring: key set-up, AES-256-GCM open of 1 KiB",
+    ),
+    (
+        "map_insert",
+        "map insert",
+        "`Mutex<HashMap>`: insert a copy of 1 KiB",
+    ),
+    (
+        "map_get",
+        "map get",
+        "`Mutex<HashMap>`: get a copy of 1 KiB",
+    ),
+    (
+        "sled_insert_flush",
+        "sled insert+flush",
+        "sled: insert 1 KiB, then `Db::flush` (durable), 1 thread",
+    ),
+    (
+        "sled_insert_flush_32",
+        "sled insert+flush ×32",
+        "the same on 32 threads at once (aggregate)",
+    ),
+    (
+        "sled_tx_flush",
+        "sled tx+flush",
+        "sled: one transaction of the three keys a new secret writes, then `Db::flush` \
+         (shows what the layout costs; no row's floor)",
+    ),
+    (
+        "sled_get",
+        "sled get",
+        "sled: get a copy of 1 KiB (from its cache)",
+    ),
+    (
+        "seal+map_insert",
+        "seal + map insert",
+        "seal, then map insert",
+    ),
+    ("map_get+open", "map get + open", "map get, then open"),
+    (
+        "seal+sled_insert_flush",
+        "seal + sled insert+flush",
+        "seal, then sled insert + flush",
+    ),
+    ("sled_get+open", "sled get + open", "sled get, then open"),
+];
+
+fn floor_name(key: &str) -> &str {
+    FLOORS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or(key, |(_, name, _)| name)
+}
+
+type Run<'a> = Box<dyn FnMut(Duration) -> f64 + 'a>;
+
+/// The medians of one run: rate by benchmark key, and ratio to the floor by row.
+pub(crate) struct Results {
+    rates: BTreeMap<&'static str, f64>,
+    ratios: BTreeMap<&'static str, f64>,
+    cache: (u64, u64),
+}
+
+/// Runs every benchmark `settings.rounds` times, with sled directories under `dir`.
+pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
+    let envelope = Envelope::new();
+    let plaintext = crate::value();
+    let map = Map::filled();
+    map.insert_as("floor/read", envelope.sealed_bytes());
+    let raw_sled = Sled::open(&dir.join("raw-sled"));
+    raw_sled.insert_as("floor/read", envelope.sealed_bytes());
+    let memory = Facade::memory();
+    let sled = Facade::sled(&dir.join("facade-sled"));
+
+    let mut benches: Vec<(&'static str, Run<'_>)> = vec![
+        ("seal", single(|| sink(envelope.seal()))),
+        (
+            "open",
+            single(|| sink(envelope.open(envelope.sealed_bytes()))),
+        ),
+        ("map_insert", single(|| map.insert(plaintext.clone()))),
+        ("map_get", single(|| sink(map.get("floor/read")))),
+        (
+            "sled_insert_flush",
+            single(|| raw_sled.insert_flush(&plaintext)),
+        ),
+        (
+            "sled_insert_flush_32",
+            Box::new(|budget| {
+                measure::concurrent(CALLERS, budget, &|_| raw_sled.insert_flush(&plaintext))
+            }),
+        ),
+        ("sled_tx_flush", single(|| raw_sled.tx_flush(&plaintext))),
+        ("sled_get", single(|| sink(raw_sled.get("floor/read")))),
+        ("seal+map_insert", single(|| map.insert(envelope.seal().0))),
+        (
+            "map_get+open",
+            single(|| sink(envelope.open(map.get("floor/read").unwrap_or_default()))),
+        ),
+        (
+            "seal+sled_insert_flush",
+            single(|| raw_sled.insert_flush(&envelope.seal().0)),
+        ),
+        (
+            "sled_get+open",
+            single(|| sink(envelope.open(raw_sled.get("floor/read").unwrap_or_default()))),
+        ),
+        (
+            "op/memory/create",
+            // A fresh store each round, so that rounds do not pile up secrets.
+            Box::new(|budget| {
+                let fresh = Facade::memory();
+                measure::single(budget, MAX_GROWING_OPS, || fresh.create())
+            }),
+        ),
+        ("op/memory/get", single(|| sink(memory.get()))),
+        ("op/memory/get_cached", single(|| sink(memory.get_cached()))),
+        ("op/memory/put", single(|| memory.put())),
+        ("op/sled/create", single(|| sled.create())),
+        ("op/sled/get", single(|| sink(sled.get()))),
+        ("op/sled/get_cached", single(|| sink(sled.get_cached()))),
+        ("op/sled/put", single(|| sled.put())),
+        (
+            "op/sled/create_32",
+            Box::new(|budget| measure::concurrent(CALLERS, budget, &|_| sled.create())),
+        ),
+    ];
+
+    let mut samples: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for round in 0..settings.rounds {
+        eprint!("round {}/{}:", round + 1, settings.rounds);
+        for (key, run) in &mut benches {
+            eprint!(" {key}");
+            let rate = run(settings.round);
+            samples.entry(key).or_default().push(rate);
+        }
+        eprintln!();
+    }
+    assert!(
+        samples.values().all(|v| v.len() == settings.rounds),
+        "every benchmark has a key of its own"
+    );
+    let rates = samples.iter().map(|(k, v)| (*k, median(v))).collect();
+    let ratios = ROWS
+        .iter()
+        .map(|row| {
+            let per_round: Vec<f64> = samples[row.floor]
+                .iter()
+                .zip(&samples[row.bench])
+                .map(|(floor, op)| floor / op)
+                .collect();
+            (row.bench, median(&per_round))
+        })
+        .collect();
+    let (hits_mem, misses_mem) = memory.cache_hits_and_misses();
+    let (hits_sled, misses_sled) = sled.cache_hits_and_misses();
+    Results {
+        rates,
+        ratios,
+        cache: (hits_mem + hits_sled, misses_mem + misses_sled),
+    }
+}
+
+/// Keeps a result alive in the optimizer's eyes, so that the work making it is not elided.
+fn sink<T>(result: T) {
+    std::hint::black_box(result);
+}
+
+fn single<'a>(mut op: impl FnMut() + 'a) -> Run<'a> {
+    Box::new(move |budget| measure::single(budget, MAX_OPS, &mut op))
+}
+
+impl Results {
+    fn rate(&self, key: &str) -> f64 {
+        self.rates.get(key).copied().unwrap_or(f64::NAN)
+    }
+
+    /// The tables, in Markdown.
+    pub(crate) fn report(&self, settings: Settings) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "1 KiB values; median of {} rounds of {} ms per benchmark; \
+             ratio = time of the operation / time of its floor, per round, then median\n\n",
+            settings.rounds,
+            settings.round.as_millis()
+        ));
+        out.push_str("| operation | backend | ops/s | floor | floor ops/s | × floor |\n");
+        out.push_str("|---|---|---:|---|---:|---:|\n");
+        for row in ROWS {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {:.1} |\n",
+                row.operation,
+                row.backend,
+                thousands(self.rate(row.bench)),
+                floor_name(row.floor),
+                thousands(self.rate(row.floor)),
+                self.ratios.get(row.bench).copied().unwrap_or(f64::NAN),
+            ));
+        }
+        out.push_str("\n| floor | what it does | ops/s |\n|---|---|---:|\n");
+        for (key, name, what) in FLOORS {
+            out.push_str(&format!(
+                "| {name} | {what} | {} |\n",
+                thousands(self.rate(key))
+            ));
+        }
+        out.push_str(&format!(
+            "\nvalue cache: {} hits, {} misses\n",
+            self.cache.0, self.cache.1
+        ));
+        out.push_str(&self.targets());
+        out
+    }
+
+    /// Issue 8's targets, met or not.
+    fn targets(&self) -> String {
+        let checks: [(&str, f64, f64, bool); 6] = [
+            (
+                "memory create_secret ≥ 250,000/s",
+                self.rate("op/memory/create"),
+                250_000.0,
+                true,
+            ),
+            (
+                "memory create_secret within 2× of seal + map insert",
+                self.ratios
+                    .get("op/memory/create")
+                    .copied()
+                    .unwrap_or(f64::NAN),
+                2.0,
+                false,
+            ),
+            (
+                "memory get_secret_value ≥ 400,000/s",
+                self.rate("op/memory/get"),
+                400_000.0,
+                true,
+            ),
+            (
+                "sled create_secret, 1 caller ≥ 8,000/s",
+                self.rate("op/sled/create"),
+                8_000.0,
+                true,
+            ),
+            (
+                "sled create_secret, 32 callers ≥ 40,000/s",
+                self.rate("op/sled/create_32"),
+                40_000.0,
+                true,
+            ),
+            (
+                "cached get_secret_value (memory) ≥ 1,000,000/s",
+                self.rate("op/memory/get_cached"),
+                1_000_000.0,
+                true,
+            ),
+        ];
+        let mut out = String::from("\n| target | measured | met |\n|---|---:|---|\n");
+        for (what, measured, bound, at_least) in checks {
+            let met = if at_least {
+                measured >= bound
+            } else {
+                measured <= bound
+            };
+            let shown = if at_least {
+                thousands(measured)
+            } else {
+                format!("{measured:.1}×")
+            };
+            out.push_str(&format!(
+                "| {what} | {shown} | {} |\n",
+                if met { "yes" } else { "no" }
+            ));
+        }
+        out
+    }
+}
+
+/// `1234567.8` as `1,234,568`.
+pub(crate) fn thousands(x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".into();
+    }
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(1_234_567.8), "1,234,568");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn every_row_names_benchmarks_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            round: Duration::from_millis(5),
+            rounds: 1,
+        };
+        let results = run(settings, dir.path());
+        for row in ROWS {
+            assert!(results.rate(row.bench) > 0.0, "{}", row.bench);
+            assert!(results.rate(row.floor) > 0.0, "{}", row.floor);
+        }
+        for (key, _, _) in FLOORS {
+            assert!(results.rate(key) > 0.0, "{key}");
+        }
+        assert!(results.report(settings).contains("| target |"));
+    }
+}
