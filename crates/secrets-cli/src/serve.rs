@@ -1,6 +1,6 @@
 //! `secrets serve`: the store over HTTP(S), speaking Alibaba's KMS protocol.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -70,14 +70,7 @@ pub(crate) fn run(
     root_key_file: Option<&String>,
     location: StoreLocation,
 ) -> Result<Value, Failure> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let _log = secrets_server::logging::init_stderr("info");
     let keys_file = args
         .get_one::<String>("access-keys")
         .ok_or_else(|| Failure::usage("--access-keys is required"))?;

@@ -46,6 +46,10 @@ pub struct ServerConfig {
     pub host_id: Option<String>,
     /// On shutdown, how long in-flight requests may take to finish. Default 30 s.
     pub shutdown_grace: Duration,
+    /// How many threads run reading operations (GetSecretValue, Describe…, List…). Few
+    /// threads that stay busy serve reads with less CPU than many that sleep and wake;
+    /// writes use the runtime's blocking pool. Default: twice the number of CPUs, at least 4.
+    pub read_threads: usize,
 }
 
 /// A certificate chain and its private key, as PEM files.
@@ -71,6 +75,9 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             host_id: None,
             shutdown_grace: Duration::from_secs(30),
+            read_threads: std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 2)
+                .max(4),
         }
     }
 }
@@ -87,6 +94,7 @@ impl fmt::Debug for ServerConfig {
             .field("nonce_capacity", &self.nonce_capacity)
             .field("host_id", &self.host_id)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("read_threads", &self.read_threads)
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,8 @@
 //! The replay guard: every (AccessKeyId, nonce) pair seen is remembered until the request's
 //! timestamp leaves the accepted window, in bounded memory.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use ring::digest;
@@ -29,10 +29,34 @@ pub(crate) struct NonceCache {
     per_shard: usize,
 }
 
+/// One shard: the nonces with their expiry, and the same in arrival order for eviction.
+///
+/// Expiries arrive nearly in order (they are the requests' times plus the window), and the
+/// queue is evicted from the front while the front has expired: an entry stuck behind a later
+/// one is dropped late, never early, which costs memory but never opens a replay.
 #[derive(Default)]
 struct Shard {
-    expiry: HashMap<u128, i64>,
-    queue: BinaryHeap<Reverse<(i64, u128)>>,
+    expiry: HashMap<u128, i64, BuildHasherDefault<DigestHasher>>,
+    queue: VecDeque<(i64, u128)>,
+}
+
+/// The keys are SHA-256 prefixes, already uniform and not steerable by a caller: their own
+/// bits are a fine hash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 impl NonceCache {
@@ -59,23 +83,23 @@ impl NonceCache {
         // A poisoned lock only means another request panicked mid-insert; the map is still a
         // valid set of nonces.
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(&Reverse((at, old))) = shard.queue.peek() {
+        while let Some(&(at, old)) = shard.queue.front() {
             if at > now {
                 break;
             }
-            shard.queue.pop();
+            shard.queue.pop_front();
             if shard.expiry.get(&old) == Some(&at) {
                 shard.expiry.remove(&old);
             }
         }
-        if shard.expiry.contains_key(&id) {
+        if shard.expiry.get(&id).is_some_and(|&at| at > now) {
             return NonceCheck::Used;
         }
-        if shard.expiry.len() >= self.per_shard {
+        if shard.queue.len() >= self.per_shard {
             return NonceCheck::Full;
         }
         shard.expiry.insert(id, expires_at);
-        shard.queue.push(Reverse((expires_at, id)));
+        shard.queue.push_back((expires_at, id));
         NonceCheck::Fresh
     }
 }
@@ -110,6 +134,28 @@ mod tests {
         assert_eq!(
             cache.check_and_insert("ak", "n1", 2_000, 1_000),
             NonceCheck::Fresh
+        );
+    }
+
+    #[test]
+    fn an_out_of_order_expiry_is_kept_until_it_expires() {
+        let cache = NonceCache::new(100);
+        assert_eq!(
+            cache.check_and_insert("ak", "late", 2_000, 0),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert("ak", "early", 1_000, 0),
+            NonceCheck::Fresh
+        );
+        // "early" expired but sits behind "late": it is treated as absent, "late" is kept.
+        assert_eq!(
+            cache.check_and_insert("ak", "early", 2_500, 1_500),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert("ak", "late", 2_500, 1_500),
+            NonceCheck::Used
         );
     }
 

@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::pools::Pools;
 use crate::service::{State, handle};
 
 /// How long a TLS handshake may take.
@@ -66,6 +67,7 @@ impl Server {
             body_limit: config.body_limit,
             body_timeout: config.read_timeout,
             host_id: config.host_id.unwrap_or_else(|| local_addr.to_string()),
+            pools: Pools::new(config.read_threads).map_err(ServerError::Runtime)?,
         });
         Ok(Server {
             listener,

@@ -15,6 +15,7 @@ use secrets_manager::{Principal, SecretsManager};
 use crate::auth::{Authenticator, SignedParts};
 use crate::error::Rejection;
 use crate::form;
+use crate::pools::Pools;
 
 /// The `Content-Type` of every response.
 const JSON: &str = "application/json;charset=utf-8";
@@ -26,6 +27,7 @@ pub(crate) struct State {
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Duration,
     pub(crate) host_id: String,
+    pub(crate) pools: Pools,
 }
 
 /// What the log line says about a request, filled in as it is learned.
@@ -163,21 +165,21 @@ async fn process(
 
     let store = state.store.for_principal(Principal::new(who.access_key_id));
     let action = who.action;
-    // The facade is synchronous and may wait on storage (an fsync): keep it off the async
-    // workers.
-    let outcome = tokio::task::spawn_blocking(move || {
-        let value = secrets_wire::call(&store, &action, &params)?;
-        let request_id = value
-            .get("RequestId")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned();
-        Ok::<_, secrets_wire::CallError>(Success {
-            request_id,
-            body: value.to_string().into_bytes(),
+    let outcome = state
+        .pools
+        .run(crate::pools::is_read(&action), move || {
+            let value = secrets_wire::call(&store, &action, &params)?;
+            let request_id = value
+                .get("RequestId")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Ok::<_, secrets_wire::CallError>(Success {
+                request_id,
+                body: value.to_string().into_bytes(),
+            })
         })
-    })
-    .await;
+        .await;
     match outcome {
         Ok(result) => result.map_err(Rejection::from),
         Err(e) => {
