@@ -21,6 +21,8 @@ const PUT_SECRETS: u64 = 16;
 
 /// A store on one backend, with a second manager on the same storage that caches values.
 pub(crate) struct Facade {
+    /// The sled storage, when on sled, for its flush count.
+    sled: Option<SledStorage>,
     plain: SecretsManager,
     cached: SecretsManager,
     data: Vec<u8>,
@@ -30,17 +32,17 @@ pub(crate) struct Facade {
 impl Facade {
     /// A store on a fresh `MemoryStorage`.
     pub(crate) fn memory() -> Self {
-        Self::on(Arc::new(MemoryStorage::new()))
+        Self::on(Arc::new(MemoryStorage::new()), None)
     }
 
     /// A durable store on a fresh sled directory `path`, with the default options.
     pub(crate) fn sled(path: &Path) -> Self {
         let storage = SledStorage::open_with(path, SledOptions::default())
             .expect("a fresh sled directory opens");
-        Self::on(Arc::new(storage))
+        Self::on(Arc::new(storage.clone()), Some(storage))
     }
 
-    fn on(storage: Arc<dyn Storage>) -> Self {
+    fn on(storage: Arc<dyn Storage>, sled: Option<SledStorage>) -> Self {
         let kms = Arc::new(LocalKms::in_memory(
             RootKey::generate().expect("the OS random number generator works"),
         ));
@@ -49,6 +51,7 @@ impl Facade {
             .value_cache(CacheConfig::default())
             .build();
         let facade = Facade {
+            sled,
             plain,
             cached,
             data: value(),
@@ -123,6 +126,13 @@ impl Facade {
             .expect("put_secret_value of a new version succeeds");
     }
 
+    /// The writes (creates and puts, set-up included) and flushes so far, on sled.
+    pub(crate) fn writes_and_flushes(&self) -> Option<(u64, u64)> {
+        let sled = self.sled.as_ref()?;
+        let writes = self.next.load(Ordering::Relaxed) + 1 + PUT_SECRETS;
+        Some((writes, sled.flush_count()))
+    }
+
     /// The value cache's hits and misses so far.
     pub(crate) fn cache_hits_and_misses(&self) -> (u64, u64) {
         let stats = self.cached.cache_stats().unwrap_or_default();
@@ -150,6 +160,11 @@ mod tests {
             assert_eq!(facade.get_cached(), 1024);
             assert_eq!(facade.get_cached(), 1024);
             assert_eq!(facade.cache_hits_and_misses(), (1, 1));
+            if let Some((writes, flushes)) = facade.writes_and_flushes() {
+                // 17 set-up writes, a create and a put; one flush each, and one more for
+                // `create_numbered`, which the write count leaves out (scale runs only).
+                assert_eq!((writes, flushes), (19, 20));
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! benchmark once, so that the machine's noise falls on all of them alike; the table reports
 //! the median over rounds of the rate and of the ratio to the floor of the same round.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -171,6 +172,8 @@ pub(crate) struct Results {
     rates: BTreeMap<&'static str, f64>,
     ratios: BTreeMap<&'static str, f64>,
     cache: (u64, u64),
+    /// Writes and flushes of the 32-caller sled creates, over every round.
+    sled_batches: (u64, u64),
 }
 
 /// Runs every benchmark `settings.rounds` times, with sled directories under `dir`.
@@ -183,6 +186,8 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
     raw_sled.insert_as("floor/read", envelope.sealed_bytes());
     let memory = Facade::memory();
     let sled = Facade::sled(&dir.join("facade-sled"));
+    // Writes and flushes of the 32-caller creates, over every round.
+    let concurrent_batches = Cell::new((0u64, 0u64));
 
     let mut benches: Vec<(&'static str, Run<'_>)> = vec![
         ("seal", single(|| sink(envelope.seal()))),
@@ -234,7 +239,14 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
         ("op/sled/put", single(|| sled.put())),
         (
             "op/sled/create_32",
-            Box::new(|budget| measure::concurrent(CALLERS, budget, &|_| sled.create())),
+            Box::new(|budget| {
+                let before = sled.writes_and_flushes().unwrap_or_default();
+                let rate = measure::concurrent(CALLERS, budget, &|_| sled.create());
+                let after = sled.writes_and_flushes().unwrap_or_default();
+                let (writes, flushes) = concurrent_batches.get();
+                concurrent_batches.set((writes + after.0 - before.0, flushes + after.1 - before.1));
+                rate
+            }),
         ),
     ];
 
@@ -270,6 +282,7 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
         rates,
         ratios,
         cache: (hits_mem + hits_sled, misses_mem + misses_sled),
+        sled_batches: concurrent_batches.get(),
     }
 }
 
@@ -319,6 +332,13 @@ impl Results {
         out.push_str(&format!(
             "\nvalue cache: {} hits, {} misses\n",
             self.cache.0, self.cache.1
+        ));
+        let (writes, flushes) = self.sled_batches;
+        out.push_str(&format!(
+            "sled, {CALLERS} callers: {} creates shared {} flushes ({:.1} per flush)\n",
+            thousands(writes as f64),
+            thousands(flushes as f64),
+            writes as f64 / flushes.max(1) as f64
         ));
         out.push_str(&self.targets());
         out
