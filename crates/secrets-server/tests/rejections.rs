@@ -17,6 +17,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// A signed ListSecrets request, to tamper with before sending.
+fn list_secrets(c: &Client) -> hyper::Request<Full<Bytes>> {
+    c.signed_request("ListSecrets", &[], &CallOptions::default())
+        .unwrap()
+}
+
 fn assert_code(reply: &Reply, status: u16, code: &str) {
     assert_eq!(
         (reply.status, reply.code()),
@@ -151,9 +157,7 @@ async fn an_unknown_access_key_is_not_found() {
 async fn an_unsigned_request_is_refused() {
     let server = common::start().await;
     let mut c = server.client(ADMIN, SignatureVersion::V3).await;
-    let mut request = c
-        .signed_request("ListSecrets", &[], &CallOptions::default())
-        .unwrap();
+    let mut request = list_secrets(&c);
     request.headers_mut().remove("authorization");
     assert_code(&c.send(request).await.unwrap(), 400, "IncompleteSignature");
     server.stop().await;
@@ -189,17 +193,13 @@ async fn a_body_that_does_not_match_its_hash_is_refused() {
 async fn an_unsigned_acs_header_is_an_incomplete_signature() {
     let server = common::start().await;
     let mut c = server.client(ADMIN, SignatureVersion::V3).await;
-    let mut request = c
-        .signed_request("ListSecrets", &[], &CallOptions::default())
-        .unwrap();
+    let mut request = list_secrets(&c);
     request
         .headers_mut()
         .insert("x-acs-extra", "1".parse().unwrap());
     assert_code(&c.send(request).await.unwrap(), 400, "IncompleteSignature");
     // Changing the action after signing breaks the signature.
-    let mut request = c
-        .signed_request("ListSecrets", &[], &CallOptions::default())
-        .unwrap();
+    let mut request = list_secrets(&c);
     request
         .headers_mut()
         .insert("x-acs-action", "GetRandomPassword".parse().unwrap());
@@ -215,9 +215,7 @@ async fn an_unsigned_acs_header_is_an_incomplete_signature() {
 async fn another_signature_algorithm_is_an_invalid_signature_method() {
     let server = common::start().await;
     let mut c = server.client(ADMIN, SignatureVersion::V3).await;
-    let mut request = c
-        .signed_request("ListSecrets", &[], &CallOptions::default())
-        .unwrap();
+    let mut request = list_secrets(&c);
     let header = request.headers()["authorization"]
         .to_str()
         .unwrap()
@@ -248,7 +246,12 @@ async fn a_body_over_the_limit_gets_413_and_a_json_error() {
 
     // Without a Content-Length (chunked), the limit holds while reading.
     let chunks = Chunks(vec![Bytes::from(vec![b'a'; 3000]), Bytes::from(vec![b'b'; 3000])].into());
-    let (status, body) = send_chunked(server.addr, chunks).await;
+    let request = hyper::Request::post("/")
+        .header("host", server.addr.to_string())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(chunks)
+        .unwrap();
+    let (status, _, body) = common::send_raw(server.addr, request).await;
     assert_eq!(
         (status, body["Code"].as_str()),
         (413, Some("Rejected.LimitExceeded"))
@@ -270,34 +273,9 @@ impl hyper::body::Body for Chunks {
     }
 }
 
-async fn send_chunked(addr: std::net::SocketAddr, body: Chunks) -> (u16, serde_json::Value) {
-    use http_body_util::BodyExt as _;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let request = hyper::Request::post("/")
-        .header("host", addr.to_string())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
-}
-
 #[tokio::test]
 async fn error_bodies_have_alibabas_shape_and_content_type() {
     let server = common::start().await;
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
     for (path, status, code) in [
         ("/?Action=ListSecrets", 400, "IncompleteSignature"),
         ("/other", 404, "InvalidApi.NotFound"),
@@ -306,19 +284,10 @@ async fn error_bodies_have_alibabas_shape_and_content_type() {
             .header("host", server.addr.to_string())
             .body(Full::new(Bytes::new()))
             .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        assert_eq!(response.status().as_u16(), status);
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/json;charset=utf-8"
-        );
-        let request_id = response.headers()["x-acs-request-id"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        use http_body_util::BodyExt as _;
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let (got_status, headers, body) = common::send_raw(server.addr, request).await;
+        assert_eq!(got_status, status);
+        assert_eq!(headers["content-type"], "application/json;charset=utf-8");
+        let request_id = headers["x-acs-request-id"].to_str().unwrap();
         let keys: Vec<&str> = body
             .as_object()
             .unwrap()
@@ -330,7 +299,7 @@ async fn error_bodies_have_alibabas_shape_and_content_type() {
             ["Code", "HostId", "Message", "Recommend", "RequestId"]
         );
         assert_eq!(body["Code"], code);
-        assert_eq!(body["RequestId"], request_id.as_str());
+        assert_eq!(body["RequestId"], request_id);
         assert_eq!(request_id.len(), 36);
         assert_eq!(body["HostId"], server.addr.to_string());
     }

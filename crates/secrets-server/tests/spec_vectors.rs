@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use secret_model::Timestamp;
 use secrets_manager::ManualClock;
 use secrets_server::AccessKeys;
@@ -31,16 +31,8 @@ async fn send(
     addr: std::net::SocketAddr,
     request: hyper::Request<Full<Bytes>>,
 ) -> (u16, serde_json::Value) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let (status, _, body) = common::send_raw(addr, request).await;
+    (status, body)
 }
 
 /// The second V3 vector: CreateSecret with a form body, signed for host 127.0.0.1:8080.

@@ -101,3 +101,27 @@ impl TestServer {
         self.task.await.unwrap()
     }
 }
+
+/// Sends one hand-built request on a fresh connection: the status, the headers, the JSON body.
+pub async fn send_raw<B>(
+    addr: SocketAddr,
+    request: hyper::Request<B>,
+) -> (u16, hyper::HeaderMap, serde_json::Value)
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
