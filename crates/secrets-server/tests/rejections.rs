@@ -317,3 +317,20 @@ async fn error_bodies_have_alibabas_shape_and_content_type() {
     assert_code(&reply, 404, "InvalidApi.NotFound");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_replay_guard_throttles_rather_than_forgets() {
+    let server = common::start_with(common::memory_storage(), |c| c.nonce_capacity = 16).await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let mut throttled = None;
+    for _ in 0..64 {
+        let reply = c.call("ListSecrets", &[]).await.unwrap();
+        if reply.status != 200 {
+            throttled = Some(reply);
+            break;
+        }
+    }
+    let reply = throttled.expect("a guard of 16 nonces fills within 64 requests");
+    assert_code(&reply, 429, "Rejected.Throttling");
+    server.stop().await;
+}
