@@ -100,10 +100,24 @@ impl SledStorage {
     /// Errors: as for [`SledStorage::open`].
     pub fn open_with(path: impl AsRef<Path>, options: SledOptions) -> Result<Self, StorageError> {
         let path = path.as_ref();
-        let db =
-            options.sled_config().path(path).open().map_err(|e| {
-                from_sled(&format!("opening the sled store at {}", path.display()), e)
-            })?;
+        // A handle dropped a moment ago in this process may still hold the directory's lock
+        // while sled's background thread winds down: wait a little for it, then give up with
+        // the lock error (another process holding the store answers within LOCK_WAIT).
+        let started = std::time::Instant::now();
+        let db = loop {
+            match options.sled_config().path(path).open() {
+                Ok(db) => break db,
+                Err(e) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(from_sled(
+                        &format!("opening the sled store at {}", path.display()),
+                        e,
+                    ));
+                }
+            }
+        };
         Self::from_db(db)
     }
 
@@ -286,4 +300,12 @@ impl Storage for SledStorage {
         }
         Ok(out)
     }
+}
+
+/// How long [`SledStorage::open`] waits for a directory lock that may be about to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether sled refused to open because another handle holds the directory's lock.
+fn is_lock_error(e: &sled::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
 }
