@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use secret_model::{Filters, TagSet, limits, parse_json_string_list};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(tags) = TagSet::from_json(text) {
         assert!(tags.tags().len() <= limits::TAGS_PER_SECRET_MAX);
     }

@@ -16,16 +16,22 @@ fn store() -> &'static SecretsManager {
     static STORE: OnceLock<SecretsManager> = OnceLock::new();
     STORE.get_or_init(|| {
         let store = secrets_manager::testing::memory_store();
-        let p: Params = [("SecretName", "seed"), ("VersionId", "v1"), ("SecretData", CANARY)]
-            .into_iter()
-            .collect();
+        let p: Params = [
+            ("SecretName", "seed"),
+            ("VersionId", "v1"),
+            ("SecretData", CANARY),
+        ]
+        .into_iter()
+        .collect();
         call(&store, "CreateSecret", &p).expect("the seed secret is created");
         store
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let op = &OPERATIONS[selector as usize % OPERATIONS.len()];
     let text = String::from_utf8_lossy(rest);
     // The input is split on 0x00 into values for the operation's parameters, in order; a
@@ -46,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = call(store(), op.action, &params) {
         // Names are echoed in messages; only a canary the input did not carry is a leak.
         if !text.contains(CANARY) {
-            assert!(!e.message().contains(CANARY), "an error message leaked a value");
+            assert!(
+                !e.message().contains(CANARY),
+                "an error message leaked a value"
+            );
         }
         assert!((400..600).contains(&e.http_status()));
     }

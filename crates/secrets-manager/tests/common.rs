@@ -14,9 +14,10 @@ use secrets_manager::{
     PutSecretValueRequest, SecretsManager,
 };
 
-pub const REGION: &str = "cn-hangzhou";
-pub const ACCOUNT: &str = "1234567890";
-pub const START: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+// A path, so that it resolves the same when cargo builds this file as a test of its own.
+#[path = "common/constants.rs"]
+mod constants;
+pub use constants::{ACCOUNT, REGION, START};
 
 pub struct Fixture {
     pub store: SecretsManager,

@@ -7,18 +7,12 @@ use proptest::sample::{select, subsequence};
 use secret_model::SecretDataType;
 use secrets_manager::GetRandomPasswordRequest;
 
-use crate::common::REGION;
 use crate::model::Model;
 use crate::transitions::{
-    CreateArgs, Data, FilterArg, LABELS, NAMES, PutArgs, Transition, VERSION_IDS, arn,
+    CreateArgs, DESCRIPTIONS, Data, EDGE_DATA, FilterArg, LABELS, NAMES, PutArgs, SMALL_TAG_KEYS,
+    TAG_VALUES, TEXTS, Transition, UNKNOWN_KEY, VERSION_IDS, arn, big_tag_keys, invalid_labels,
+    invalid_names, invalid_tag_keys, invalid_tag_values, invalid_version_ids, long_descriptions,
 };
-
-const SMALL_TAG_KEYS: [&str; 4] = ["env", "team", "owner", "a:b/c"];
-const TAG_VALUES: [&str; 4] = ["prod", "dev", "a b", "x:y@z"];
-
-fn big_tag_keys() -> Vec<String> {
-    (1..=24).map(|i| format!("t{i:02}")).collect()
-}
 
 /// What the model holds now, so draws can favour names and versions that exist.
 #[derive(Clone)]
@@ -90,14 +84,7 @@ fn any_name() -> BoxedStrategy<String> {
         4 => Just("app/key".to_owned()),
         2 => Just("Zeta.1".to_owned()),
         1 => Just(arn("db")),
-        1 => select(vec![
-            String::new(),
-            "acs/reserved".to_owned(),
-            "bad name".to_owned(),
-            "a".repeat(193),
-            "acs:kms:us-west-1:1234567890:secret/db".to_owned(),
-            format!("acs:kms:{REGION}:999:secret/db"),
-        ]),
+        1 => select(invalid_names()),
     ]
     .boxed()
 }
@@ -105,7 +92,7 @@ fn any_name() -> BoxedStrategy<String> {
 fn version_id() -> BoxedStrategy<String> {
     prop_oneof![
         20 => select(&VERSION_IDS[..]).prop_map(str::to_owned),
-        1 => select(vec![String::new(), "v 1".to_owned(), "x".repeat(65), "tab\t".to_owned()]),
+        1 => select(invalid_version_ids()),
     ]
     .boxed()
 }
@@ -113,16 +100,16 @@ fn version_id() -> BoxedStrategy<String> {
 fn label() -> BoxedStrategy<String> {
     prop_oneof![
         20 => select(&LABELS[..]).prop_map(str::to_owned),
-        1 => select(vec![String::new(), "bad label".to_owned(), "bad/label".to_owned(), "L".repeat(65)]),
+        1 => select(invalid_labels()),
     ]
     .boxed()
 }
 
 fn data() -> BoxedStrategy<Data> {
     prop_oneof![
-        12 => select(vec![Data::Text("alpha"), Data::Text("beta"), Data::Text("gamma"), Data::Text("δelta")]),
+        12 => select(&TEXTS[..]),
         3 => Just(Data::Binary),
-        1 => select(vec![Data::Empty, Data::Max, Data::Oversize]),
+        1 => select(&EDGE_DATA[..]),
     ]
     .boxed()
 }
@@ -152,8 +139,8 @@ fn description() -> BoxedStrategy<Option<String>> {
     prop_oneof![
         4 => Just(None),
         1 => Just(Some(String::new())),
-        4 => select(vec!["primary db", "replica of db", "key for app"]).prop_map(|d| Some(d.to_owned())),
-        1 => select(vec!["d".repeat(1024), "d".repeat(1025), "é".repeat(1024)]).prop_map(Some),
+        4 => select(&DESCRIPTIONS[..]).prop_map(|d| Some(d.to_owned())),
+        1 => select(long_descriptions()).prop_map(Some),
     ]
     .boxed()
 }
@@ -181,9 +168,9 @@ fn tags() -> BoxedStrategy<Vec<(String, String)>> {
         2 => prop_oneof![
             Just((1..=21).map(|i| (format!("k{i}"), "v".to_owned())).collect::<Vec<_>>()),
             Just(vec![("env".to_owned(), "a".to_owned()), ("env".to_owned(), "b".to_owned())]),
-            select(vec!["aliyun-x".to_owned(), "acs:x".to_owned(), "bad#key".to_owned(), String::new(), "k".repeat(129)])
+            select(invalid_tag_keys())
                 .prop_map(|k| vec![("env".to_owned(), "prod".to_owned()), (k, "v".to_owned())]),
-            select(vec!["bad#v".to_owned(), String::new(), "v".repeat(129)]).prop_map(|v| vec![("env".to_owned(), v)]),
+            select(invalid_tag_values()).prop_map(|v| vec![("env".to_owned(), v)]),
         ],
     ]
     .boxed()
@@ -340,7 +327,7 @@ fn create(pools: &Pools) -> BoxedStrategy<CreateArgs> {
     let key = prop_oneof![
         12 => Just(None),
         1 => Just(Some(String::new())),
-        1 => Just(Some("0f0e0d0c-0b0a-4908-8706-050403020100".to_owned())),
+        1 => Just(Some(UNKNOWN_KEY.to_owned())),
     ];
     let tags = prop_oneof![3 => Just(Vec::new()), 1 => tags()];
     (

@@ -27,6 +27,68 @@ pub const LABELS: [&str; 10] = [
     "x_y",
     "gold",
 ];
+/// Secret names that are invalid, or ARNs of another store's secret.
+pub fn invalid_names() -> Vec<String> {
+    vec![
+        String::new(),
+        "acs/reserved".to_owned(),
+        "bad name".to_owned(),
+        "a".repeat(193),
+        "acs:kms:us-west-1:1234567890:secret/db".to_owned(),
+        format!("acs:kms:{REGION}:999:secret/db"),
+    ]
+}
+pub fn invalid_version_ids() -> Vec<String> {
+    vec![
+        String::new(),
+        "v 1".to_owned(),
+        "x".repeat(65),
+        "tab\t".to_owned(),
+    ]
+}
+pub fn invalid_labels() -> Vec<String> {
+    vec![
+        String::new(),
+        "bad label".to_owned(),
+        "bad/label".to_owned(),
+        "L".repeat(65),
+    ]
+}
+/// The ordinary secret values.
+pub const TEXTS: [Data; 4] = [
+    Data::Text("alpha"),
+    Data::Text("beta"),
+    Data::Text("gamma"),
+    Data::Text("δelta"),
+];
+/// Values at and past the size limits, and none.
+pub const EDGE_DATA: [Data; 3] = [Data::Empty, Data::Max, Data::Oversize];
+pub const DESCRIPTIONS: [&str; 3] = ["primary db", "replica of db", "key for app"];
+/// Descriptions at and past the 1,024-character limit.
+pub fn long_descriptions() -> Vec<String> {
+    vec!["d".repeat(1024), "d".repeat(1025), "é".repeat(1024)]
+}
+/// A few tag keys, for collisions; [`big_tag_keys`] to reach the 20-tag limit.
+pub const SMALL_TAG_KEYS: [&str; 4] = ["env", "team", "owner", "a:b/c"];
+pub const TAG_VALUES: [&str; 4] = ["prod", "dev", "a b", "x:y@z"];
+pub fn big_tag_keys() -> Vec<String> {
+    (1..=24).map(|i| format!("t{i:02}")).collect()
+}
+pub fn invalid_tag_keys() -> Vec<String> {
+    vec![
+        "aliyun-x".to_owned(),
+        "acs:x".to_owned(),
+        "bad#key".to_owned(),
+        String::new(),
+        "k".repeat(129),
+    ]
+}
+pub fn invalid_tag_values() -> Vec<String> {
+    vec!["bad#v".to_owned(), String::new(), "v".repeat(129)]
+}
+/// A `CreateSecret` `EncryptionKeyId` that names no key of the store.
+pub const UNKNOWN_KEY: &str = "0f0e0d0c-0b0a-4908-8706-050403020100";
+
 /// This store's ARN of `name`.
 pub fn arn(name: &str) -> String {
     format!("acs:kms:{REGION}:{ACCOUNT}:secret/{name}")
