@@ -62,6 +62,8 @@ pub mod client;
 mod config;
 mod error;
 mod form;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 mod nonce;
 mod policy;
