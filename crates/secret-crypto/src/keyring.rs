@@ -1,4 +1,5 @@
-//! The keyring: every customer master key, and the `Keyring v1` format that keeps it on disk
+//! The keyring: every customer master key and the record seal key, and the `Keyring` format
+//! (version 2; version 1, without the record seal key, is still read) that keeps it on disk
 //! encrypted under a subkey of the root key. Byte layout in `docs/formats.md`.
 
 use ring::aead::{Aad, LessSafeKey, Nonce};
@@ -13,8 +14,10 @@ use crate::{KeyMetadata, KeyState, KmsError};
 
 /// The first bytes of every keyring blob.
 pub(crate) const MAGIC: &[u8; 8] = b"SSKEYRNG";
-/// The only keyring format version so far.
+/// The first keyring format: master keys only.
 pub(crate) const FORMAT_V1: u8 = 1;
+/// The format this release writes: format 1 followed by the optional record seal key.
+pub(crate) const FORMAT_V2: u8 = 2;
 const HEADER_LEN: usize = MAGIC.len() + 1;
 
 const STATE_ENABLED: u8 = 1;
@@ -35,6 +38,8 @@ pub(crate) struct Keyring {
     pub(crate) default_key: Option<KeyId>,
     /// Every master key, in creation order.
     pub(crate) keys: Vec<MasterKey>,
+    /// The key records are sealed with ([`crate::RecordSealKey`]), once created.
+    pub(crate) record_seal_key: Option<Material>,
 }
 
 /// One customer master key.
@@ -104,7 +109,7 @@ impl Keyring {
         self.keys.iter_mut().find(|k| k.id == *id)
     }
 
-    /// Encrypts the keyring under `root` into a `Keyring v1` blob.
+    /// Encrypts the keyring under `root` into a `Keyring v2` blob.
     /// Errors: `Rng`, or `Keyring` if a description does not fit its 32-bit length.
     pub(crate) fn seal(&self, root: &RootKey) -> Result<Vec<u8>, KmsError> {
         let plaintext = self.encode()?;
@@ -115,7 +120,7 @@ impl Keyring {
 
         let mut blob = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
         blob.extend_from_slice(MAGIC);
-        blob.push(FORMAT_V1);
+        blob.push(FORMAT_V2);
         blob.extend_from_slice(&nonce);
         let body_start = blob.len();
         blob.extend_from_slice(&plaintext);
@@ -136,7 +141,7 @@ impl Keyring {
         Ok(blob)
     }
 
-    /// Decrypts and decodes a `Keyring v1` blob.
+    /// Decrypts and decodes a `Keyring v1` or `v2` blob.
     ///
     /// Errors: `Keyring` for a blob that is not a keyring, has an unknown format version or
     /// decodes to an inconsistent keyring; `WrongRootKey` when authentication fails, which is
@@ -150,15 +155,15 @@ impl Keyring {
         if h.take(MAGIC.len()) != Some(&MAGIC[..]) {
             return Err(KmsError::Keyring("not a keyring: bad magic bytes".into()));
         }
-        match h.u8() {
-            Some(FORMAT_V1) => {}
+        let format = match h.u8() {
+            Some(v @ (FORMAT_V1 | FORMAT_V2)) => v,
             Some(v) => {
                 return Err(KmsError::Keyring(format!(
                     "unsupported keyring format version {v}"
                 )));
             }
             None => return Err(KmsError::Keyring("not a keyring: too short".into())),
-        }
+        };
         let nonce = r
             .array::<NONCE_LEN>()
             .ok_or_else(|| KmsError::Keyring("keyring is truncated".into()))?;
@@ -173,7 +178,7 @@ impl Keyring {
                 &mut body[..],
             )
             .map_err(|_| KmsError::WrongRootKey)?;
-        Keyring::decode(plaintext)
+        Keyring::decode(plaintext, format)
     }
 
     /// The plaintext encoding, in a buffer sized exactly so it never reallocates.
@@ -185,7 +190,9 @@ impl Keyring {
                 .keys
                 .iter()
                 .map(|k| MIN_KEY_LEN + k.description.len() + k.versions.len() * VERSION_LEN)
-                .sum::<usize>();
+                .sum::<usize>()
+            + 1
+            + self.record_seal_key.as_ref().map_or(0, |_| 32);
         let mut out = Zeroizing::new(Vec::with_capacity(len));
         match &self.default_key {
             None => out.push(0),
@@ -213,12 +220,20 @@ impl Keyring {
                 out.extend_from_slice(&version.material[..]);
             }
         }
+        match &self.record_seal_key {
+            None => out.push(0),
+            Some(material) => {
+                out.push(1);
+                out.extend_from_slice(&material[..]);
+            }
+        }
         debug_assert_eq!(out.len(), len, "the size computation matches the encoding");
         Ok(out)
     }
 
-    /// Decodes the plaintext encoding, checking every length and invariant.
-    fn decode(bytes: &[u8]) -> Result<Keyring, KmsError> {
+    /// Decodes the plaintext encoding of keyring format `format`, checking every length and
+    /// invariant.
+    fn decode(bytes: &[u8], format: u8) -> Result<Keyring, KmsError> {
         let bad = |what: &str| KmsError::Keyring(format!("keyring is malformed: {what}"));
         let mut r = Reader::new(bytes);
         let default_key = match r.u8() {
@@ -278,6 +293,16 @@ impl Keyring {
                 versions,
             });
         }
+        let record_seal_key = match (format, r.u8()) {
+            (FORMAT_V1, None) => None,
+            (FORMAT_V2, Some(0)) => None,
+            (FORMAT_V2, Some(1)) => Some(Box::new(Zeroizing::new(
+                *r.array::<32>()
+                    .ok_or_else(|| bad("truncated record seal key"))?,
+            ))),
+            (FORMAT_V1, Some(_)) => return Err(bad("trailing bytes")),
+            _ => return Err(bad("bad record-seal-key flag")),
+        };
         if r.remaining() != 0 {
             return Err(bad("trailing bytes"));
         }
@@ -286,7 +311,11 @@ impl Keyring {
                 return Err(bad("the default key is missing"));
             }
         }
-        Ok(Keyring { default_key, keys })
+        Ok(Keyring {
+            default_key,
+            keys,
+            record_seal_key,
+        })
     }
 }
 
@@ -334,6 +363,7 @@ mod tests {
                     versions: vec![KeyVersion::new(Box::new(Zeroizing::new([8; 32])))],
                 },
             ],
+            record_seal_key: Some(Box::new(Zeroizing::new([9; 32]))),
         }
     }
 
@@ -341,8 +371,9 @@ mod tests {
     fn encoding_roundtrips_and_restarts_counts_at_the_reservation() {
         let ring = sample();
         let bytes = ring.encode().unwrap();
-        let back = Keyring::decode(&bytes).unwrap();
+        let back = Keyring::decode(&bytes, FORMAT_V2).unwrap();
         assert_eq!(back.default_key, ring.default_key);
+        assert_eq!(back.record_seal_key.as_deref().map(|k| **k), Some([9; 32]));
         assert_eq!(back.keys.len(), 2);
         assert_eq!(back.keys[0].metadata(), ring.keys[0].metadata());
         assert_eq!(back.keys[1].metadata(), ring.keys[1].metadata());
@@ -355,18 +386,41 @@ mod tests {
     fn every_truncation_of_the_encoding_is_rejected() {
         let bytes = sample().encode().unwrap();
         for len in 0..bytes.len() {
-            assert!(Keyring::decode(&bytes[..len]).is_err(), "length {len}");
+            assert!(
+                Keyring::decode(&bytes[..len], FORMAT_V2).is_err(),
+                "length {len}"
+            );
         }
         let mut longer = bytes.to_vec();
         longer.push(0);
-        assert!(Keyring::decode(&longer).is_err());
+        assert!(Keyring::decode(&longer, FORMAT_V2).is_err());
+    }
+
+    #[test]
+    fn a_format_1_encoding_has_no_record_seal_key_and_no_room_for_one() {
+        let ring = Keyring {
+            record_seal_key: None,
+            ..sample()
+        };
+        let v2 = ring.encode().unwrap();
+        assert_eq!(
+            v2.last(),
+            Some(&0),
+            "format 2 ends with an absent record seal key"
+        );
+        let v1 = &v2[..v2.len() - 1];
+        let back = Keyring::decode(v1, FORMAT_V1).unwrap();
+        assert!(back.record_seal_key.is_none());
+        assert_eq!(back.keys.len(), 2);
+        assert!(Keyring::decode(&v2, FORMAT_V1).is_err(), "trailing bytes");
+        assert!(Keyring::decode(v1, FORMAT_V2).is_err(), "flag missing");
     }
 
     #[test]
     fn huge_counts_do_not_allocate_or_panic() {
         let mut bytes = vec![0u8];
         bytes.extend_from_slice(&u32::MAX.to_be_bytes());
-        assert!(Keyring::decode(&bytes).is_err());
+        assert!(Keyring::decode(&bytes, FORMAT_V2).is_err());
     }
 
     #[test]
@@ -374,7 +428,7 @@ mod tests {
         let root = RootKey::from_bytes([1; 32]);
         let blob = sample().seal(&root).unwrap();
         assert_eq!(&blob[..8], MAGIC);
-        assert_eq!(blob[8], FORMAT_V1);
+        assert_eq!(blob[8], FORMAT_V2);
         assert!(Keyring::open(&blob, &root).is_ok());
         let wrong = RootKey::from_bytes([2; 32]);
         assert!(matches!(
@@ -387,10 +441,10 @@ mod tests {
     fn foreign_and_future_blobs_are_named_as_such() {
         let root = RootKey::from_bytes([1; 32]);
         let mut blob = sample().seal(&root).unwrap();
-        blob[8] = 2;
+        blob[8] = 3;
         let err = Keyring::open(&blob, &root).err().unwrap().to_string();
         assert!(
-            err.contains("unsupported keyring format version 2"),
+            err.contains("unsupported keyring format version 3"),
             "{err}"
         );
         let err = Keyring::open(b"hello world, not a keyring", &root)
@@ -404,6 +458,10 @@ mod tests {
     fn seal_output_never_contains_material_in_the_clear() {
         let root = RootKey::from_bytes([1; 32]);
         let blob = sample().seal(&root).unwrap();
-        assert!(!blob.windows(32).any(|w| w == [5; 32] || w == [6; 32]));
+        assert!(
+            !blob
+                .windows(32)
+                .any(|w| w == [5; 32] || w == [6; 32] || w == [9; 32])
+        );
     }
 }

@@ -38,12 +38,14 @@ mod gcm;
 mod hex;
 mod keyring;
 mod local_kms;
+mod record_seal;
 mod root_key;
 mod store;
 mod wire;
 
 pub use envelope::CryptoError;
 pub use local_kms::{DEFAULT_KEY_DESCRIPTION, LocalKms, WRAP_LIMIT, WRAP_RESERVATION};
+pub use record_seal::RecordSealKey;
 pub use root_key::{RootKey, RootKeyError};
 pub use store::{FileKeyring, KeyringStore, MemoryKeyring};
 
@@ -150,4 +152,11 @@ pub trait Kms: Send + Sync {
     /// The store's default master key, created on first need.
     /// Errors: `Keyring`, `Rng` (only when it has to be created).
     fn default_key(&self) -> Result<KeyId, KmsError>;
+
+    /// The key stored records are sealed with: created on first need, then the same for the
+    /// store's whole life (a root-key change keeps it), and the same on every instance that
+    /// shares the keyring. Only persisted keys are returned, so a record sealed under it can
+    /// always be checked again after a restart.
+    /// Errors: `Keyring`, `Rng` (only when it has to be created).
+    fn record_seal_key(&self) -> Result<RecordSealKey, KmsError>;
 }

@@ -13,7 +13,10 @@ use crate::gcm::{self, NONCE_LEN, TAG_LEN};
 use crate::keyring::{KeyVersion, Keyring, MasterKey, Material};
 use crate::store::{KeyringStore, MemoryKeyring};
 use crate::wire::put_len_prefixed;
-use crate::{DataKey, DataKeyBytes, KeyMetadata, KeyState, Kms, KmsError, RootKey, WrappedDataKey};
+use crate::{
+    DataKey, DataKeyBytes, KeyMetadata, KeyState, Kms, KmsError, RecordSealKey, RootKey,
+    WrappedDataKey,
+};
 
 /// How many data keys one master-key version wraps before the key rotates by itself.
 ///
@@ -348,6 +351,23 @@ impl Kms for LocalKms {
             ring.keys.push(key);
             ring.default_key = Some(id);
             Ok(id)
+        })
+    }
+
+    fn record_seal_key(&self) -> Result<RecordSealKey, KmsError> {
+        if let Some(material) = &self.lock().record_seal_key {
+            return Ok(RecordSealKey::new(material));
+        }
+        self.change(|ring| {
+            // Another thread may have created it between the check and the lock.
+            if ring.record_seal_key.is_none() {
+                ring.record_seal_key = Some(self.random_material()?);
+            }
+            let material = ring
+                .record_seal_key
+                .as_ref()
+                .expect("the record seal key was just made sure of");
+            Ok(RecordSealKey::new(material))
         })
     }
 }

@@ -105,6 +105,27 @@ fn checked_in_keyring_and_envelopes_still_open() {
 }
 
 #[test]
+fn a_format_1_keyring_gains_a_record_seal_key_and_keeps_its_master_keys() {
+    let store = Arc::new(MemoryKeyring::from_bytes(unhex(include_str!(
+        "vectors/keyring_v1.hex"
+    ))));
+    let kms = LocalKms::open(vector_root_key(), Box::new(store.clone())).unwrap();
+    let seal = kms.record_seal_key().unwrap().seal(b"record");
+    let upgraded = store.bytes().unwrap();
+    assert_eq!(upgraded[8], 2, "saved in keyring format 2");
+
+    let reopened = LocalKms::open(vector_root_key(), Box::new(store)).unwrap();
+    assert_eq!(reopened.record_seal_key().unwrap().seal(b"record"), seal);
+    assert_eq!(
+        reopened.default_key().unwrap().to_string(),
+        include_str!("vectors/keyring_v1_key_id.txt").trim()
+    );
+    let sealed = unhex(include_str!("vectors/envelope_v1_key_version_1.hex"));
+    let opened = with_ctx(|ctx| envelope::open(&reopened, &sealed, ctx)).unwrap();
+    assert_eq!(opened.expose(), b"sealed under version 1");
+}
+
+#[test]
 fn checked_in_keyring_refuses_another_root_key() {
     let keyring = unhex(include_str!("vectors/keyring_v1.hex"));
     let err = LocalKms::open(

@@ -305,6 +305,37 @@ fn every_change_is_saved_before_it_returns() {
 }
 
 #[test]
+fn the_record_seal_key_is_made_once_saved_first_and_survives_reopening_and_a_root_key_change() {
+    let store = CountingStore::shared();
+    let kms = LocalKms::open(root(), Box::new(store.clone())).unwrap();
+    store.set_failing(true);
+    assert!(
+        matches!(kms.record_seal_key(), Err(KmsError::Keyring(_))),
+        "an unsaved key is never handed out"
+    );
+    store.set_failing(false);
+    let seal = kms.record_seal_key().unwrap().seal(b"record");
+    let saves = store.saves();
+    assert_eq!(kms.record_seal_key().unwrap().seal(b"record"), seal);
+    assert_eq!(store.saves(), saves, "made once");
+
+    let reopened = LocalKms::open(root(), Box::new(store.clone())).unwrap();
+    assert_eq!(reopened.record_seal_key().unwrap().seal(b"record"), seal);
+
+    let new_root = RootKey::from_bytes([0x77; 32]);
+    LocalKms::change_root_key(&*store, &root(), &new_root).unwrap();
+    let rerooted = LocalKms::open(new_root, Box::new(store.clone())).unwrap();
+    assert_eq!(rerooted.record_seal_key().unwrap().seal(b"record"), seal);
+
+    let other_store = LocalKms::in_memory(root());
+    assert_ne!(
+        other_store.record_seal_key().unwrap().seal(b"record"),
+        seal,
+        "every keyring has its own"
+    );
+}
+
+#[test]
 fn a_failed_save_changes_nothing() {
     let store = CountingStore::shared();
     let kms = LocalKms::open(root(), Box::new(store.clone())).unwrap();

@@ -6,7 +6,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secret_crypto::{
-    DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RootKey, WrappedDataKey,
+    DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RecordSealKey, RootKey,
+    WrappedDataKey,
 };
 use secret_model::KeyId;
 
@@ -218,5 +219,12 @@ impl Kms for SharedKeyringKms {
 
     fn default_key(&self) -> Result<KeyId, KmsError> {
         self.run(|kms| kms.default_key())
+    }
+
+    /// Every instance sharing the keyring gets the same key: when two make one at once, the
+    /// keyring's compare-and-swap refuses one save, and that instance reloads and takes the
+    /// stored key.
+    fn record_seal_key(&self) -> Result<RecordSealKey, KmsError> {
+        self.run(|kms| kms.record_seal_key())
     }
 }

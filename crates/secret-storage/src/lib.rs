@@ -22,6 +22,7 @@
 //! #     update_time: Timestamp::from_unix(1_700_000_000),
 //! #     planned_delete_time: None,
 //! #     versions: vec![],
+//! #     seal: None,
 //! # };
 //! store.update(&name, &mut |current| match current {
 //!     Some(_) => Update::Keep,
@@ -43,7 +44,7 @@ mod memory;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use codec::{RECORD_FORMAT_VERSION, decode_record, encode_record};
+pub use codec::{RECORD_FORMAT_VERSION, decode_record, encode_record, sealed_bytes};
 pub use memory::MemoryStorage;
 
 use secret_model::{
@@ -72,7 +73,18 @@ pub struct SecretRecord {
     pub planned_delete_time: Option<Timestamp>,
     /// The versions, oldest first.
     pub versions: Vec<VersionRecord>,
+    /// The facade's authenticator over every other field ([`codec::sealed_bytes`]), or `None`
+    /// for a record that was never sealed (one kept in memory only, or written in record
+    /// format 1). Backends store it and give it back; they never compute or check it.
+    pub seal: Option<RecordSeal>,
 }
+
+/// A record's authenticator: a 32-byte MAC the facade computes over [`codec::sealed_bytes`]
+/// under a key only the KMS holds, so that a record changed where it is stored is detected.
+///
+/// Opaque to backends. `Debug` prints it in full: it is a public tag, not a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecordSeal(pub [u8; 32]);
 
 /// The metadata of one version. Its value is a separate payload (an envelope).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +101,11 @@ pub struct VersionRecord {
 
 /// What the closure given to [`Storage::update`] decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per update, returned by value; boxing the record would add \
+              an allocation to every write"
+)]
 pub enum Update {
     /// Change nothing.
     Keep,
@@ -174,4 +191,13 @@ pub trait Storage: Send + Sync {
         after: Option<&SecretName>,
         limit: usize,
     ) -> Result<Vec<SecretRecord>, StorageError>;
+
+    /// Whether records are kept where someone without this process's memory can change them
+    /// (files, a database server). When `true` — the default — the facade seals every record
+    /// it writes and refuses, on every read, a record whose seal does not match. A backend that
+    /// keeps records only in the process's own memory, beside the root key, may return `false`
+    /// to skip that work: whoever can change its records can read the keys too.
+    fn records_leave_the_process(&self) -> bool {
+        true
+    }
 }

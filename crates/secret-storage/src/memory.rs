@@ -111,4 +111,10 @@ impl Storage for MemoryStorage {
             .map(|(_, (record, _))| record.clone())
             .collect())
     }
+
+    /// `false`: the records live only in this process's memory, so the facade does not seal
+    /// them (anyone who could change them could read the root key as well).
+    fn records_leave_the_process(&self) -> bool {
+        false
+    }
 }

@@ -6,7 +6,9 @@ use secret_model::{
     Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp, Uuid,
     VersionId,
 };
-use secret_storage::{SecretRecord, StorageError, VersionRecord, decode_record, encode_record};
+use secret_storage::{
+    RecordSeal, SecretRecord, StorageError, VersionRecord, decode_record, encode_record,
+};
 
 fn name() -> impl Strategy<Value = SecretName> {
     "[A-Za-z0-9_/+=.@-]{1,192}".prop_filter_map("valid name", |s| SecretName::parse(&s).ok())
@@ -64,9 +66,18 @@ fn record() -> impl Strategy<Value = SecretRecord> {
         prop::collection::vec(tag(), 0..5),
         (time(), time(), prop::option::of(time())),
         prop::collection::vec(version(), 0..5),
+        prop::option::of(any::<[u8; 32]>()),
     )
         .prop_map(
-            |(name, description, key, tags, (create_time, update_time, planned), versions)| {
+            |(
+                name,
+                description,
+                key,
+                tags,
+                (create_time, update_time, planned),
+                versions,
+                seal,
+            )| {
                 SecretRecord {
                     name,
                     secret_type: SecretType::Generic,
@@ -77,6 +88,7 @@ fn record() -> impl Strategy<Value = SecretRecord> {
                     update_time,
                     planned_delete_time: planned,
                     versions,
+                    seal: seal.map(RecordSeal),
                 }
             },
         )
@@ -86,16 +98,18 @@ proptest! {
     #[test]
     fn every_valid_record_roundtrips(record in record()) {
         let bytes = encode_record(&record);
-        prop_assert_eq!(bytes[0], 1);
+        prop_assert_eq!(bytes[0], if record.seal.is_some() { 2 } else { 1 });
         prop_assert_eq!(decode_record(&bytes).unwrap(), record);
     }
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode_record(&bytes);
-        let mut versioned = vec![1u8];
-        versioned.extend_from_slice(&bytes);
-        let _ = decode_record(&versioned);
+        for format in [1u8, 2] {
+            let mut versioned = vec![format];
+            versioned.extend_from_slice(&bytes);
+            let _ = decode_record(&versioned);
+        }
     }
 
     #[test]

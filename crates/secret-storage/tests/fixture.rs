@@ -1,8 +1,9 @@
 //! Stored records are versioned (ARCHITECTURE.md §3): the record-format-1 fixture, checked in
-//! by the first release, must decode in every later one.
+//! by the first release, and the format-2 (sealed) fixture must decode in every later one.
 //!
-//! Regenerate it (only if format 1 itself was wrong and no release has shipped it) with
-//! `cargo test -p secret-storage --test fixture -- --ignored regenerate_v1_fixture`.
+//! Regenerate the format-2 fixture (only if format 2 itself was wrong and no release has
+//! shipped it) with
+//! `cargo test -p secret-storage --test fixture -- --ignored regenerate_v2_fixture`.
 
 use std::path::PathBuf;
 
@@ -10,10 +11,22 @@ use secret_model::{
     Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp, Uuid,
     VersionId,
 };
-use secret_storage::{SecretRecord, VersionRecord, decode_record, encode_record};
+use secret_storage::{RecordSeal, SecretRecord, VersionRecord, decode_record, encode_record};
 
 fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record-v1.bin")
+}
+
+fn v2_fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record-v2.bin")
+}
+
+/// The record in `record-v2.bin`: the format-1 fixture's record with a seal.
+fn v2_record() -> SecretRecord {
+    SecretRecord {
+        seal: Some(RecordSeal(std::array::from_fn(|i| 0xc0 ^ i as u8))),
+        ..v1_record()
+    }
 }
 
 /// The record in `record-v1.bin`.
@@ -56,6 +69,7 @@ fn v1_record() -> SecretRecord {
                 1_709_251_200,
             ),
         ],
+        seal: None,
     }
 }
 
@@ -82,7 +96,22 @@ fn fixture_key_id_is_stored_as_its_sixteen_bytes() {
 }
 
 #[test]
+fn v2_fixture_still_decodes_and_is_format_1_plus_the_seal() {
+    let bytes = std::fs::read(v2_fixture_path()).unwrap();
+    let v1 = std::fs::read(fixture_path()).unwrap();
+    assert_eq!(bytes[0], 2, "the fixture is record format 2");
+    assert_eq!(
+        bytes[1..v1.len()],
+        v1[1..],
+        "format 2 keeps format 1's fields"
+    );
+    assert_eq!(bytes.len(), v1.len() + 32);
+    assert_eq!(decode_record(&bytes).unwrap(), v2_record());
+    assert_eq!(encode_record(&v2_record()), bytes);
+}
+
+#[test]
 #[ignore = "rewrites the checked-in fixture; run by hand only"]
-fn regenerate_v1_fixture() {
-    std::fs::write(fixture_path(), encode_record(&v1_record())).unwrap();
+fn regenerate_v2_fixture() {
+    std::fs::write(v2_fixture_path(), encode_record(&v2_record())).unwrap();
 }

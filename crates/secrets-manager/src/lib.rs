@@ -10,6 +10,7 @@ mod error;
 mod manager;
 mod ops;
 mod random;
+mod records;
 mod rules;
 pub mod testing;
 

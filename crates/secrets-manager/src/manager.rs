@@ -16,6 +16,7 @@ use crate::cache::{CacheConfig, CacheStats, ValueCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::random::{OsRandom, RandomSource, new_uuid};
+use crate::records::Records;
 
 /// An embeddable secrets store with the operations of Alibaba Cloud KMS Secrets Manager.
 ///
@@ -30,7 +31,7 @@ pub struct SecretsManager {
 }
 
 pub(crate) struct Inner {
-    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) storage: Records,
     pub(crate) kms: Arc<dyn Kms>,
     pub(crate) location: StoreLocation,
     pub(crate) clock: Arc<dyn Clock>,
@@ -60,6 +61,7 @@ pub struct Builder {
     random: Arc<dyn RandomSource>,
     audit: Arc<dyn AuditSink>,
     cache: Option<CacheConfig>,
+    accept_unsealed_records: bool,
 }
 
 impl Builder {
@@ -103,6 +105,16 @@ impl Builder {
         self
     }
 
+    /// Accepts stored records that carry no seal — records written before this release
+    /// sealed them (record format 1) — and seals each on its next write. Off by default: then
+    /// a record without a seal is refused like one whose seal does not match, since stripping
+    /// a seal is also what an attacker would do. Turn it on only to carry a store written by an
+    /// earlier release across, then off again once every secret has been written once.
+    pub fn accept_unsealed_records(mut self, accept: bool) -> Self {
+        self.accept_unsealed_records = accept;
+        self
+    }
+
     /// The store, acting as [`Principal::local`].
     pub fn build(self) -> SecretsManager {
         let location = self.location.unwrap_or_else(|| {
@@ -110,7 +122,11 @@ impl Builder {
         });
         SecretsManager {
             inner: Arc::new(Inner {
-                storage: self.storage,
+                storage: Records::new(
+                    self.storage,
+                    Arc::clone(&self.kms),
+                    self.accept_unsealed_records,
+                ),
                 kms: self.kms,
                 location,
                 clock: self.clock,
@@ -136,6 +152,7 @@ impl SecretsManager {
             random: Arc::new(OsRandom::default()),
             audit: Arc::new(TracingAuditSink),
             cache: None,
+            accept_unsealed_records: false,
         }
     }
 

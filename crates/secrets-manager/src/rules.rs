@@ -189,6 +189,7 @@ mod tests {
             update_time: Timestamp::from_unix(0),
             planned_delete_time: None,
             versions: versions.iter().map(|(id, st)| version(id, st)).collect(),
+            seal: None,
         }
     }
 

@@ -5,9 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use secret_crypto::{LocalKms, RootKey};
+use secret_crypto::{Kms, LocalKms, RootKey};
 use secret_model::{ErrorCode, SecretName, StoreLocation, Timestamp, VersionId};
-use secret_storage::{MemoryStorage, SecretRecord, Snapshot, Storage, Update};
+use secret_storage::{
+    MemoryStorage, RecordSeal, SecretRecord, Snapshot, Storage, Update, sealed_bytes,
+};
 use secret_storage_sled::SledStorage;
 use secrets_manager::{
     Action, Authorizer, Builder, CreateSecretRequest, Error, ManualClock, Principal,
@@ -110,12 +112,17 @@ impl Fixture {
             .unwrap()
     }
 
-    /// Rewrites a stored record directly, bypassing the facade's rules.
+    /// Rewrites a stored record directly, bypassing the facade's rules, and seals it again
+    /// (as the facade would) if it was sealed.
     pub fn rewrite(&self, name: &str, change: impl Fn(&mut SecretRecord)) {
+        let key = self.kms.record_seal_key().unwrap();
         self.storage
             .update(&SecretName::parse(name).unwrap(), &mut |current| {
                 let mut record = current.expect("the secret exists").clone();
                 change(&mut record);
+                if record.seal.is_some() {
+                    record.seal = Some(RecordSeal(key.seal(&sealed_bytes(&record))));
+                }
                 Update::Write {
                     record,
                     put_payloads: vec![],

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use secret_crypto::{
-    DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RootKey, WrappedDataKey,
+    DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RecordSealKey, RootKey,
+    WrappedDataKey,
 };
 use secret_model::{KeyId, SecretName, Timestamp, VersionId, WireTag};
 use secret_storage::{MemoryStorage, SecretRecord, Snapshot, Storage, StorageError, Update};
@@ -158,6 +159,10 @@ impl Kms for FailingKms {
         self.strike()?;
         self.inner.default_key()
     }
+    fn record_seal_key(&self) -> Result<RecordSealKey, KmsError> {
+        self.strike()?;
+        self.inner.record_seal_key()
+    }
 }
 
 type Op = fn(&SecretsManager) -> Result<(), Error>;
@@ -244,6 +249,13 @@ fn state(storage: &dyn Storage) -> State {
     for record in storage.list(None, 1000).unwrap() {
         let mut snap = storage.snapshot(&record.name).unwrap().unwrap();
         snap.record.encryption_key_id = KeyId::new(secret_model::Uuid::from_bytes([0; 16]));
+        // Every world has a keyring, and so a record seal key, of its own: compare that each
+        // record is sealed, not the seals.
+        assert!(
+            snap.record.seal.take().is_some(),
+            "{} is sealed",
+            record.name
+        );
         let payloads = snap.payloads.iter().map(|(v, _)| v.to_string()).collect();
         out.insert(record.name.to_string(), (snap.record, payloads));
     }

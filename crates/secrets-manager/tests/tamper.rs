@@ -1,12 +1,16 @@
-//! Tampering with what sled stores: any changed byte of a ciphertext, payloads swapped between
-//! versions or secrets, records swapped between secrets, and any changed byte of a record give
-//! an error or the secret's own value — never another secret's value, never a panic.
+//! Tampering with what sled stores: any changed byte of a ciphertext or of a record, payloads
+//! swapped between versions or secrets, records swapped between secrets, a record stripped of
+//! its seal or brought from another store give an error — never another secret's value, never
+//! a panic.
 
 use std::sync::Arc;
 
 use secret_crypto::{LocalKms, RootKey};
+use secret_model::ErrorCode;
+use secret_storage::{decode_record, encode_record};
 use secrets_manager::{
-    CreateSecretRequest, Error, GetSecretValueRequest, PutSecretValueRequest, SecretsManager,
+    CreateSecretRequest, DescribeSecretRequest, Error, GetSecretValueRequest, ListSecretsRequest,
+    PutSecretValueRequest, SecretsManager,
 };
 
 struct Tampered {
@@ -18,11 +22,16 @@ struct Tampered {
 
 /// A sled store with secrets `a` (versions v1, v2) and `b` (v1), values naming themselves.
 fn setup() -> Tampered {
+    setup_with(LocalKms::in_memory(RootKey::from_bytes([4; 32])), false)
+}
+
+fn setup_with(kms: LocalKms, accept_unsealed: bool) -> Tampered {
     let dir = tempfile::tempdir().unwrap();
     let db = sled::open(dir.path().join("data")).unwrap();
     let storage = secret_storage_sled::SledStorage::from_db(db.clone()).unwrap();
-    let kms = LocalKms::in_memory(RootKey::from_bytes([4; 32]));
-    let store = SecretsManager::builder(Arc::new(storage), Arc::new(kms)).build();
+    let store = SecretsManager::builder(Arc::new(storage), Arc::new(kms))
+        .accept_unsealed_records(accept_unsealed)
+        .build();
     for name in ["a", "b"] {
         store
             .create_secret(CreateSecretRequest {
@@ -65,19 +74,6 @@ fn get(store: &SecretsManager, name: &str, version: Option<&str>) -> Result<Vec<
             version_stage: None,
         })
         .map(|r| r.secret_data.expose().to_vec())
-}
-
-/// What reading `name`'s `version` may give once its stored bytes were tampered with: an error,
-/// or exactly its own value.
-fn own_value_or_error(store: &SecretsManager, name: &str, version: &str) {
-    match get(store, name, Some(version)) {
-        Err(_) => {}
-        Ok(v) => assert_eq!(
-            v,
-            format!("value-of-{name}-{version}").into_bytes(),
-            "{name}/{version}"
-        ),
-    }
 }
 
 #[test]
@@ -128,8 +124,32 @@ fn a_payload_moved_to_another_secret_fails_to_decrypt() {
     assert_eq!(e.code(), secret_model::ErrorCode::InternalFailure);
 }
 
+/// Every read of `a` — each version, the current one, its metadata, the listing — is an
+/// `InternalFailure`.
+fn every_read_of_a_fails(store: &SecretsManager, what: &str) {
+    for version in [Some("v1"), Some("v2"), None] {
+        let e = get(store, "a", version).unwrap_err();
+        assert_eq!(
+            e.code(),
+            ErrorCode::InternalFailure,
+            "{what}: get {version:?}"
+        );
+    }
+    let e = store
+        .describe_secret(DescribeSecretRequest {
+            secret_name: "a".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InternalFailure, "{what}: describe");
+    let e = store
+        .list_secrets(ListSecretsRequest::default())
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InternalFailure, "{what}: list");
+}
+
 #[test]
-fn swapped_records_never_return_another_secrets_value() {
+fn swapped_records_are_refused() {
     let t = setup();
     let (ra, rb) = (
         t.db.get(record_key("a")).unwrap().unwrap(),
@@ -138,34 +158,99 @@ fn swapped_records_never_return_another_secrets_value() {
     t.db.insert(record_key("a"), rb).unwrap();
     t.db.insert(record_key("b"), ra).unwrap();
     for (name, versions) in [("a", ["v1", "v2"].as_slice()), ("b", ["v1"].as_slice())] {
-        for v in versions {
-            own_value_or_error(&t.store, name, v);
+        for v in versions.iter().copied().map(Some).chain([None]) {
+            let e = get(&t.store, name, v).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InternalFailure, "{name} {v:?}");
         }
-        assert!(
-            get(&t.store, name, None).is_err(),
-            "a misplaced record is refused"
-        );
     }
 }
 
 #[test]
-fn every_changed_record_byte_gives_an_error_or_the_secrets_own_value() {
+fn every_changed_record_byte_is_an_internal_failure() {
     let t = setup();
     let key = record_key("a");
     let original = t.db.get(&key).unwrap().unwrap().to_vec();
+    assert_eq!(original[0], 2, "sled records are sealed (record format 2)");
     for i in 0..original.len() {
         for flip in [0x01u8, 0x80] {
             let mut bad = original.clone();
             bad[i] ^= flip;
             t.db.insert(&key, bad).unwrap();
-            for v in ["v1", "v2"] {
-                own_value_or_error(&t.store, "a", v);
-            }
-            if let Ok(current) = get(&t.store, "a", None) {
-                assert!(current.starts_with(b"value-of-a-"), "byte {i}");
-            }
+            every_read_of_a_fails(&t.store, &format!("byte {i} ^ {flip:#x}"));
         }
     }
     t.db.insert(&key, original).unwrap();
     assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v2");
+}
+
+#[test]
+fn an_edited_record_with_its_old_seal_is_refused_and_nothing_is_written() {
+    let t = setup();
+    let key = record_key("a");
+    let original = t.db.get(&key).unwrap().unwrap().to_vec();
+    // A well-formed edit: move ACSCurrent back to v1, keeping the seal.
+    let mut record = decode_record(&original).unwrap();
+    let stages: Vec<_> = record.versions.iter().map(|v| v.stages.clone()).collect();
+    record.versions[0].stages = stages[1].clone();
+    record.versions[1].stages = stages[0].clone();
+    let edited = encode_record(&record);
+    t.db.insert(&key, edited.clone()).unwrap();
+    every_read_of_a_fails(&t.store, "stages swapped");
+    // A write on top of it is refused too, and leaves the stored bytes alone.
+    let e = t
+        .store
+        .put_secret_value(PutSecretValueRequest {
+            secret_name: "a".into(),
+            version_id: "v3".into(),
+            secret_data: "value-of-a-v3".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InternalFailure);
+    assert_eq!(t.db.get(&key).unwrap().unwrap().to_vec(), edited);
+    assert!(t.db.get(payload_key("a", "v3")).unwrap().is_none());
+}
+
+#[test]
+fn a_record_stripped_of_its_seal_is_refused() {
+    let t = setup();
+    let key = record_key("a");
+    let mut record = decode_record(&t.db.get(&key).unwrap().unwrap()).unwrap();
+    record.seal = None;
+    let stripped = encode_record(&record);
+    assert_eq!(stripped[0], 1, "a record without a seal is record format 1");
+    t.db.insert(&key, stripped).unwrap();
+    every_read_of_a_fails(&t.store, "seal stripped");
+}
+
+#[test]
+fn accepting_unsealed_records_reads_a_format_1_record_and_seals_it_on_the_next_write() {
+    let root = RootKey::from_bytes([4; 32]);
+    let t = setup_with(LocalKms::in_memory(root), true);
+    let key = record_key("a");
+    let mut record = decode_record(&t.db.get(&key).unwrap().unwrap()).unwrap();
+    record.seal = None;
+    t.db.insert(&key, encode_record(&record)).unwrap();
+    assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v2");
+    t.store
+        .put_secret_value(PutSecretValueRequest {
+            secret_name: "a".into(),
+            version_id: "v3".into(),
+            secret_data: "value-of-a-v3".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let rewritten = decode_record(&t.db.get(&key).unwrap().unwrap()).unwrap();
+    assert!(rewritten.seal.is_some(), "sealed by its next write");
+    assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v3");
+}
+
+#[test]
+fn a_record_sealed_by_another_store_is_refused() {
+    let t = setup();
+    let other = setup_with(LocalKms::in_memory(RootKey::from_bytes([4; 32])), false);
+    // Same root key, another keyring: another record seal key.
+    let foreign = other.db.get(record_key("a")).unwrap().unwrap();
+    t.db.insert(record_key("a"), foreign).unwrap();
+    every_read_of_a_fails(&t.store, "record from another store");
 }

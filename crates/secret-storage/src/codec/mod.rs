@@ -1,20 +1,22 @@
 //! The stored form of a [`SecretRecord`]: a hand-written, versioned binary encoding.
 //!
-//! Every encoding starts with one byte, the record format version ([`RECORD_FORMAT_VERSION`]);
-//! the rest is a fixed sequence of fields (see `docs/formats.md` for the byte layout):
-//! integers are big-endian, text is UTF-8 behind a `u16` byte length, lists are behind a `u32`
-//! item count, and optional fields are behind a presence byte (`0` absent, `1` present).
+//! Every encoding starts with one byte, the record format version; the rest is a fixed sequence
+//! of fields (see `docs/formats.md` for the byte layout): integers are big-endian, text is
+//! UTF-8 behind a `u16` byte length, lists are behind a `u32` item count, and optional fields
+//! are behind a presence byte (`0` absent, `1` present). Format 2
+//! ([`RECORD_FORMAT_VERSION`]) is format 1 followed by the record's 32-byte [`RecordSeal`];
+//! a record without a seal is written in format 1, exactly as earlier releases wrote it.
 //!
 //! The decoder trusts nothing it reads: every length is checked against the bytes left, every
 //! field is re-validated through `secret_model`'s parsers, trailing bytes are rejected, and no
-//! input makes it panic. A record that was damaged or tampered with is a
-//! [`StorageError::Corrupt`], never a wrong value.
+//! input makes it panic. A record that is malformed is a [`StorageError::Corrupt`]; one that is
+//! well-formed but was changed is caught by its seal, which the facade checks.
 //!
 //! ```
 //! use secret_storage::codec::{decode_record, encode_record};
 //! # use secret_model::*;
-//! # use secret_storage::SecretRecord;
-//! # let record = SecretRecord {
+//! # use secret_storage::{RecordSeal, SecretRecord};
+//! # let mut record = SecretRecord {
 //! #     name: SecretName::parse("prod/db")?,
 //! #     secret_type: SecretType::Generic,
 //! #     description: None,
@@ -24,11 +26,18 @@
 //! #     update_time: Timestamp::from_unix(1_700_000_000),
 //! #     planned_delete_time: None,
 //! #     versions: vec![],
+//! #     seal: None,
 //! # };
 //! let bytes = encode_record(&record);
 //! assert_eq!(bytes[0], 1);
 //! assert_eq!(decode_record(&bytes).unwrap(), record);
 //! assert!(decode_record(&bytes[..bytes.len() - 1]).is_err());
+//!
+//! record.seal = Some(RecordSeal([9; 32]));
+//! let sealed = encode_record(&record);
+//! assert_eq!(sealed[0], 2);
+//! assert_eq!(sealed.len(), bytes.len() + 32);
+//! assert_eq!(decode_record(&sealed).unwrap(), record);
 //! # Ok::<(), secret_model::ValidationError>(())
 //! ```
 
@@ -39,11 +48,14 @@ use secret_model::{
     VersionId,
 };
 
-use crate::{SecretRecord, StorageError, VersionRecord};
+use crate::{RecordSeal, SecretRecord, StorageError, VersionRecord};
 use reader::Reader;
 
-/// The record format version this release writes (the first byte of every encoding).
-pub const RECORD_FORMAT_VERSION: u8 = 1;
+/// The record format version this release writes for a sealed record (the first byte of its
+/// encoding).
+pub const RECORD_FORMAT_VERSION: u8 = 2;
+/// The format of a record without a seal: format 2 without the trailing seal.
+const FORMAT_UNSEALED: u8 = 1;
 
 const ABSENT: u8 = 0;
 const PRESENT: u8 = 1;
@@ -52,14 +64,33 @@ const SECRET_TYPE_GENERIC: u8 = 0;
 const DATA_TYPE_TEXT: u8 = 0;
 const DATA_TYPE_BINARY: u8 = 1;
 
-/// Encodes `record` in record format version [`RECORD_FORMAT_VERSION`].
+/// Encodes `record`: in format [`RECORD_FORMAT_VERSION`] when it has a seal, in format 1
+/// when it has none.
 ///
 /// Infallible: every field of a [`SecretRecord`] is a validated type whose length fits its
 /// length prefix, so any record can be encoded; [`decode_record`] gives it back unchanged.
 pub fn encode_record(record: &SecretRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160 + 64 * record.versions.len());
+    encode_fields(record, &mut out);
+    if let Some(RecordSeal(seal)) = &record.seal {
+        out[0] = RECORD_FORMAT_VERSION;
+        out.extend_from_slice(seal);
+    }
+    out
+}
+
+/// The bytes a record's seal authenticates: its format-1 encoding, every field but the seal
+/// (a record's current seal, if any, is ignored).
+pub fn sealed_bytes(record: &SecretRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + 64 * record.versions.len());
-    out.push(RECORD_FORMAT_VERSION);
-    put_text(&mut out, record.name.as_str());
+    encode_fields(record, &mut out);
+    out
+}
+
+/// Appends the format-1 encoding of every field but the seal.
+fn encode_fields(record: &SecretRecord, out: &mut Vec<u8>) {
+    out.push(FORMAT_UNSEALED);
+    put_text(out, record.name.as_str());
     out.push(match record.secret_type {
         SecretType::Generic => SECRET_TYPE_GENERIC,
     });
@@ -67,41 +98,40 @@ pub fn encode_record(record: &SecretRecord) -> Vec<u8> {
         None => out.push(ABSENT),
         Some(d) => {
             out.push(PRESENT);
-            put_text(&mut out, d.as_str());
+            put_text(out, d.as_str());
         }
     }
     out.extend_from_slice(record.encryption_key_id.uuid().as_bytes());
-    put_count(&mut out, record.tags.len());
+    put_count(out, record.tags.len());
     for tag in &record.tags {
-        put_text(&mut out, tag.key());
-        put_text(&mut out, tag.value());
+        put_text(out, tag.key());
+        put_text(out, tag.value());
     }
-    put_time(&mut out, record.create_time);
-    put_time(&mut out, record.update_time);
+    put_time(out, record.create_time);
+    put_time(out, record.update_time);
     match record.planned_delete_time {
         None => out.push(ABSENT),
         Some(t) => {
             out.push(PRESENT);
-            put_time(&mut out, t);
+            put_time(out, t);
         }
     }
-    put_count(&mut out, record.versions.len());
+    put_count(out, record.versions.len());
     for version in &record.versions {
-        put_text(&mut out, version.version_id.as_str());
+        put_text(out, version.version_id.as_str());
         out.push(match version.data_type {
             SecretDataType::Text => DATA_TYPE_TEXT,
             SecretDataType::Binary => DATA_TYPE_BINARY,
         });
-        put_count(&mut out, version.stages.len());
+        put_count(out, version.stages.len());
         for stage in &version.stages {
-            put_text(&mut out, stage.as_str());
+            put_text(out, stage.as_str());
         }
-        put_time(&mut out, version.create_time);
+        put_time(out, version.create_time);
     }
-    out
 }
 
-/// Decodes a record written by [`encode_record`] of this or an earlier release.
+/// Decodes a record written by [`encode_record`] of this or an earlier release (format 1 or 2).
 ///
 /// Errors: [`StorageError::Corrupt`] when the format version is unknown (`"unsupported record
 /// format version N"`), when a length runs past the end, a field fails validation, a tag byte
@@ -109,17 +139,20 @@ pub fn encode_record(record: &SecretRecord) -> Vec<u8> {
 pub fn decode_record(bytes: &[u8]) -> Result<SecretRecord, StorageError> {
     let mut r = Reader::new(bytes);
     let version = r.u8("record format version")?;
-    if version != RECORD_FORMAT_VERSION {
+    if version != FORMAT_UNSEALED && version != RECORD_FORMAT_VERSION {
         return Err(StorageError::Corrupt(format!(
             "unsupported record format version {version}"
         )));
     }
-    let record = decode_v1(&mut r)?;
+    let mut record = decode_fields(&mut r)?;
+    if version == RECORD_FORMAT_VERSION {
+        record.seal = Some(RecordSeal(r.array32("record seal")?));
+    }
     r.finish()?;
     Ok(record)
 }
 
-fn decode_v1(r: &mut Reader<'_>) -> Result<SecretRecord, StorageError> {
+fn decode_fields(r: &mut Reader<'_>) -> Result<SecretRecord, StorageError> {
     let name = r.parsed("secret name", SecretName::parse)?;
     let secret_type = match r.u8("secret type")? {
         SECRET_TYPE_GENERIC => SecretType::Generic,
@@ -162,6 +195,7 @@ fn decode_v1(r: &mut Reader<'_>) -> Result<SecretRecord, StorageError> {
         update_time,
         planned_delete_time,
         versions,
+        seal: None,
     })
 }
 

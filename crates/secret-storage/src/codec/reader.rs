@@ -49,6 +49,11 @@ impl<'a> Reader<'a> {
         self.array::<16>(field)
     }
 
+    /// Exactly 32 bytes.
+    pub(super) fn array32(&mut self, field: &str) -> Result<[u8; 32], StorageError> {
+        self.array::<32>(field)
+    }
+
     /// A `u32` item count.
     pub(super) fn count(&mut self, field: &str) -> Result<u32, StorageError> {
         Ok(u32::from_be_bytes(self.array::<4>(field)?))

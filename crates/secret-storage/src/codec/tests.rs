@@ -18,6 +18,7 @@ fn record() -> SecretRecord {
             stages: vec![StageLabel::current()],
             create_time: Timestamp::from_unix(0),
         }],
+        seal: None,
     }
 }
 
@@ -39,7 +40,7 @@ const TAG_KEY_AT: usize = TAG_COUNT_AT + 4 + 2;
 #[test]
 fn layout_matches_the_documented_offsets() {
     let bytes = encode_record(&record());
-    assert_eq!(bytes[0], RECORD_FORMAT_VERSION);
+    assert_eq!(bytes[0], 1, "a record without a seal is format 1");
     assert_eq!(&bytes[NAME_LEN_AT..NAME_AT], &[0, 7]);
     assert_eq!(&bytes[NAME_AT..SECRET_TYPE_AT], b"prod/db");
     assert_eq!(bytes[SECRET_TYPE_AT], 0);
@@ -50,12 +51,38 @@ fn layout_matches_the_documented_offsets() {
     assert_eq!(&bytes[TAG_COUNT_AT..TAG_COUNT_AT + 4], &[0, 0, 0, 1]);
     assert_eq!(bytes[TAG_KEY_AT], b'k');
     assert_eq!(decode_record(&bytes).unwrap(), record());
+
+    let sealed = SecretRecord {
+        seal: Some(RecordSeal([0xab; 32])),
+        ..record()
+    };
+    let sealed_bytes_ = encode_record(&sealed);
+    assert_eq!(sealed_bytes_[0], RECORD_FORMAT_VERSION);
+    assert_eq!(sealed_bytes_[1..bytes.len()], bytes[1..]);
+    assert_eq!(sealed_bytes_[bytes.len()..], [0xab; 32]);
+    assert_eq!(
+        sealed_bytes(&sealed),
+        bytes,
+        "the seal covers format 1's bytes"
+    );
+}
+
+#[test]
+fn a_sealed_record_cut_short_of_its_seal_is_corrupt() {
+    let sealed = encode_record(&SecretRecord {
+        seal: Some(RecordSeal([1; 32])),
+        ..record()
+    });
+    assert!(corrupt_message(&sealed[..sealed.len() - 1]).contains("record seal"));
+    let mut relabelled = sealed.clone();
+    relabelled[0] = 1;
+    assert!(corrupt_message(&relabelled).contains("32 trailing bytes"));
 }
 
 #[test]
 fn unknown_format_version_is_rejected_by_number() {
     let mut bytes = encode_record(&record());
-    for version in [0u8, 2, 255] {
+    for version in [0u8, 3, 255] {
         bytes[0] = version;
         assert_eq!(
             corrupt_message(&bytes),

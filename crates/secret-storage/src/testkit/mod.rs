@@ -26,7 +26,7 @@ use secret_model::{
     VersionId,
 };
 
-use crate::{SecretRecord, Storage, Update, VersionRecord};
+use crate::{RecordSeal, SecretRecord, Storage, Update, VersionRecord};
 
 pub use basic::{
     absent_secret_reads_none, delete_leaves_secrets_with_longer_names_alone,
@@ -185,6 +185,9 @@ pub fn sample_record(name: &str, versions: &[&str]) -> SecretRecord {
                 create_time: Timestamp::from_unix(1_700_000_000 + i as i64),
             })
             .collect(),
+        // Backends store the facade's seal without looking at it; a made-up one proves that
+        // it is kept and given back.
+        seal: Some(RecordSeal([0x5e; 32])),
     }
 }
 

@@ -149,6 +149,8 @@ impl SecretsManager {
                 stages: vec![StageLabel::current()],
                 create_time: now,
             }],
+            // Sealed by the storage layer as it is written (see `records.rs`).
+            seal: None,
         };
         let mut existing = None;
         self.inner.storage.update(&name, &mut |current| {
