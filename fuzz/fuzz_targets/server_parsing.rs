@@ -10,6 +10,15 @@ use secrets_server::fuzzing::{decode_form, parse_authorization};
 use secrets_server::signature::{percent_encode, v1, v3};
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(header) = std::str::from_utf8(data) {
+        if let Some((algorithm, key, signed, signature)) = parse_authorization(header) {
+            // Every part the parser accepts is a piece of the header, never made up.
+            for part in [&algorithm, &key, &signed, &signature] {
+                assert!(header.contains(part.as_str()), "{part:?} not in the header");
+            }
+        }
+    }
+
     let Some(pairs) = decode_form(data) else {
         return;
     };
