@@ -139,3 +139,42 @@ proptest! {
         }
     }
 }
+
+// MemoryStorage keeps records in a compact form of its own: it too must give back every valid
+// record exactly, by every method that returns one.
+proptest! {
+    #[test]
+    fn memory_storage_gives_back_every_valid_record(
+        record in record(),
+        payload in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use secret_storage::{MemoryStorage, Storage, Update};
+        let store = MemoryStorage::new();
+        let name = record.name.clone();
+        let ids: Vec<_> = record.versions.iter().map(|v| v.version_id.clone()).collect();
+        store
+            .update(&name, &mut |_| Update::Write {
+                record: record.clone(),
+                put_payloads: ids.iter().map(|id| (id.clone(), payload.clone())).collect(),
+                delete_payloads: vec![],
+            })
+            .unwrap();
+        prop_assert_eq!(store.read(&name).unwrap(), Some(record.clone()));
+        prop_assert_eq!(store.list(None, 10).unwrap(), vec![record.clone()]);
+        let snapshot = store.snapshot(&name).unwrap().unwrap();
+        prop_assert_eq!(&snapshot.record, &record);
+        let mut expected: Vec<_> = ids.iter().map(|id| (id.clone(), payload.clone())).collect();
+        expected.sort();
+        expected.dedup();
+        prop_assert_eq!(snapshot.payloads, expected);
+        for id in &ids {
+            prop_assert_eq!(store.read_payload(&name, id).unwrap(), Some(payload.clone()));
+        }
+        let mut seen = None;
+        store.update(&name, &mut |current| {
+            seen = current.cloned();
+            Update::Keep
+        }).unwrap();
+        prop_assert_eq!(seen, Some(record));
+    }
+}
