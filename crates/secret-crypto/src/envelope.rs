@@ -307,9 +307,18 @@ pub fn open(
     envelope: &[u8],
     ctx: &EnvelopeContext<'_>,
 ) -> Result<SecretBytes, CryptoError> {
-    let env = parse(envelope)?;
+    open_parsed(kms, &parse(envelope)?, ctx)
+}
+
+/// [`open`] for an envelope already [`parse`]d (for a caller that inspected it first, e.g. to
+/// check which master key it names). Errors: as [`open`], but for `Malformed`.
+pub fn open_parsed(
+    kms: &dyn Kms,
+    env: &Envelope<'_>,
+    ctx: &EnvelopeContext<'_>,
+) -> Result<SecretBytes, CryptoError> {
     let dek = kms.decrypt_data_key(&env.wrapped_data_key(), &dek_context(ctx))?;
-    open_with(&env, &dek, ctx)
+    open_with(env, &dek, ctx)
 }
 
 /// Decrypts a parsed envelope's data with its data key already unwrapped.

@@ -339,12 +339,15 @@ impl SecretsManager {
         };
         // The envelope names the key that wrapped its data key; it must be the secret's own,
         // or a damaged payload would surface as a misleading "key not found".
-        if !envelope::parse(payload).is_ok_and(|e| e.key_id() == record.encryption_key_id) {
-            tracing::error!(secret = %record.name, version = %version.version_id,
-                "a stored value's envelope is malformed or names another key: damaged or tampered with");
-            return Err(Error::InternalFailure);
-        }
-        let bytes = envelope::open(self.inner.kms.as_ref(), payload, &context)
+        let env = match envelope::parse(payload) {
+            Ok(env) if env.key_id() == record.encryption_key_id => env,
+            _ => {
+                tracing::error!(secret = %record.name, version = %version.version_id,
+                    "a stored value's envelope is malformed or names another key: damaged or tampered with");
+                return Err(Error::InternalFailure);
+            }
+        };
+        let bytes = envelope::open_parsed(self.inner.kms.as_ref(), &env, &context)
             .map_err(|e| crypto_error(e, &record.name, &version.version_id))?;
         SecretValue::new(version.data_type, bytes).map_err(|_| {
             tracing::error!(secret = %record.name, version = %version.version_id,
