@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::facade::Facade;
-use crate::floors::{Envelope, Map, Sled};
+use crate::floors::{Disk, Envelope, Map, Sled};
 use crate::measure::{self, median};
 
 /// Concurrent callers in the concurrency rows.
@@ -134,6 +134,12 @@ const FLOORS: &[(&str, &str, &str)] = &[
         "the same on 32 threads at once (aggregate)",
     ),
     (
+        "disk_write_sync",
+        "disk write+fdatasync",
+        "the disk: overwrite 1 KiB in a preallocated file, then `fdatasync`, 1 thread — what \
+         any engine's durable write costs here at least (no row's floor)",
+    ),
+    (
         "sled_tx_flush",
         "sled tx+flush",
         "sled: one transaction of the three keys a new secret writes, then `Db::flush` \
@@ -184,6 +190,7 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
     map.insert_as("floor/read", envelope.sealed_bytes());
     let raw_sled = Sled::open(&dir.join("raw-sled"));
     raw_sled.insert_as("floor/read", envelope.sealed_bytes());
+    let disk = Disk::open(&dir.join("raw-disk"));
     let memory = Facade::memory();
     let sled = Facade::sled(&dir.join("facade-sled"));
     // Writes and flushes of the 32-caller creates, over every round.
@@ -208,6 +215,7 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
             }),
         ),
         ("sled_tx_flush", single(|| raw_sled.tx_flush(&plaintext))),
+        ("disk_write_sync", single(|| disk.write_sync(&plaintext))),
         ("sled_get", single(|| sink(raw_sled.get("floor/read")))),
         ("seal+map_insert", single(|| map.insert(envelope.seal().0))),
         (
