@@ -27,7 +27,6 @@
 use std::fmt;
 
 use ring::aead::{Aad, Nonce};
-use ring::rand::{SecureRandom, SystemRandom};
 use secret_model::{KeyId, SecretBytes, SecretDataType, SecretName, Uuid, VersionId};
 use zeroize::Zeroizing;
 
@@ -243,10 +242,9 @@ pub fn seal(
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let data_key = kms.generate_data_key(key_id, &dek_context(ctx))?;
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| CryptoError::Rng)?;
+    // From a buffered pool: see `nonces.rs` for why that is sound for value nonces (and
+    // never done for key material).
+    let nonce = crate::nonces::data_nonce().map_err(|_| CryptoError::Rng)?;
     seal_with(
         &data_key.wrapped,
         &data_key.plaintext,

@@ -38,6 +38,7 @@ mod gcm;
 mod hex;
 mod keyring;
 mod local_kms;
+mod nonces;
 mod record_seal;
 mod root_key;
 mod store;
