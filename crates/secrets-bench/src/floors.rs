@@ -214,8 +214,8 @@ impl Sled {
     }
 
     /// Writes what the store writes for a new secret, as one transaction: `payload`, a
-    /// 24-byte payload index and a 200-byte record under three keys of their own; then flushes.
-    pub(crate) fn tx_flush(&self, payload: &[u8]) {
+    /// 24-byte payload index and a 200-byte record under three keys of their own; no flush.
+    pub(crate) fn tx(&self, payload: &[u8]) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let k = n % KEYS;
         let keys = [format!("p/{k}"), format!("i/{k}"), format!("r/{k}")];
@@ -228,6 +228,11 @@ impl Sled {
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .expect("the transaction commits");
+    }
+
+    /// [`Sled::tx`], then a flush: one durable new secret.
+    pub(crate) fn tx_flush(&self, payload: &[u8]) {
+        self.tx(payload);
         self.db.flush().expect("sled flushes");
     }
 

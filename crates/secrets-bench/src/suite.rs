@@ -134,6 +134,12 @@ const FLOORS: &[(&str, &str, &str)] = &[
         "the same on 32 threads at once (aggregate)",
     ),
     (
+        "sled_tx_32",
+        "sled tx ×32, no flush",
+        "sled: the transaction of a new secret's three keys on 32 threads, never flushed — the \
+         most creates/s sled's transactions allow here even without durability (no row's floor)",
+    ),
+    (
         "disk_write_sync",
         "disk write+fdatasync",
         "the disk: overwrite 1 KiB in a preallocated file, then `fdatasync`, 1 thread — what \
@@ -216,6 +222,10 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
         ),
         ("sled_tx_flush", single(|| raw_sled.tx_flush(&plaintext))),
         ("disk_write_sync", single(|| disk.write_sync(&plaintext))),
+        (
+            "sled_tx_32",
+            Box::new(|budget| measure::concurrent(CALLERS, budget, &|_| raw_sled.tx(&plaintext))),
+        ),
         ("sled_get", single(|| sink(raw_sled.get("floor/read")))),
         ("seal+map_insert", single(|| map.insert(envelope.seal().0))),
         (
