@@ -259,8 +259,9 @@ impl SecretsManager {
         format!("acs:kms:{}:{}:key/{key_id}", l.region(), l.account_id())
     }
 
-    /// Like [`SecretsManager::authorize`], but formats the resource only for an authorizer that
-    /// looks at it (the default allow-all one does not): this runs on every read.
+    /// Asks the authorizer whether this store's principal may do `action` on the resource
+    /// `resource` names; `Forbidden.NoPermission` naming both if not. The resource (an ARN) is
+    /// formatted only for an authorizer that looks at it: the default allow-all one does not.
     pub(crate) fn authorize_with(
         &self,
         action: Action,
@@ -269,10 +270,7 @@ impl SecretsManager {
         if self.inner.authorizer.allows_everything() {
             return Ok(());
         }
-        self.authorize(action, resource())
-    }
-
-    pub(crate) fn authorize(&self, action: Action, resource: String) -> Result<(), Error> {
+        let resource = resource();
         if self
             .inner
             .authorizer

@@ -65,7 +65,7 @@ impl SecretsManager {
                     ));
                 }
                 let days = recovery_window_days(req.recovery_window_in_days)?;
-                self.authorize(Action::DeleteSecret, self.secret_arn(&name))?;
+                self.authorize_with(Action::DeleteSecret, || self.secret_arn(&name))?;
                 let planned = self.mutate(&name, Pending::Allow, |record, now| {
                     if req.force_delete_without_recovery {
                         return Ok(Step::Delete(now));
@@ -102,7 +102,7 @@ impl SecretsManager {
             None,
             |request_id| {
                 let name = self.resolve_name(&req.secret_name)?;
-                self.authorize(Action::RestoreSecret, self.secret_arn(&name))?;
+                self.authorize_with(Action::RestoreSecret, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Allow, |record, _| {
                     if record.planned_delete_time.is_none() {
                         return Err(Error::invalid(

@@ -78,10 +78,9 @@ impl SecretsManager {
                     None => Filters::default(),
                 };
                 let l = self.location();
-                self.authorize(
-                    Action::ListSecrets,
-                    format!("acs:kms:{}:{}:secret/*", l.region(), l.account_id()),
-                )?;
+                self.authorize_with(Action::ListSecrets, || {
+                    format!("acs:kms:{}:{}:secret/*", l.region(), l.account_id())
+                })?;
                 let now = self.now();
                 let mut matching = Vec::new();
                 let mut after = None;

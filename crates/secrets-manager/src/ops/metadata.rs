@@ -84,7 +84,7 @@ impl SecretsManager {
             None,
             |request_id| {
                 let name = self.resolve_name(&req.secret_name)?;
-                self.authorize(Action::DescribeSecret, self.secret_arn(&name))?;
+                self.authorize_with(Action::DescribeSecret, || self.secret_arn(&name))?;
                 let r = self
                     .live_record(&name)?
                     .ok_or_else(|| secret_not_found(&name))?;
@@ -125,7 +125,7 @@ impl SecretsManager {
                     .as_deref()
                     .map(Description::parse)
                     .transpose()?;
-                self.authorize(Action::UpdateSecret, self.secret_arn(&name))?;
+                self.authorize_with(Action::UpdateSecret, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     if let Some(d) = &description {
                         record.description = (!d.as_str().is_empty()).then(|| d.clone());

@@ -81,7 +81,7 @@ impl SecretsManager {
         }
         let value = SecretValue::new(req.secret_data_type.unwrap_or_default(), req.secret_data)?;
         let stages = parse_stages(req.version_stages.as_deref())?;
-        self.authorize(Action::PutSecretValue, self.secret_arn(&name))?;
+        self.authorize_with(Action::PutSecretValue, || self.secret_arn(&name))?;
 
         let respond = |record: &SecretRecord| -> Result<PutSecretValueResponse, Error> {
             let version = record.versions.iter().find(|v| v.version_id == version_id);

@@ -38,7 +38,7 @@ impl crate::SecretsManager {
             None,
             |request_id| {
                 let spec = PasswordSpec::new(&req)?;
-                self.authorize(Action::GetRandomPassword, "*".to_owned())?;
+                self.authorize_with(Action::GetRandomPassword, || "*".to_owned())?;
                 let password = generate(&spec, self.inner.random.as_ref())?;
                 Ok(GetRandomPasswordResponse {
                     request_id: request_id.to_owned(),

@@ -164,7 +164,7 @@ impl SecretsManager {
             |request_id| {
                 let name = self.resolve_name(&req.secret_name)?;
                 let tags = required_tags(&req.tags)?;
-                self.authorize(Action::TagResource, self.secret_arn(&name))?;
+                self.authorize_with(Action::TagResource, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.tags.clone();
                     set_tags(record, &tags)?;
@@ -196,7 +196,7 @@ impl SecretsManager {
                     return Err(ValidationError::missing("TagKeys").into());
                 }
                 let keys = parse_keys(&req.tag_keys)?;
-                self.authorize(Action::UntagResource, self.secret_arn(&name))?;
+                self.authorize_with(Action::UntagResource, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.tags.clone();
                     record.tags.retain(|t| !keys.iter().any(|k| k == t.key()));
@@ -224,7 +224,7 @@ impl SecretsManager {
                 let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
                 let tags = required_tags(&req.tags)?;
                 for name in &names {
-                    self.authorize(Action::TagResources, self.secret_arn(name))?;
+                    self.authorize_with(Action::TagResources, || self.secret_arn(name))?;
                 }
                 for name in &names {
                     let mut record = self.batch_target(name)?;
@@ -265,7 +265,7 @@ impl SecretsManager {
                 }
                 let keys = parse_keys(&req.tag_keys)?;
                 for name in &names {
-                    self.authorize(Action::UntagResources, self.secret_arn(name))?;
+                    self.authorize_with(Action::UntagResources, || self.secret_arn(name))?;
                 }
                 for name in &names {
                     self.batch_target(name)?;
@@ -303,7 +303,7 @@ impl SecretsManager {
                 let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
                 let keys = parse_keys(&req.tag_keys)?;
                 for name in &names {
-                    self.authorize(Action::ListTagResources, self.secret_arn(name))?;
+                    self.authorize_with(Action::ListTagResources, || self.secret_arn(name))?;
                 }
                 let mut tag_resources = Vec::new();
                 for name in &names {

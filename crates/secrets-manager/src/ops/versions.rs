@@ -111,7 +111,7 @@ impl SecretsManager {
                         secret_model::ValidationError::missing("MoveToVersion"),
                     ));
                 }
-                self.authorize(Action::UpdateSecretVersionStage, self.secret_arn(&name))?;
+                self.authorize_with(Action::UpdateSecretVersionStage, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.versions.clone();
                     rules::update_stage(record, &stage, from.as_ref(), to.as_ref())?;
@@ -148,7 +148,7 @@ impl SecretsManager {
             |request_id| {
                 let name = self.resolve_name(&req.secret_name)?;
                 let page = PageRequest::for_version_ids(req.page_number, req.page_size)?;
-                self.authorize(Action::ListSecretVersionIds, self.secret_arn(&name))?;
+                self.authorize_with(Action::ListSecretVersionIds, || self.secret_arn(&name))?;
                 let record = self
                     .live_record(&name)?
                     .ok_or_else(|| secret_not_found(&name))?;
