@@ -9,5 +9,5 @@ secret_storage::conformance_tests!({
     let Some(url) = common::url_or_skip() else {
         return;
     };
-    move || common::TempStore::new(&url)
+    move || common::temp_store(&url)
 });

@@ -6,7 +6,7 @@ mod common;
 use std::convert::Infallible;
 use std::sync::Barrier;
 
-use common::{TempStore, url_or_skip};
+use common::{TempStore, temp_store, url_or_skip};
 use secret_crypto::{KeyringStore, Kms, KmsError, LocalKms, RootKey};
 use secret_storage_postgres::{DEFAULT_KEYRING, PostgresKeyring, SharedKeyringKms};
 
@@ -23,7 +23,7 @@ fn shared(store: &TempStore) -> SharedKeyringKms {
 #[test]
 fn an_empty_keyring_loads_as_none_and_keeps_what_is_saved() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let keyring = store.store.keyring("k");
     assert_eq!(keyring.load().unwrap(), None);
     keyring.save(b"one").unwrap();
@@ -37,7 +37,7 @@ fn an_empty_keyring_loads_as_none_and_keeps_what_is_saved() {
 #[test]
 fn a_save_from_a_handle_that_missed_another_save_is_refused() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let a = store.store.keyring("k");
     let b = PostgresKeyring::new(store.store.clone(), "k");
     assert_eq!(a.load().unwrap(), None);
@@ -60,7 +60,7 @@ fn a_save_from_a_handle_that_missed_another_save_is_refused() {
 #[test]
 fn local_kms_keys_survive_a_reopen_from_postgres() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let keyring = || Box::new(store.store.keyring(DEFAULT_KEYRING));
     let kms = LocalKms::open(RootKey::from_bytes(ROOT), keyring()).unwrap();
     let key = kms.default_key().unwrap();
@@ -79,7 +79,7 @@ fn local_kms_keys_survive_a_reopen_from_postgres() {
 #[test]
 fn shared_kms_uses_a_key_created_by_another_instance() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let a = shared(&store);
     let b = shared(&store);
     let key = a.create_key("made by a").unwrap();
@@ -95,7 +95,7 @@ fn shared_kms_uses_a_key_created_by_another_instance() {
 #[test]
 fn shared_kms_decrypts_under_a_key_version_rotated_by_another_instance() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let a = shared(&store);
     let b = shared(&store);
     let key = a.default_key().unwrap();
@@ -110,7 +110,7 @@ fn shared_kms_decrypts_under_a_key_version_rotated_by_another_instance() {
 #[test]
 fn shared_kms_instances_keep_every_key_any_of_them_creates() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let instances: Vec<SharedKeyringKms> = (0..4).map(|_| shared(&store)).collect();
     let barrier = Barrier::new(instances.len());
     let (defaults, created): (Vec<_>, Vec<_>) = std::thread::scope(|scope| {
@@ -161,7 +161,7 @@ fn shared_kms_instances_keep_every_key_any_of_them_creates() {
 #[test]
 fn shared_kms_reports_an_unknown_key_as_not_found() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let kms = shared(&store);
     kms.default_key().unwrap();
     let unknown = secret_model::KeyId::new(secret_model::Uuid::from_bytes([9; 16]));

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TempStore, raw_client, unique_schema, url_or_skip};
+use common::{raw_client, temp_store, temp_store_with, unique_schema, url_or_skip};
 use secret_storage::testkit::{sample_record, secret_name};
 use secret_storage::{Storage, StorageError, Update, decode_record};
 use secret_storage_postgres::{PostgresConfig, PostgresStorage, SCHEMA_VERSION};
@@ -25,7 +25,7 @@ fn write_sample(store: &dyn Storage, name: &str) {
 fn reopening_a_schema_keeps_its_data_and_version() {
     let Some(url) = url_or_skip() else { return };
     let config = PostgresConfig::new(&url).schema(&unique_schema("reopen"));
-    let first = TempStore::with_config(&url, &config);
+    let first = temp_store_with(&url, &config);
     write_sample(&first, "kept");
     let second = PostgresStorage::open(&config).unwrap();
     assert_eq!(
@@ -66,7 +66,7 @@ fn instances_opening_a_new_schema_at_once_all_succeed() {
             .map(|h| h.join().unwrap().unwrap())
             .collect()
     });
-    let cleanup = TempStore::with_config(&url, &config);
+    let cleanup = temp_store_with(&url, &config);
     write_sample(&stores[0], "seen-by-all");
     for store in &stores {
         assert!(store.read(&secret_name("seen-by-all")).unwrap().is_some());
@@ -78,7 +78,7 @@ fn instances_opening_a_new_schema_at_once_all_succeed() {
 fn schema_from_a_newer_release_is_refused() {
     let Some(url) = url_or_skip() else { return };
     let config = PostgresConfig::new(&url).schema(&unique_schema("newer"));
-    let store = TempStore::with_config(&url, &config);
+    let store = temp_store_with(&url, &config);
     raw_client(&url)
         .batch_execute(&format!(
             "UPDATE \"{}\".schema_version SET version = {}",
@@ -95,7 +95,7 @@ fn schema_from_a_newer_release_is_refused() {
 #[test]
 fn records_are_stored_in_the_versioned_codec_format() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     write_sample(&store, "app/db");
     let row = raw_client(&url)
         .query_one(
@@ -117,7 +117,7 @@ fn records_are_stored_in_the_versioned_codec_format() {
 #[test]
 fn damaged_or_misfiled_records_read_as_corrupt() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     write_sample(&store, "damaged");
     write_sample(&store, "misfiled");
     let schema = store.store.schema().to_owned();
@@ -157,7 +157,7 @@ fn damaged_or_misfiled_records_read_as_corrupt() {
 #[test]
 fn a_create_racing_past_the_name_lock_is_retried_and_sees_the_winner() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let schema = store.store.schema().to_owned();
     let winner = secret_storage::encode_record(&sample_record("contested", &["theirs"]));
     let mut raw = raw_client(&url);
@@ -199,7 +199,7 @@ fn conflicts_beyond_the_attempt_budget_are_a_retryable_error() {
     let config = PostgresConfig::new(&url)
         .schema(&unique_schema("give_up"))
         .max_attempts(1);
-    let store = TempStore::with_config(&url, &config);
+    let store = temp_store_with(&url, &config);
     let schema = store.store.schema().to_owned();
     let theirs = secret_storage::encode_record(&sample_record("contested", &["theirs"]));
     let mut raw = raw_client(&url);
@@ -278,7 +278,7 @@ fn sslmode_require_connects_over_tls_verified_against_sslrootcert() {
     let Some(ca) = test_ca() else { return };
     let app = unique_schema("tls");
     let tls_url = format!("{url}?sslmode=verify-full&sslrootcert={ca}&application_name={app}");
-    let store = TempStore::with_config(&url, &PostgresConfig::new(&tls_url).schema(&app));
+    let store = temp_store_with(&url, &PostgresConfig::new(&tls_url).schema(&app));
     assert!(store.store.uses_tls());
     write_sample(&store, "over-tls");
     assert!(store.read(&secret_name("over-tls")).unwrap().is_some());
@@ -317,7 +317,7 @@ fn tls_to_a_server_whose_ca_is_not_trusted_is_refused() {
 #[test]
 fn plain_connection_strings_do_not_use_tls() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     assert!(!store.store.uses_tls());
 }
 
@@ -328,7 +328,7 @@ fn calls_recover_when_the_server_drops_the_pooled_connections() {
     let config = PostgresConfig::new(&format!("{url}?application_name={app}"))
         .schema(&app)
         .pool_size(3);
-    let store = TempStore::with_config(&url, &config);
+    let store = temp_store_with(&url, &config);
     write_sample(&store, "before");
     // Three idle connections in the pool, then the server drops them all, as a restart or a
     // failover would.
@@ -364,7 +364,7 @@ fn edited(name: &str, edit: impl FnOnce(&mut secret_storage::SecretRecord)) -> U
 #[test]
 fn records_breaking_version_or_label_uniqueness_are_refused_and_apply_nothing() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     write_sample(&store, "existing");
     let label_twice = |r: &mut secret_storage::SecretRecord| {
         let current = r.versions[1].stages[0].clone();
@@ -408,7 +408,7 @@ fn records_breaking_version_or_label_uniqueness_are_refused_and_apply_nothing() 
 #[test]
 fn version_ids_and_labels_are_mirrored_for_queries() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let record = sample_record("mirrored", &["v1", "v2", "v3"]);
     store
         .update(&record.name.clone(), &mut |_| Update::Write {

@@ -6,7 +6,7 @@ mod common;
 use std::convert::Infallible;
 use std::sync::{Arc, Barrier};
 
-use common::{TempStore, raw_client, url_or_skip};
+use common::{TempStore, raw_client, temp_store, url_or_skip};
 use secret_crypto::{Kms, RootKey};
 use secret_model::ErrorCode;
 use secret_storage::{decode_record, encode_record};
@@ -36,7 +36,7 @@ fn get(store: &SecretsManager, name: &str) -> Result<Vec<u8>, secrets_manager::E
 #[test]
 fn racing_instances_agree_on_one_record_seal_key() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let barrier = Barrier::new(4);
     let seals: Vec<[u8; 32]> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
@@ -57,7 +57,7 @@ fn racing_instances_agree_on_one_record_seal_key() {
 #[test]
 fn a_record_row_edited_in_the_database_is_refused_by_every_instance() {
     let Some(url) = url_or_skip() else { return };
-    let store = TempStore::new(&url);
+    let store = temp_store(&url);
     let (a, b) = (facade(&store), facade(&store));
     a.create_secret(CreateSecretRequest {
         secret_name: "db".into(),

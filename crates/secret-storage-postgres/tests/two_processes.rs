@@ -24,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TempStore, URL_VAR, unique_schema, url_or_skip};
+use common::{URL_VAR, temp_store_with, unique_schema, url_or_skip};
 use secret_crypto::RootKey;
 use secret_storage_postgres::{DEFAULT_KEYRING, PostgresConfig, PostgresStorage, SharedKeyringKms};
 use secrets_manager::{
@@ -271,7 +271,7 @@ fn two_processes_racing_on_the_same_secrets_end_as_one_process_would() {
     let Some(url) = url_or_skip() else { return };
     let schema = unique_schema("two");
     let config = PostgresConfig::new(&url).schema(&schema);
-    let cleanup = TempStore::with_config(&url, &config);
+    let cleanup = temp_store_with(&url, &config);
     common::raw_client(&url)
         .batch_execute(&format!(
             "CREATE TABLE \"{schema}\".test_barrier (step text, role text, PRIMARY KEY (step, role))"

@@ -7,8 +7,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use secret_model::{SecretName, VersionId};
-use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, Update};
+use secret_storage::testkit::Guarded;
 use secret_storage_postgres::{PostgresConfig, PostgresStorage};
 
 /// The variable naming the test database.
@@ -62,70 +61,40 @@ pub fn raw_client(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).expect("the test database accepts a client")
 }
 
-/// A store in a fresh schema of its own, dropped with the store.
-pub struct TempStore {
-    pub store: PostgresStorage,
-    pub url: String,
+/// A store in a fresh schema of its own; the schema is dropped after the store.
+pub type TempStore = Guarded<PostgresStorage, DroppedSchema>;
+
+/// Drops a schema when dropped (unless a test is failing, to leave it for a look).
+pub struct DroppedSchema {
+    url: String,
+    schema: String,
 }
 
-impl TempStore {
-    /// A store in a new schema, with a pool large enough for the racing cases.
-    pub fn new(url: &str) -> Self {
-        let config = PostgresConfig::new(url)
-            .schema(&unique_schema("s"))
-            .pool_size(12);
-        Self::with_config(url, &config)
-    }
-
-    /// A store opened with `config` (whose schema it drops when dropped).
-    pub fn with_config(url: &str, config: &PostgresConfig) -> Self {
-        let store = PostgresStorage::open(config)
-            .unwrap_or_else(|e| panic!("opening a PostgreSQL store: {e}"));
-        TempStore {
-            store,
-            url: url.to_owned(),
-        }
-    }
-}
-
-impl Drop for TempStore {
+impl Drop for DroppedSchema {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            drop_schema(&self.url, self.store.schema());
+            drop_schema(&self.url, &self.schema);
         }
     }
 }
 
-impl Storage for TempStore {
-    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
-        self.store.read(name)
-    }
+/// A store in a new schema, with a pool large enough for the racing cases.
+pub fn temp_store(url: &str) -> TempStore {
+    let config = PostgresConfig::new(url)
+        .schema(&unique_schema("s"))
+        .pool_size(12);
+    temp_store_with(url, &config)
+}
 
-    fn read_payload(
-        &self,
-        name: &SecretName,
-        version_id: &VersionId,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.store.read_payload(name, version_id)
-    }
-
-    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
-        self.store.snapshot(name)
-    }
-
-    fn update(
-        &self,
-        name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
-    ) -> Result<(), StorageError> {
-        self.store.update(name, f)
-    }
-
-    fn list(
-        &self,
-        after: Option<&SecretName>,
-        limit: usize,
-    ) -> Result<Vec<SecretRecord>, StorageError> {
-        self.store.list(after, limit)
+/// A store opened with `config` (whose schema is dropped after it).
+pub fn temp_store_with(url: &str, config: &PostgresConfig) -> TempStore {
+    let store =
+        PostgresStorage::open(config).unwrap_or_else(|e| panic!("opening a PostgreSQL store: {e}"));
+    Guarded {
+        guard: DroppedSchema {
+            url: url.to_owned(),
+            schema: store.schema().to_owned(),
+        },
+        store,
     }
 }

@@ -26,7 +26,7 @@ use secret_model::{
     VersionId,
 };
 
-use crate::{RecordSeal, SecretRecord, Storage, Update, VersionRecord};
+use crate::{RecordSeal, SecretRecord, Snapshot, Storage, StorageError, Update, VersionRecord};
 
 pub use basic::{
     absent_secret_reads_none, delete_leaves_secrets_with_longer_names_alone,
@@ -152,6 +152,61 @@ pub fn assert_lists_every_case(listed: &[&str]) {
         listed, CASE_NAMES,
         "conformance_tests! and the suite list different cases"
     );
+}
+
+/// A backend together with what it lives in (a temporary directory, a database schema), for a
+/// backend's own tests: every [`Storage`] method goes to `store`, and `store` is dropped before
+/// `guard`, so a guard that removes the directory or drops the schema runs once the backend
+/// has let go of it.
+///
+/// ```
+/// use secret_storage::{MemoryStorage, Storage, testkit::Guarded};
+/// let store = Guarded { store: MemoryStorage::new(), guard: () };
+/// assert!(!store.records_leave_the_process());
+/// ```
+pub struct Guarded<S, G> {
+    /// The backend.
+    pub store: S,
+    /// What the backend lives in; dropped after it.
+    pub guard: G,
+}
+
+impl<S: Storage, G: Send + Sync> Storage for Guarded<S, G> {
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        self.store.read(name)
+    }
+
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        version_id: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.store.read_payload(name, version_id)
+    }
+
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        self.store.snapshot(name)
+    }
+
+    fn update(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    ) -> Result<(), StorageError> {
+        self.store.update(name, f)
+    }
+
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError> {
+        self.store.list(after, limit)
+    }
+
+    fn records_leave_the_process(&self) -> bool {
+        self.store.records_leave_the_process()
+    }
 }
 
 /// A valid record named `name` with the given version ids (oldest first), for tests.
