@@ -74,6 +74,20 @@ impl StoreLocation {
         }
     }
 
+    /// The text of [`StoreLocation::secret_arn`], built in one allocation (it is formatted for
+    /// every response and authorization that names a secret).
+    pub fn secret_arn_text(&self, name: &SecretName) -> String {
+        let mut out = String::with_capacity(
+            "acs:kms:::secret/".len()
+                + self.region.len()
+                + self.account_id.len()
+                + name.as_str().len(),
+        );
+        write_secret_arn(&mut out, &self.region, &self.account_id, name)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
     /// Resolves a `SecretName` parameter: a plain name, or an ARN of any store.
     /// Errors: `InvalidParameter` naming `SecretName` for a malformed name or ARN.
     pub fn resolve_secret(&self, s: &str) -> Result<SecretRef, ValidationError> {
@@ -133,12 +147,22 @@ impl SecretArn {
 
 impl fmt::Display for SecretArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        write_secret_arn(
             f,
-            "acs:kms:{}:{}:secret/{}",
-            self.location.region, self.location.account_id, self.name
+            &self.location.region,
+            &self.location.account_id,
+            &self.name,
         )
     }
+}
+
+fn write_secret_arn(
+    out: &mut impl fmt::Write,
+    region: &str,
+    account_id: &str,
+    name: &SecretName,
+) -> fmt::Result {
+    write!(out, "acs:kms:{region}:{account_id}:secret/{name}")
 }
 
 #[cfg(test)]
@@ -154,6 +178,11 @@ mod tests {
         let n = SecretName::parse("a/b").unwrap();
         let arn = here().secret_arn(&n);
         assert_eq!(SecretArn::parse(&arn.to_string()).unwrap(), arn);
+        assert_eq!(here().secret_arn_text(&n), arn.to_string());
+        assert_eq!(
+            here().secret_arn_text(&n),
+            "acs:kms:cn-hangzhou:123:secret/a/b"
+        );
     }
 
     #[test]

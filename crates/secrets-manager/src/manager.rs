@@ -251,7 +251,7 @@ impl SecretsManager {
     }
 
     pub(crate) fn secret_arn(&self, name: &SecretName) -> String {
-        self.inner.location.secret_arn(name).to_string()
+        self.inner.location.secret_arn_text(name)
     }
 
     pub(crate) fn key_arn(&self, key_id: &KeyId) -> String {
