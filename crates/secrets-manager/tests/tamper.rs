@@ -254,3 +254,35 @@ fn a_record_sealed_by_another_store_is_refused() {
     t.db.insert(record_key("a"), foreign).unwrap();
     every_read_of_a_fails(&t.store, "record from another store");
 }
+
+#[test]
+fn every_changed_byte_of_the_payload_index_gives_an_error_or_the_secrets_own_value() {
+    // The index is sled's own bookkeeping (which payloads a secret has, and a write stamp);
+    // it holds no value and is not sealed. A changed byte must still never panic nor yield
+    // another secret's value.
+    let t = setup();
+    let key = [b"i/".as_slice(), b"a"].concat();
+    let original = t.db.get(&key).unwrap().unwrap().to_vec();
+    for i in 0..original.len() {
+        let mut bad = original.clone();
+        bad[i] ^= 0x41;
+        t.db.insert(&key, bad).unwrap();
+        for version in ["v1", "v2"] {
+            if let Ok(value) = get(&t.store, "a", Some(version)) {
+                assert_eq!(
+                    value,
+                    format!("value-of-a-{version}").into_bytes(),
+                    "byte {i}"
+                );
+            }
+        }
+        let _ = t.store.put_secret_value(PutSecretValueRequest {
+            secret_name: "a".into(),
+            version_id: format!("p{i}"),
+            secret_data: "value-of-a-new".into(),
+            ..Default::default()
+        });
+        assert_eq!(get(&t.store, "b", None).unwrap(), b"value-of-b-v1");
+        t.db.insert(&key, original.clone()).unwrap();
+    }
+}
