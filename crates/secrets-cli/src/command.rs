@@ -62,7 +62,12 @@ Exit codes:
 The store: embedded sled under --store-dir, else $SECRETS_HOME, else the platform's data
 directory (Linux: $XDG_DATA_HOME/secrets or ~/.local/share/secrets). On first use a root key is
 generated into root.key (mode 0600) there unless --root-key-file or $SECRETS_ROOT_KEY gives one;
-back it up apart from the data: without it nothing can be decrypted.";
+back it up apart from the data: without it nothing can be decrypted.
+
+Every stored record is sealed (an HMAC under a key kept in the keyring) and a record whose seal
+does not match is refused as tampered (InternalFailure). A store written by a release before
+records were sealed: run with SECRETS_ACCEPT_UNSEALED_RECORDS=1 until every secret has been
+written once (any write seals its record), then without.";
 
 fn param_arg(param: &Param) -> Arg {
     let long = kebab(param.name);

@@ -157,8 +157,24 @@ pub(crate) fn open_with(
     }
     .location(location)
     .authorizer(authorizer)
+    .accept_unsealed_records(accept_unsealed_records())
     .build();
     Ok(OpenStore { manager, kms })
+}
+
+/// Whether `$SECRETS_ACCEPT_UNSEALED_RECORDS` asks to read records written before records were
+/// sealed (`1` or `true`); says so on stderr when it does, as it also accepts a stripped seal.
+fn accept_unsealed_records() -> bool {
+    let accept = std::env::var("SECRETS_ACCEPT_UNSEALED_RECORDS")
+        .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if accept {
+        eprintln!(
+            "secrets: notice: accepting stored records without a seal \
+             (SECRETS_ACCEPT_UNSEALED_RECORDS); each is sealed by its next write — unset it once \
+             every secret has been written"
+        );
+    }
+    accept
 }
 
 fn open_dir(

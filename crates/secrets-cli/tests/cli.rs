@@ -13,12 +13,22 @@ struct Run {
 }
 
 fn secrets_with_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_secrets(dir, args, stdin, &[])
+}
+
+fn secrets_with_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    run_secrets(dir, args, None, envs)
+}
+
+fn run_secrets(dir: &Path, args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
     cmd.arg("--store-dir")
         .arg(dir)
         .args(args)
         .env_remove("SECRETS_HOME")
         .env_remove("SECRETS_ROOT_KEY")
+        .env_remove("SECRETS_ACCEPT_UNSEALED_RECORDS")
+        .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -629,6 +639,64 @@ fn help_names_every_parameter_and_its_limits() {
         .unwrap();
     let text = String::from_utf8(top.stdout).unwrap();
     assert!(text.contains("Exit codes") && text.contains("create-secret"));
+}
+
+#[test]
+fn a_record_without_its_seal_is_refused_until_unsealed_records_are_accepted() {
+    use secret_storage::{Storage, Update};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "old",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+        ],
+    );
+    {
+        // What a release before sealing wrote: the same record, without a seal.
+        let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+        let name = secret_model::SecretName::parse("old").unwrap();
+        store
+            .update(&name, &mut |current| {
+                let mut record = current.expect("the secret exists").clone();
+                assert!(record.seal.take().is_some(), "the CLI seals records");
+                Update::Write {
+                    record,
+                    put_payloads: vec![],
+                    delete_payloads: vec![],
+                }
+            })
+            .unwrap();
+    }
+    let get = ["get-secret-value", "--secret-name", "old"];
+    fails(d, &get, 1, "InternalFailure");
+
+    let accept = [("SECRETS_ACCEPT_UNSEALED_RECORDS", "1")];
+    let run = secrets_with_env(d, &get, &accept);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout["SecretData"], "x");
+    assert!(
+        run.stderr.contains("SECRETS_ACCEPT_UNSEALED_RECORDS"),
+        "{}",
+        run.stderr
+    );
+    let write = [
+        "update-secret",
+        "--secret-name",
+        "old",
+        "--description",
+        "resealed",
+    ];
+    assert_eq!(secrets_with_env(d, &write, &accept).code, 0);
+
+    // Sealed by that write: readable without the variable again.
+    assert_eq!(ok(d, &get)["SecretData"], "x");
 }
 
 #[test]
