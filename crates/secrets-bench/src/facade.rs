@@ -42,6 +42,11 @@ impl Facade {
         Self::on(Arc::new(storage.clone()), Some(storage))
     }
 
+    /// A store on `storage` (a PostgreSQL one, say), set up like the others.
+    pub(crate) fn on_storage(storage: Arc<dyn Storage>) -> Self {
+        Self::on(storage, None)
+    }
+
     fn on(storage: Arc<dyn Storage>, sled: Option<SledStorage>) -> Self {
         let kms = Arc::new(LocalKms::in_memory(
             RootKey::generate().expect("the OS random number generator works"),

@@ -17,6 +17,7 @@
 mod facade;
 mod floors;
 mod measure;
+mod pg;
 mod scale;
 mod suite;
 mod sys;
@@ -38,7 +39,9 @@ usage: secrets-bench [--quick] [--scale] [--rounds N] [--round-ms MS] [--dir PAT
   --rounds N     rounds of the main table (default 7, quick 3); medians are reported
   --round-ms MS  time of each benchmark in each round (default 400, quick 60)
   --step-limit-s S  stop a scale size that runs longer (default 600, quick 60)
-  --dir PATH     where the sled directories go (default: the temporary directory)";
+  --dir PATH     where the sled directories go (default: the temporary directory)
+  --postgres URL  also measure PostgreSQL (default: $SECRETS_TEST_POSTGRES_URL if set); the
+                 run makes two schemas of its own there and drops them at the end";
 
 /// The command line.
 #[derive(Debug, Default)]
@@ -49,6 +52,7 @@ struct Args {
     round_ms: Option<u64>,
     step_limit_s: Option<u64>,
     dir: Option<PathBuf>,
+    postgres: Option<String>,
     /// Internal: run one size of the scale run (a child process of `--scale`).
     scale_step: Option<(Backend, u64)>,
     get_ms: Option<u64>,
@@ -66,6 +70,7 @@ fn parse_args(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
             "--step-limit-s" => args.step_limit_s = Some(number(&value("--step-limit-s")?)?),
             "--get-ms" => args.get_ms = Some(number(&value("--get-ms")?)?),
             "--dir" => args.dir = Some(PathBuf::from(value("--dir")?)),
+            "--postgres" => args.postgres = Some(value("--postgres")?),
             "--scale-step" => {
                 let backend = value("--scale-step")?;
                 let backend =
@@ -157,7 +162,12 @@ fn main() -> ExitCode {
                 400
             })),
         };
-        let results = suite::run(settings, dir.path());
+        let postgres = args
+            .postgres
+            .clone()
+            .or_else(|| std::env::var("SECRETS_TEST_POSTGRES_URL").ok())
+            .filter(|url| !url.is_empty());
+        let results = suite::run(settings, dir.path(), postgres.as_deref());
         println!("{}", results.report(settings));
     }
     ExitCode::SUCCESS
@@ -177,6 +187,8 @@ mod tests {
         assert!(args.quick && args.scale);
         assert_eq!(args.rounds, Some(5));
         assert_eq!(args.dir, Some(PathBuf::from("/x")));
+        let pg = parse(&["--postgres", "postgresql://x@127.0.0.1/db"]).unwrap();
+        assert_eq!(pg.postgres.as_deref(), Some("postgresql://x@127.0.0.1/db"));
         let step = parse(&["--scale-step", "sled", "1000"]).unwrap();
         assert_eq!(step.scale_step, Some((Backend::Sled, 1000)));
     }
@@ -184,6 +196,7 @@ mod tests {
     #[test]
     fn bad_arguments_are_refused() {
         assert!(parse(&["--rounds"]).is_err());
+        assert!(parse(&["--postgres"]).is_err());
         assert!(parse(&["--rounds", "x"]).is_err());
         assert!(parse(&["--rounds", "0"]).is_err());
         assert!(parse(&["--scale-step", "postgres", "10"]).is_err());

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::facade::Facade;
 use crate::floors::{Disk, Envelope, Map, Sled};
 use crate::measure::{self, median};
+use crate::pg::Pg;
 
 /// Concurrent callers in the concurrency rows.
 pub(crate) const CALLERS: usize = 32;
@@ -85,6 +86,61 @@ const ROWS: &[Row] = &[
         "op/sled/create_32",
         "sled_insert_flush_32",
     ),
+];
+
+/// The PostgreSQL rows, when a database was given.
+const PG_ROWS: &[Row] = &[
+    row(
+        "create_secret",
+        "PostgreSQL, 1 caller",
+        "op/pg/create",
+        "seal+pg_insert",
+    ),
+    row(
+        "get_secret_value",
+        "PostgreSQL",
+        "op/pg/get",
+        "pg_select+open",
+    ),
+    row(
+        "get_secret_value, cached",
+        "PostgreSQL",
+        "op/pg/get_cached",
+        "pg_select",
+    ),
+    row(
+        "put_secret_value",
+        "PostgreSQL",
+        "op/pg/put",
+        "seal+pg_insert",
+    ),
+    row(
+        "create_secret",
+        "PostgreSQL, 32 callers",
+        "op/pg/create_32",
+        "pg_insert_32",
+    ),
+];
+
+/// The PostgreSQL floors, when a database was given.
+const PG_FLOORS: &[(&str, &str, &str)] = &[
+    (
+        "pg_insert",
+        "pg insert",
+        "PostgreSQL: one prepared, autocommitted upsert of 1 KiB (one round trip, one WAL flush), 1 client",
+    ),
+    (
+        "pg_insert_32",
+        "pg insert ×32",
+        "the same from 32 clients at once (aggregate)",
+    ),
+    (
+        "pg_select",
+        "pg select",
+        "PostgreSQL: one prepared SELECT of 1 KiB by its key",
+    ),
+    ("seal+pg_insert", "seal + pg insert", "seal, then pg insert"),
+    ("pg_select+open", "pg select + open", "pg select, then open"),
 ];
 
 const fn row(
@@ -173,6 +229,7 @@ const FLOORS: &[(&str, &str, &str)] = &[
 fn floor_name(key: &str) -> &str {
     FLOORS
         .iter()
+        .chain(PG_FLOORS)
         .find(|(k, _, _)| *k == key)
         .map_or(key, |(_, name, _)| name)
 }
@@ -188,8 +245,11 @@ pub(crate) struct Results {
     sled_batches: (u64, u64),
 }
 
-/// Runs every benchmark `settings.rounds` times, with sled directories under `dir`.
-pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
+/// Runs every benchmark `settings.rounds` times, with sled directories under `dir`, and the
+/// PostgreSQL ones too when `postgres` names a database.
+pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Results {
+    // Declared before the stores on it, so that it (and its schemas) goes after them.
+    let pg = postgres.map(|url| Pg::open(url, CALLERS));
     let envelope = Envelope::new();
     let plaintext = crate::value();
     let map = Map::filled();
@@ -199,6 +259,10 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
     let disk = Disk::open(&dir.join("raw-disk"));
     let memory = Facade::memory();
     let sled = Facade::sled(&dir.join("facade-sled"));
+    let pg_facade = pg.as_ref().map(|pg| {
+        pg.insert_as("floor/read", &envelope.sealed_bytes());
+        pg.facade(CALLERS)
+    });
     // Writes and flushes of the 32-caller creates, over every round.
     let concurrent_batches = Cell::new((0u64, 0u64));
 
@@ -268,6 +332,35 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
         ),
     ];
 
+    if let (Some(pg), Some(facade)) = (&pg, &pg_facade) {
+        benches.extend([
+            ("pg_insert", single(|| pg.insert(0, &plaintext)) as Run<'_>),
+            (
+                "pg_insert_32",
+                Box::new(|budget| {
+                    measure::concurrent(CALLERS, budget, &|thread| pg.insert(thread, &plaintext))
+                }),
+            ),
+            ("pg_select", single(|| sink(pg.select("floor/read")))),
+            (
+                "seal+pg_insert",
+                single(|| pg.insert(0, &envelope.seal().0)),
+            ),
+            (
+                "pg_select+open",
+                single(|| sink(envelope.open(pg.select("floor/read")))),
+            ),
+            ("op/pg/create", single(|| facade.create())),
+            ("op/pg/get", single(|| sink(facade.get()))),
+            ("op/pg/get_cached", single(|| sink(facade.get_cached()))),
+            ("op/pg/put", single(|| facade.put())),
+            (
+                "op/pg/create_32",
+                Box::new(|budget| measure::concurrent(CALLERS, budget, &|_| facade.create())),
+            ),
+        ]);
+    }
+
     let mut samples: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     for round in 0..settings.rounds {
         eprint!("round {}/{}:", round + 1, settings.rounds);
@@ -285,6 +378,8 @@ pub(crate) fn run(settings: Settings, dir: &Path) -> Results {
     let rates = samples.iter().map(|(k, v)| (*k, median(v))).collect();
     let ratios = ROWS
         .iter()
+        .chain(PG_ROWS)
+        .filter(|row| samples.contains_key(row.bench))
         .map(|row| {
             let per_round: Vec<f64> = samples[row.floor]
                 .iter()
@@ -329,7 +424,11 @@ impl Results {
         ));
         out.push_str("| operation | backend | ops/s | floor | floor ops/s | × floor |\n");
         out.push_str("|---|---|---:|---|---:|---:|\n");
-        for row in ROWS {
+        for row in ROWS
+            .iter()
+            .chain(PG_ROWS)
+            .filter(|row| self.rates.contains_key(row.bench))
+        {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} | {:.1} |\n",
                 row.operation,
@@ -341,7 +440,11 @@ impl Results {
             ));
         }
         out.push_str("\n| floor | what it does | ops/s |\n|---|---|---:|\n");
-        for (key, name, what) in FLOORS {
+        for (key, name, what) in FLOORS
+            .iter()
+            .chain(PG_FLOORS)
+            .filter(|(key, _, _)| self.rates.contains_key(key))
+        {
             out.push_str(&format!(
                 "| {name} | {what} | {} |\n",
                 thousands(self.rate(key))
@@ -460,12 +563,30 @@ mod tests {
             round: Duration::from_millis(5),
             rounds: 1,
         };
-        let results = run(settings, dir.path());
-        for row in ROWS {
+        // With a test database (CI starts one), the PostgreSQL rows run too.
+        let postgres = std::env::var("SECRETS_TEST_POSTGRES_URL").ok();
+        let results = run(settings, dir.path(), postgres.as_deref());
+        let (rows, floors) = if postgres.is_some() {
+            (ROWS.len() + PG_ROWS.len(), FLOORS.len() + PG_FLOORS.len())
+        } else {
+            (ROWS.len(), FLOORS.len())
+        };
+        let measured_rows: Vec<&Row> = ROWS
+            .iter()
+            .chain(PG_ROWS)
+            .filter(|row| results.rates.contains_key(row.bench))
+            .collect();
+        assert_eq!(measured_rows.len(), rows);
+        for row in measured_rows {
             assert!(results.rate(row.bench) > 0.0, "{}", row.bench);
             assert!(results.rate(row.floor) > 0.0, "{}", row.floor);
         }
-        for (key, _, _) in FLOORS {
+        let measured_floors = FLOORS
+            .iter()
+            .chain(PG_FLOORS)
+            .filter(|(key, _, _)| results.rates.contains_key(key));
+        assert_eq!(measured_floors.clone().count(), floors);
+        for (key, _, _) in measured_floors {
             assert!(results.rate(key) > 0.0, "{key}");
         }
         assert!(results.report(settings).contains("| target |"));
