@@ -88,14 +88,7 @@ impl Pg {
     /// round trip and one WAL flush (`synchronous_commit` on), the floor of a durable write.
     pub(crate) fn insert(&self, conn: usize, bytes: &[u8]) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let name = format!("floor/{}", n % KEYS);
-        let mut c = self.conns[conn % self.conns.len()]
-            .lock()
-            .expect("no thread panics holding a connection");
-        let Conn { client, insert, .. } = &mut *c;
-        client
-            .execute(&*insert, &[&name, &bytes])
-            .expect("the raw insert succeeds");
+        self.upsert(conn, &format!("floor/{}", n % KEYS), bytes);
     }
 
     /// The bytes under `name`, read with one prepared SELECT.
@@ -113,7 +106,11 @@ impl Pg {
 
     /// Stores `bytes` under `name` (to set up a read).
     pub(crate) fn insert_as(&self, name: &str, bytes: &[u8]) {
-        let mut c = self.conns[0]
+        self.upsert(0, name, bytes);
+    }
+
+    fn upsert(&self, conn: usize, name: &str, bytes: &[u8]) {
+        let mut c = self.conns[conn % self.conns.len()]
             .lock()
             .expect("no thread panics holding a connection");
         let Conn { client, insert, .. } = &mut *c;
