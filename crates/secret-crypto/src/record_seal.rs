@@ -2,15 +2,15 @@
 
 use std::fmt;
 
-use ring::hmac;
+use ring::{hkdf, hmac};
 
-/// Prefixed to every sealed input, so that a record seal can never be mistaken for (or made
-/// to collide with) any other MAC under the same key.
-const RECORD_SEAL_LABEL: &[u8] = b"secrets-store/record-seal/v1\0";
+/// The HKDF info that derives the HMAC key from the keyring's record seal key, so that the key
+/// that seals records is used for nothing else, whatever else the keyring's key might serve.
+const RECORD_SEAL_LABEL: &[u8] = b"secrets-store/record-seal/v1";
 
-/// The key stored records are sealed with: HMAC-SHA256 over a domain label and the record's
-/// bytes. A random 256-bit key kept in the keyring (so a root-key change keeps it), handed out
-/// by [`crate::Kms::record_seal_key`].
+/// The key stored records are sealed with: HMAC-SHA256 over the record's bytes, under a key
+/// derived (HKDF-SHA256, info [`RECORD_SEAL_LABEL`]) from a random 256-bit key kept in the
+/// keyring — so a root-key change keeps it — and handed out by [`crate::Kms::record_seal_key`].
 ///
 /// `Debug` never prints the key.
 ///
@@ -29,15 +29,16 @@ pub struct RecordSealKey(hmac::Key);
 
 impl RecordSealKey {
     pub(crate) fn new(material: &[u8; 32]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, material))
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(material);
+        let okm = prk
+            .expand(&[RECORD_SEAL_LABEL], hmac::HMAC_SHA256)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self(hmac::Key::from(okm))
     }
 
     /// The 32-byte seal of `bytes`.
     pub fn seal(&self, bytes: &[u8]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.0);
-        ctx.update(RECORD_SEAL_LABEL);
-        ctx.update(bytes);
-        let tag = ctx.sign();
+        let tag = hmac::sign(&self.0, bytes);
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         out
@@ -45,10 +46,7 @@ impl RecordSealKey {
 
     /// Whether `seal` is the seal of `bytes`, compared in constant time (by ring).
     pub fn verify(&self, bytes: &[u8], seal: &[u8; 32]) -> bool {
-        let mut input = Vec::with_capacity(RECORD_SEAL_LABEL.len() + bytes.len());
-        input.extend_from_slice(RECORD_SEAL_LABEL);
-        input.extend_from_slice(bytes);
-        hmac::verify(&self.0, &input, seal).is_ok()
+        hmac::verify(&self.0, bytes, seal).is_ok()
     }
 }
 
@@ -63,14 +61,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seals_are_hmac_sha256_over_the_label_and_the_bytes() {
-        let key = RecordSealKey::new(&[7; 32]);
-        let direct = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]),
-            &[RECORD_SEAL_LABEL, b"abc"].concat(),
+    fn seals_are_hmac_sha256_under_the_hkdf_derived_key() {
+        // HKDF-SHA256 (RFC 5869) by hand: PRK = HMAC(salt = 32 zero bytes, IKM); OKM = first
+        // block of the expansion = HMAC(PRK, info || 0x01).
+        let prk = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &[0; 32]), &[7; 32]);
+        let okm = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, prk.as_ref()),
+            &[RECORD_SEAL_LABEL, &[1]].concat(),
         );
+        let direct = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, okm.as_ref()), b"abc");
+        let key = RecordSealKey::new(&[7; 32]);
         assert_eq!(key.seal(b"abc")[..], *direct.as_ref());
+        assert!(key.verify(b"abc", &key.seal(b"abc")));
         assert_ne!(key.seal(b"abc"), RecordSealKey::new(&[8; 32]).seal(b"abc"));
+        assert_ne!(
+            key.seal(b"abc")[..],
+            *hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]), b"abc").as_ref(),
+            "the keyring's key itself never MACs"
+        );
     }
 
     #[test]
