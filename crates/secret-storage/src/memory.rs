@@ -49,8 +49,9 @@ impl Stored {
 ///
 /// Every operation holds the mutex for its whole duration, so [`Storage::update`] is trivially
 /// atomic and linearizable, and a write is "durable" (by this backend's promise) once it
-/// returns. No operation returns an error except [`StorageError::NameMismatch`] from
-/// [`Storage::update`].
+/// returns. The only error a caller can cause is [`StorageError::NameMismatch`] from
+/// [`Storage::update`]; [`StorageError::Corrupt`] would mean a bug in this module's own compact
+/// form (it is never expected, but reported rather than panicking).
 ///
 /// The closure given to [`Storage::update`] runs *while the mutex is held*: it must not call
 /// back into this storage (that would deadlock), as the trait already demands.
