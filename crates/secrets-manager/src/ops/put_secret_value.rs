@@ -83,17 +83,13 @@ impl SecretsManager {
         let stages = parse_stages(req.version_stages.as_deref())?;
         self.authorize_with(Action::PutSecretValue, || self.secret_arn(&name))?;
 
-        let respond = |record: &SecretRecord| -> Result<PutSecretValueResponse, Error> {
-            let version = record.versions.iter().find(|v| v.version_id == version_id);
-            Ok(PutSecretValueResponse {
-                request_id: request_id.to_owned(),
-                secret_name: name.to_string(),
-                version_id: version_id.to_string(),
-                version_stages: version
-                    .map(|v| v.stages.iter().map(ToString::to_string).collect())
-                    .unwrap_or_default(),
-            })
+        let respond_with = |version_stages: Vec<String>| PutSecretValueResponse {
+            request_id: request_id.to_owned(),
+            secret_name: name.to_string(),
+            version_id: version_id.to_string(),
+            version_stages,
         };
+        let respond = |record: &SecretRecord| respond_with(stages_of(record, &version_id));
 
         let record = self
             .live_record(&name)?
@@ -101,7 +97,7 @@ impl SecretsManager {
         ensure_not_pending(&record)?;
         if record.versions.iter().any(|v| v.version_id == version_id) {
             self.check_put_retry(&record, &version_id, &value)?;
-            return respond(&record);
+            return Ok(respond(&record));
         }
 
         let envelope = self.seal(&record.encryption_key_id, &name, &version_id, &value)?;
@@ -118,16 +114,17 @@ impl SecretsManager {
             };
             let evicted = rules::add_version(record, version, stages.as_deref())?;
             Ok(Step::Write {
-                out: Ok(record.clone()),
+                // Only what the response needs: the new version's labels, not a record copy.
+                out: Ok(stages_of(record, &version_id)),
                 put_payloads: vec![(version_id.clone(), envelope.clone())],
                 delete_payloads: evicted,
             })
         })?;
         match outcome {
-            Ok(written) => respond(&written),
+            Ok(version_stages) => Ok(respond_with(version_stages)),
             Err(raced) => {
                 self.check_put_retry(&raced, &version_id, &value)?;
-                respond(&raced)
+                Ok(respond(&raced))
             }
         }
     }
@@ -147,6 +144,16 @@ impl SecretsManager {
             record.name
         )))
     }
+}
+
+/// The labels `version_id` carries in `record` (none if it is not there), as response text.
+fn stages_of(record: &SecretRecord, version_id: &VersionId) -> Vec<String> {
+    record
+        .versions
+        .iter()
+        .find(|v| v.version_id == *version_id)
+        .map(|v| v.stages.iter().map(ToString::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// Parses `VersionStages`; an empty list counts as not given.
