@@ -136,6 +136,25 @@ fn checked_in_keyring_refuses_another_root_key() {
     assert!(matches!(err, KmsError::WrongRootKey), "{err}");
 }
 
+#[test]
+fn checked_in_keyring_v2_and_its_record_seal_still_open() {
+    let blob = unhex(include_str!("vectors/keyring_v2.hex"));
+    assert_eq!(&blob[..9], b"SSKEYRNG\x02", "a keyring format 2 blob");
+    let kms = LocalKms::open(vector_root_key(), Box::new(MemoryKeyring::from_bytes(blob))).unwrap();
+    assert_eq!(
+        kms.default_key().unwrap().to_string(),
+        include_str!("vectors/keyring_v2_key_id.txt").trim()
+    );
+    let seal = kms.record_seal_key().unwrap().seal(KAT_RECORD);
+    assert_eq!(
+        hex(&seal),
+        include_str!("vectors/keyring_v2_record_seal.txt").trim()
+    );
+}
+
+/// The bytes whose seal under the checked-in format-2 keyring is pinned.
+const KAT_RECORD: &[u8] = b"a record, as sealed_bytes gives it";
+
 /// Prints fresh vectors. Run with
 /// `cargo test -p secret-crypto --test known_answers -- --ignored --nocapture generate_vectors`
 /// and copy each block into `tests/vectors/`.
@@ -159,4 +178,12 @@ fn generate_vectors() {
     println!("== envelope_v1_key_version_1.hex\n{}", hex(&v1));
     println!("== envelope_v1_key_version_2.hex\n{}", hex(&v2));
     println!("== keyring_v1.hex\n{}", hex(&store.bytes().unwrap()));
+
+    let store = Arc::new(MemoryKeyring::new());
+    let kms = LocalKms::open(vector_root_key(), Box::new(store.clone())).unwrap();
+    let key = kms.default_key().unwrap();
+    let seal = kms.record_seal_key().unwrap().seal(KAT_RECORD);
+    println!("== keyring_v2_key_id.txt\n{key}");
+    println!("== keyring_v2_record_seal.txt\n{}", hex(&seal));
+    println!("== keyring_v2.hex\n{}", hex(&store.bytes().unwrap()));
 }

@@ -7,7 +7,7 @@ Optional cross-check (needs the `cryptography` package); the Rust tests do not d
 import os
 import struct
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -76,3 +76,27 @@ nonce = bytes(range(12))
 data_aad = b"secrets-store/envelope-v1/data" + header + CONTEXT_TAIL
 assert env == header + nonce + AESGCM(dek).encrypt(nonce, b"known answer", data_aad)
 print("envelope_v1_kat.hex matches")
+
+# Keyring v2: format 1's plaintext, then the record seal key; and a record seal under it
+blob = read_hex("keyring_v2.hex")
+assert blob[:8] == b"SSKEYRNG" and blob[8] == 2
+plain = AESGCM(kek).decrypt(blob[9:21], blob[21:], blob[:9])
+assert plain[0] == 1
+default = plain[1:17]
+pos = 17
+(count,) = struct.unpack_from(">I", plain, pos); pos += 4
+for _ in range(count):
+    pos += 16 + 1 + 8
+    (dlen,) = struct.unpack_from(">I", plain, pos); pos += 4 + dlen
+    (nversions,) = struct.unpack_from(">I", plain, pos); pos += 4 + nversions * 44
+assert plain[pos] == 1, "a record seal key is present"
+record_seal_key = plain[pos + 1:pos + 33]
+assert pos + 33 == len(plain)
+with open(os.path.join(HERE, "keyring_v2_key_id.txt")) as f:
+    assert default.hex() == f.read().strip().replace("-", "")
+hmac_key = HKDF(hashes.SHA256(), 32, None, b"secrets-store/record-seal/v1").derive(record_seal_key)
+h = hmac.HMAC(hmac_key, hashes.SHA256())
+h.update(b"a record, as sealed_bytes gives it")
+with open(os.path.join(HERE, "keyring_v2_record_seal.txt")) as f:
+    assert h.finalize().hex() == f.read().strip()
+print("keyring_v2.hex opens; its record seal matches")
