@@ -1,4 +1,6 @@
-//! CreateSecret and GetSecretValue with 1 KiB values on MemoryStorage and sled, beside a raw
+//! CreateSecret, GetSecretValue and PutSecretValue with 1 KiB values on MemoryStorage and sled
+//! (`cargo bench -p secrets-manager --bench create_get`; `secrets-bench` prints every
+//! operation beside its floor in one table, PostgreSQL included), beside a raw
 //! ring AES-256-GCM seal/open of the same bytes measured in the same run (the baseline that
 //! `docs/benchmarks.md` reports ratios against).
 
@@ -11,7 +13,9 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use secret_crypto::{LocalKms, RootKey};
 use secret_storage::{MemoryStorage, Storage};
 use secret_storage_sled::SledStorage;
-use secrets_manager::{CreateSecretRequest, GetSecretValueRequest, SecretsManager};
+use secrets_manager::{
+    CreateSecretRequest, GetSecretValueRequest, PutSecretValueRequest, SecretsManager,
+};
 
 const VALUE_LEN: usize = 1024;
 
@@ -88,6 +92,21 @@ fn facade(c: &mut Criterion, backend: &str, store: SecretsManager) {
             store
                 .get_secret_value(GetSecretValueRequest {
                     secret_name: "bench-read".into(),
+                    ..Default::default()
+                })
+                .unwrap()
+        })
+    });
+    // A new version of "bench-read" each time: it keeps 10, so every put past the tenth also
+    // evicts the oldest (and its ciphertext), as a long-lived secret's puts do.
+    c.bench_function(&format!("{backend}/put_secret_value_1KiB"), |b| {
+        b.iter(|| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            store
+                .put_secret_value(PutSecretValueRequest {
+                    secret_name: "bench-read".into(),
+                    version_id: format!("p{n}"),
+                    secret_data: data.clone().into(),
                     ..Default::default()
                 })
                 .unwrap()
