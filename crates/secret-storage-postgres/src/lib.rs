@@ -27,7 +27,7 @@
 //! let record = sample_record("prod/db", &["v1"]);
 //! store.update(&record.name, &mut |_| Update::Write {
 //!     record: record.clone(),
-//!     put_payloads: vec![(record.versions[0].version_id.clone(), b"envelope".to_vec())],
+//!     put_payloads: vec![(record.versions[0].version_id.clone(), b"envelope"[..].into())],
 //!     delete_payloads: vec![],
 //! })?;
 //! assert_eq!(store.read(&record.name)?, Some(record));
@@ -222,10 +222,10 @@ impl Storage for PostgresStorage {
     /// failures, deadlocks and racing creates, at most [`PostgresConfig::max_attempts`] times,
     /// then a retryable `Backend` error. `Keep` writes nothing. Acknowledged once committed,
     /// so as durable as the server's `synchronous_commit` (never `off` on our connections).
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update<'a>,
     ) -> Result<(), StorageError> {
         update::update(self, name, f)
     }

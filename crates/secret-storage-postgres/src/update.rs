@@ -10,6 +10,7 @@
 //! lock, one fails with a unique violation and is retried, as are serialization failures and
 //! deadlocks (with bounded exponential backoff).
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postgres::{IsolationLevel, Transaction};
@@ -25,10 +26,10 @@ use crate::{PostgresStorage, decode_stored};
 const CONTEXT: &str = "updating a secret";
 
 /// Runs the update, retrying from the start after a conflict, at most `max_attempts` times.
-pub(crate) fn update(
+pub(crate) fn update<'a>(
     store: &PostgresStorage,
     name: &SecretName,
-    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
 ) -> Result<(), StorageError> {
     let mut conn = store.pool.get().map_err(checkout_error)?;
     let mut attempt = 1;
@@ -69,11 +70,11 @@ fn backoff(first: Duration, attempt: u32) -> Duration {
 
 /// One attempt: begin, lock, read, decide, apply, commit. Dropping the transaction on an
 /// error rolls it back.
-fn attempt_once(
+fn attempt_once<'a>(
     conn: &mut Conn,
     store: &PostgresStorage,
     name: &SecretName,
-    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
 ) -> Result<(), Failed> {
     let (client, st) = conn.parts()?;
     let mut tx = client
@@ -207,11 +208,14 @@ fn write_payloads(
     tx: &mut Transaction<'_>,
     st: &Statements,
     name: &SecretName,
-    put: &[(VersionId, Vec<u8>)],
+    put: &[(VersionId, Cow<'_, [u8]>)],
     delete: &[VersionId],
 ) -> Result<(), Failed> {
     for (id, bytes) in put {
-        tx.execute(&st.put_payload, &[&name.as_str(), &id.as_str(), bytes])?;
+        tx.execute(
+            &st.put_payload,
+            &[&name.as_str(), &id.as_str(), &&bytes[..]],
+        )?;
     }
     if !delete.is_empty() {
         let ids: Vec<&str> = delete.iter().map(VersionId::as_str).collect();

@@ -15,7 +15,7 @@ fn write_sample(store: &dyn Storage, name: &str) {
     store
         .update(&record.name.clone(), &mut |_| Update::Write {
             record: record.clone(),
-            put_payloads: vec![(record.versions[0].version_id.clone(), b"p".to_vec())],
+            put_payloads: vec![(record.versions[0].version_id.clone(), b"p".to_vec().into())],
             delete_payloads: vec![],
         })
         .unwrap();
@@ -351,12 +351,15 @@ fn calls_recover_when_the_server_drops_the_pooled_connections() {
 }
 
 /// `sample_record` with its versions edited by `edit`.
-fn edited(name: &str, edit: impl FnOnce(&mut secret_storage::SecretRecord)) -> Update {
+fn edited(name: &str, edit: impl FnOnce(&mut secret_storage::SecretRecord)) -> Update<'static> {
     let mut record = sample_record(name, &["v1", "v2"]);
     edit(&mut record);
     Update::Write {
         record,
-        put_payloads: vec![(secret_storage::testkit::version_id("v3"), b"p".to_vec())],
+        put_payloads: vec![(
+            secret_storage::testkit::version_id("v3"),
+            b"p".to_vec().into(),
+        )],
         delete_payloads: vec![],
     }
 }

@@ -21,7 +21,7 @@
 //! let record = sample_record("prod/db", &["v1"]);
 //! store.update(&record.name, &mut |_| Update::Write {
 //!     record: record.clone(),
-//!     put_payloads: vec![(record.versions[0].version_id.clone(), b"envelope".to_vec())],
+//!     put_payloads: vec![(record.versions[0].version_id.clone(), b"envelope"[..].into())],
 //!     delete_payloads: vec![],
 //! })?;
 //! drop(store);
@@ -250,10 +250,10 @@ impl Storage for SledStorage {
     /// A `Keep` also waits until what `f` saw is durable, so the caller never acts on a write
     /// that a crash could still undo. That costs no flush when no write is waiting for one:
     /// sled's flush returns at once when its log is already on disk.
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update<'a>,
     ) -> Result<(), StorageError> {
         let pending = self.group.pending();
         let ticket = {

@@ -128,8 +128,8 @@ mod tests {
             .update(&name, &mut |_| Update::Write {
                 record: record.clone(),
                 put_payloads: vec![
-                    (version_id("v1"), vec![]),
-                    (version_id("v2"), b"two".to_vec()),
+                    (version_id("v1"), vec![].into()),
+                    (version_id("v2"), b"two".to_vec().into()),
                 ],
                 delete_payloads: vec![],
             })
@@ -155,7 +155,7 @@ mod tests {
         store
             .update(&name, &mut |_| Update::Write {
                 record: record.clone(),
-                put_payloads: vec![(version_id("v1"), b"one".to_vec())],
+                put_payloads: vec![(version_id("v1"), b"one".to_vec().into())],
                 delete_payloads: vec![],
             })
             .unwrap();

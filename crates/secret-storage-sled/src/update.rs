@@ -25,10 +25,10 @@ fn abort<T>(error: StorageError) -> TxResult<T> {
 ///
 /// `pending` is marked before the commit of any run that decides to write or delete (so a
 /// reader who sees the write also sees the mark; see `group_commit`).
-pub(crate) fn update(
+pub(crate) fn update<'a>(
     store: &SledStorage,
     name: &SecretName,
-    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     pending: &Pending<'_>,
 ) -> Result<(), StorageError> {
     // sled wants an `Fn` body; `f` is only ever called from that one body, never re-entrantly.
@@ -60,7 +60,7 @@ pub(crate) fn update(
                     }
                     let mut index = read_index(tx, name)?;
                     for (id, bytes) in put_payloads {
-                        tx.insert(payload_key(name, &id), bytes)?;
+                        tx.insert(payload_key(name, &id), &*bytes)?;
                         index.versions.insert(id);
                     }
                     for id in &delete_payloads {

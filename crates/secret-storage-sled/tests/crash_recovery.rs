@@ -209,7 +209,7 @@ fn write_op(store: &SledStorage, op: &Op, after: &Model) {
             };
             let decision = Update::Write {
                 record: record_of(name, &after[name]),
-                put_payloads: vec![(version_id(id), payload(name, id))],
+                put_payloads: vec![(version_id(id), payload(name, id).into())],
                 delete_payloads: dropped,
             };
             (name, decision)

@@ -26,7 +26,7 @@ fn create(store: &SledStorage, name: &str) {
     store
         .update(&secret_name(name), &mut |_| Update::Write {
             record: record.clone(),
-            put_payloads: vec![(version_id("v1"), payload(name))],
+            put_payloads: vec![(version_id("v1"), payload(name).into())],
             delete_payloads: vec![],
         })
         .unwrap();

@@ -15,7 +15,7 @@ fn write(store: &SledStorage, record: &SecretRecord) {
                 .iter()
                 .map(|v| {
                     let id = v.version_id.as_str();
-                    (v.version_id.clone(), sample_payload(&name, id))
+                    (v.version_id.clone(), sample_payload(&name, id).into())
                 })
                 .collect(),
             delete_payloads: vec![],

@@ -47,6 +47,8 @@ pub mod testkit;
 pub use codec::{RECORD_FORMAT_VERSION, decode_record, encode_record, sealed_bytes};
 pub use memory::MemoryStorage;
 
+use std::borrow::Cow;
+
 use secret_model::{
     Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp,
     VersionId,
@@ -106,7 +108,7 @@ pub struct VersionRecord {
     reason = "one short-lived value per update, returned by value; boxing the record would add \
               an allocation to every write"
 )]
-pub enum Update {
+pub enum Update<'a> {
     /// Change nothing.
     Keep,
     /// Store `record` (whose name is the one being updated), add or replace the payloads in
@@ -118,8 +120,10 @@ pub enum Update {
     Write {
         /// The new metadata.
         record: SecretRecord,
-        /// Payloads to store, by version id.
-        put_payloads: Vec<(VersionId, Vec<u8>)>,
+        /// Payloads to store, by version id. Borrowed or owned: the closure may run more
+        /// than once, so a caller can lend the same bytes to every run instead of copying
+        /// them each time; the backend copies what it keeps.
+        put_payloads: Vec<(VersionId, Cow<'a, [u8]>)>,
         /// Payloads to remove, by version id.
         delete_payloads: Vec<VersionId>,
     },
@@ -179,10 +183,10 @@ pub trait Storage: Send + Sync {
     /// decides. `f` may be called more than once (after a conflict); only its last call's
     /// decision is applied, so it must not have effects beyond recording its decision. `f`
     /// must not call back into the storage.
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError>;
 
     /// Up to `limit` records in name order, starting after `after` (from the first if `None`).

@@ -117,10 +117,10 @@ impl Storage for MemoryStorage {
         }))
     }
 
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
         let mut secrets = self.lock();
         let current = secrets

@@ -155,7 +155,7 @@ proptest! {
         store
             .update(&name, &mut |_| Update::Write {
                 record: record.clone(),
-                put_payloads: ids.iter().map(|id| (id.clone(), payload.clone())).collect(),
+                put_payloads: ids.iter().map(|id| (id.clone(), payload[..].into())).collect(),
                 delete_payloads: vec![],
             })
             .unwrap();

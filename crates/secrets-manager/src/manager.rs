@@ -1,5 +1,6 @@
 //! [`SecretsManager`]: the facade that holds the storage, the KMS and the rules.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -355,21 +356,22 @@ impl SecretsManager {
     }
 }
 
-/// What an operation's step decided, besides its result.
-pub(crate) enum Step<T> {
+/// What an operation's step decided, besides its result. Payloads are lent (`'a`), so that a
+/// step run more than once does not copy them each time.
+pub(crate) enum Step<'a, T> {
     /// Change nothing.
     Keep(T),
     /// Store the changed record, with these payload changes.
     Write {
         out: T,
-        put_payloads: Vec<(VersionId, Vec<u8>)>,
+        put_payloads: Vec<(VersionId, Cow<'a, [u8]>)>,
         delete_payloads: Vec<VersionId>,
     },
     /// Remove the secret and all of its payloads.
     Delete(T),
 }
 
-impl<T> Step<T> {
+impl<T> Step<'_, T> {
     /// Store the changed record; no payload changes.
     pub(crate) fn write(out: T) -> Self {
         Step::Write {
@@ -394,11 +396,11 @@ impl SecretsManager {
     /// An absent secret is `Forbidden.ResourceNotFound`; one past its planned delete time is
     /// purged in the same step and is not found either; one pending deletion is
     /// `Rejected.ResourceInDeleteWindow` unless `pending` allows it. `f` may run more than once.
-    pub(crate) fn mutate<T>(
+    pub(crate) fn mutate<'a, T>(
         &self,
         name: &SecretName,
         pending: Pending,
-        mut f: impl FnMut(&mut SecretRecord, Timestamp) -> Result<Step<T>, Error>,
+        mut f: impl FnMut(&mut SecretRecord, Timestamp) -> Result<Step<'a, T>, Error>,
     ) -> Result<T, Error> {
         let now = self.now();
         let mut outcome: Option<Result<T, Error>> = None;

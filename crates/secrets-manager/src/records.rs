@@ -112,10 +112,10 @@ impl Records {
 
     /// [`Storage::update`], with the current record checked before `f` sees it (a record that
     /// fails is an error and nothing is written) and the record `f` writes sealed.
-    pub(crate) fn update(
+    pub(crate) fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), Error> {
         let key = self.key()?;
         let mut refused = None;

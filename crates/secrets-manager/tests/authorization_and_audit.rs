@@ -799,7 +799,7 @@ fn canary_flows(f: &Fixture) {
     f.storage
         .update(&name, &mut |current| Update::Write {
             record: current.expect("the secret exists").clone(),
-            put_payloads: vec![(v1.clone(), payload.clone())],
+            put_payloads: vec![(v1.clone(), payload.clone().into())],
             delete_payloads: vec![],
         })
         .unwrap();

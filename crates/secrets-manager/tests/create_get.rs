@@ -523,7 +523,7 @@ fn a_tampered_ciphertext_is_an_internal_failure_never_data() {
             f.storage
                 .update(&name, &mut |cur| Update::Write {
                     record: cur.unwrap().clone(),
-                    put_payloads: vec![(v1.clone(), bad.clone())],
+                    put_payloads: vec![(v1.clone(), bad.clone().into())],
                     delete_payloads: vec![],
                 })
                 .unwrap();
@@ -552,7 +552,7 @@ fn a_ciphertext_moved_to_another_secret_fails_instead_of_returning_it() {
         f.storage
             .update(&b, &mut |cur| Update::Write {
                 record: cur.unwrap().clone(),
-                put_payloads: vec![(v1.clone(), payload_a.clone())],
+                put_payloads: vec![(v1.clone(), payload_a.clone().into())],
                 delete_payloads: vec![],
             })
             .unwrap();

@@ -81,10 +81,10 @@ impl Storage for FailingStorage {
         self.inner.snapshot(name)
     }
 
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
         if !self.strike() {
             return self.inner.update(name, f);

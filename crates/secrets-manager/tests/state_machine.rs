@@ -190,7 +190,7 @@ fn the_storage_invariants_catch_damage_behind_the_facade() {
     fx.storage
         .update(&name, &mut |current| Update::Write {
             record: current.expect("db exists").clone(),
-            put_payloads: vec![(VersionId::parse("gone").unwrap(), b"orphan".to_vec())],
+            put_payloads: vec![(VersionId::parse("gone").unwrap(), b"orphan".to_vec().into())],
             delete_payloads: vec![],
         })
         .unwrap();

@@ -26,10 +26,10 @@ impl Storage for SlowWrites {
     fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
         self.0.snapshot(name)
     }
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
         std::thread::sleep(Duration::from_millis(400));
         self.0.update(name, f)

@@ -16,7 +16,7 @@ fn payloads_of(versions: &[&str], name: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn apply(store: &dyn Storage, name: &str, decision: Update) -> Result<(), StorageError> {
+fn apply(store: &dyn Storage, name: &str, decision: Update<'_>) -> Result<(), StorageError> {
     store.update(&secret_name(name), &mut |_| decision.clone())
 }
 
@@ -192,8 +192,8 @@ pub fn put_payloads_replaces_and_keeps_other_payloads<S: Storage + 'static>(make
         Update::Write {
             record,
             put_payloads: vec![
-                (version_id("v2"), b"replaced".to_vec()),
-                (version_id("v3"), b"added".to_vec()),
+                (version_id("v2"), b"replaced".to_vec().into()),
+                (version_id("v3"), b"added".to_vec().into()),
             ],
             delete_payloads: vec![],
         },
@@ -218,7 +218,7 @@ pub fn payload_both_put_and_deleted_ends_up_deleted<S: Storage + 'static>(make: 
         "s",
         Update::Write {
             record: sample_record("s", &["v1"]),
-            put_payloads: vec![(version_id("v2"), b"new".to_vec())],
+            put_payloads: vec![(version_id("v2"), b"new".to_vec().into())],
             delete_payloads: vec![version_id("v2")],
         },
     )
@@ -259,7 +259,7 @@ pub fn name_mismatch_is_rejected_and_applies_nothing<S: Storage + 'static>(make:
             target,
             Update::Write {
                 record: sample_record("theirs", &["v9"]),
-                put_payloads: vec![(version_id("v9"), b"x".to_vec())],
+                put_payloads: vec![(version_id("v9"), b"x".to_vec().into())],
                 delete_payloads: vec![version_id("v1")],
             },
         );

@@ -21,6 +21,8 @@ mod basic;
 mod listing;
 mod races;
 
+use std::borrow::Cow;
+
 use secret_model::{
     Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp, Uuid,
     VersionId,
@@ -188,10 +190,10 @@ impl<S: Storage, G: Send + Sync> Storage for Guarded<S, G> {
         self.store.snapshot(name)
     }
 
-    fn update(
+    fn update<'a>(
         &self,
         name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
         self.store.update(name, f)
     }
@@ -274,7 +276,7 @@ pub(crate) fn put(store: &dyn Storage, record: &SecretRecord, payloads: &[(&str,
         record: record.clone(),
         put_payloads: payloads
             .iter()
-            .map(|(id, bytes)| (version_id(id), bytes.clone()))
+            .map(|(id, bytes)| (version_id(id), Cow::Borrowed(&bytes[..])))
             .collect(),
         delete_payloads: vec![],
     };

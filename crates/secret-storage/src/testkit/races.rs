@@ -50,7 +50,7 @@ pub fn racing_adds_of_one_version_have_one_winner<S: Storage + 'static>(make: &d
                             }
                             Update::Write {
                                 record: with_version(current, "v1"),
-                                put_payloads: vec![(contested.clone(), mine.clone())],
+                                put_payloads: vec![(contested.clone(), mine.clone().into())],
                                 delete_payloads: vec![],
                             }
                         })
@@ -109,7 +109,7 @@ pub fn racing_creates_of_one_name_have_one_winner<S: Storage + 'static>(make: &d
                                 record: sample_record("race/create", &[&id]),
                                 put_payloads: vec![(
                                     version_id(&id),
-                                    sample_payload("race/create", &id),
+                                    sample_payload("race/create", &id).into(),
                                 )],
                                 delete_payloads: vec![],
                             }
@@ -168,7 +168,10 @@ pub fn concurrent_adds_of_distinct_versions_lose_none<S: Storage + 'static>(make
                             assert!(!has_version(current, &vid), "{id} was added twice");
                             Update::Write {
                                 record: with_version(current, &id),
-                                put_payloads: vec![(vid.clone(), sample_payload("race/many", &id))],
+                                put_payloads: vec![(
+                                    vid.clone(),
+                                    sample_payload("race/many", &id).into(),
+                                )],
                                 delete_payloads: vec![],
                             }
                         })
@@ -233,8 +236,8 @@ pub fn snapshots_never_see_a_torn_write<S: Storage + 'static>(make: &dyn Fn() ->
             .update(&name, &mut |_| Update::Write {
                 record: record.clone(),
                 put_payloads: vec![
-                    (version_id(&a), bytes.clone()),
-                    (version_id(&b), bytes.clone()),
+                    (version_id(&a), bytes.clone().into()),
+                    (version_id(&b), bytes.clone().into()),
                 ],
                 delete_payloads: old.clone(),
             })

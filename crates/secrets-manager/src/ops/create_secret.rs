@@ -1,6 +1,8 @@
 //! CreateSecret: a new secret and its first version, which gets `ACSCurrent`.
 
 use secret_crypto::KeyState;
+use std::borrow::Cow;
+
 use secret_model::{
     Description, KeyId, SecretBytes, SecretDataType, SecretName, SecretType, SecretValue,
     StageLabel, TagSet, VersionId, WireTag,
@@ -164,7 +166,7 @@ impl SecretsManager {
                 // expired secret's ciphertexts go with it.
                 stale => Update::Write {
                     record: record.clone(),
-                    put_payloads: vec![(version_id.clone(), envelope.clone())],
+                    put_payloads: vec![(version_id.clone(), Cow::Borrowed(&envelope[..]))],
                     delete_payloads: stale
                         .map(|r| {
                             r.versions

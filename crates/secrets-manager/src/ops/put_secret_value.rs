@@ -1,5 +1,7 @@
 //! PutSecretValue: a new version of an existing secret, and the moves of its stage labels.
 
+use std::borrow::Cow;
+
 use secret_model::{
     SecretBytes, SecretDataType, SecretValue, StageLabel, ValidationError, VersionId,
 };
@@ -116,7 +118,7 @@ impl SecretsManager {
             Ok(Step::Write {
                 // Only what the response needs: the new version's labels, not a record copy.
                 out: Ok(stages_of(record, &version_id)),
-                put_payloads: vec![(version_id.clone(), envelope.clone())],
+                put_payloads: vec![(version_id.clone(), Cow::Borrowed(&envelope[..]))],
                 delete_payloads: evicted,
             })
         })?;

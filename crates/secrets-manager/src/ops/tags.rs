@@ -133,7 +133,7 @@ fn parse_keys(keys: &[String]) -> Result<Vec<String>, Error> {
 
 /// A write only when the tags changed: a call that changes nothing leaves `UpdateTime` alone
 /// (decisions.md 9).
-fn tags_step(before: &[Tag], record: &SecretRecord) -> Step<()> {
+fn tags_step(before: &[Tag], record: &SecretRecord) -> Step<'static, ()> {
     if record.tags == before {
         Step::Keep(())
     } else {
