@@ -9,8 +9,9 @@ use ring::{hkdf, hmac};
 const RECORD_SEAL_LABEL: &[u8] = b"secrets-store/record-seal/v1";
 
 /// The key stored records are sealed with: HMAC-SHA256 over the record's bytes, under a key
-/// derived (HKDF-SHA256, info [`RECORD_SEAL_LABEL`]) from a random 256-bit key kept in the
-/// keyring — so a root-key change keeps it — and handed out by [`crate::Kms::record_seal_key`].
+/// derived (HKDF-SHA256, info `secrets-store/record-seal/v1`) from a random 256-bit key kept
+/// in the keyring — so a root-key change keeps it — and handed out by
+/// [`crate::Kms::record_seal_key`].
 ///
 /// `Debug` never prints the key.
 ///
