@@ -136,12 +136,15 @@ impl SecretsManager {
 
         let envelope = self.seal(&key_id, &name, &version_id, &value)?;
         let now = self.now();
-        let record = SecretRecord {
+        let tags = tags.into_vec();
+        // Built inside the step (which usually runs once) rather than built here and copied
+        // into every run of it.
+        let record = || SecretRecord {
             name: name.clone(),
             secret_type: SecretType::Generic,
-            description,
+            description: description.clone(),
             encryption_key_id: key_id,
-            tags: tags.into_vec(),
+            tags: tags.clone(),
             create_time: now,
             update_time: now,
             planned_delete_time: None,
@@ -165,7 +168,7 @@ impl SecretsManager {
                 // Absent, or past its planned delete time: the name is free again, and the
                 // expired secret's ciphertexts go with it.
                 stale => Update::Write {
-                    record: record.clone(),
+                    record: record(),
                     put_payloads: vec![(version_id.clone(), Cow::Borrowed(&envelope[..]))],
                     delete_payloads: stale
                         .map(|r| {
