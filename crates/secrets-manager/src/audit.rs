@@ -29,6 +29,13 @@ pub struct AuditEvent {
 pub trait AuditSink: Send + Sync {
     /// Records one event.
     fn record(&self, event: &AuditEvent);
+
+    /// Whether events would go anywhere right now. When `false`, the store does not build
+    /// them (their text costs allocations on every operation). Default `true`; a sink that
+    /// answers `false` must drop what [`AuditSink::record`] is given anyway.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// The default sink: one `tracing` event per operation at INFO (failures at WARN), target
@@ -37,6 +44,12 @@ pub trait AuditSink: Send + Sync {
 pub struct TracingAuditSink;
 
 impl AuditSink for TracingAuditSink {
+    /// Whether a `tracing` subscriber takes `secrets_audit` events at WARN (failures) — and so
+    /// possibly at INFO; without one, nothing would be written.
+    fn enabled(&self) -> bool {
+        tracing::enabled!(target: "secrets_audit", tracing::Level::WARN)
+    }
+
     fn record(&self, e: &AuditEvent) {
         let secret = e.secret_name.as_deref().unwrap_or("");
         let version = e.version_id.as_deref().unwrap_or("");
@@ -67,4 +80,15 @@ pub(crate) fn audit_text(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tracing_sink_is_off_without_a_subscriber() {
+        // No test of this crate's unit tests installs a global subscriber.
+        assert!(!TracingAuditSink.enabled());
+    }
 }

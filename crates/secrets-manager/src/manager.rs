@@ -215,15 +215,17 @@ impl SecretsManager {
             Ok(t) => chosen_version(t).or(version_id),
             Err(_) => version_id,
         };
-        self.inner.audit.record(&AuditEvent {
-            request_id,
-            principal: self.principal.name().to_owned(),
-            action,
-            secret_name: secret_name.filter(|s| !s.is_empty()).map(audit_text),
-            version_id: version_id.filter(|s| !s.is_empty()).map(audit_text),
-            outcome: result.as_ref().map(|_| ()).map_err(Error::code),
-            time: self.now(),
-        });
+        if self.inner.audit.enabled() {
+            self.inner.audit.record(&AuditEvent {
+                request_id,
+                principal: self.principal.name().to_owned(),
+                action,
+                secret_name: secret_name.filter(|s| !s.is_empty()).map(audit_text),
+                version_id: version_id.filter(|s| !s.is_empty()).map(audit_text),
+                outcome: result.as_ref().map(|_| ()).map_err(Error::code),
+                time: self.now(),
+            });
+        }
         result
     }
 

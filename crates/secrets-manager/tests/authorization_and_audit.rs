@@ -384,6 +384,31 @@ impl Collect {
     }
 }
 
+/// A sink that says nobody listens: the store must not hand it events.
+#[derive(Default)]
+struct Unheard(Collect);
+
+impl AuditSink for Unheard {
+    fn record(&self, event: &AuditEvent) {
+        self.0.record(event);
+    }
+
+    fn enabled(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_sink_that_is_not_enabled_is_given_no_events() {
+    let sink = Arc::new(Unheard::default());
+    let installed = Arc::clone(&sink);
+    let f = common::memory_with(move |b| b.audit_sink(installed));
+    f.create("db", "v1", "one");
+    f.store.get_secret_value(get("db", None)).unwrap();
+    assert!(f.store.get_secret_value(get("nope", None)).is_err());
+    assert!(sink.0.take().is_empty());
+}
+
 /// Runs `test` on every backend, with a collecting audit sink installed.
 fn on_every_backend_audited(test: impl Fn(Fixture, &Collect)) {
     let sink = Arc::new(Collect::default());
