@@ -7,17 +7,17 @@ use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex};
 
 use common::{
-    ACCOUNT, Fixture, REGION, code, create_request, on_every_backend, put_request, secret_arn,
+    ACCOUNT, Fixture, REGION, code, create_request, delete, force_delete, on_every_backend,
+    put_request, restore, secret_arn,
 };
 use secret_model::{ErrorCode, SecretDataType, SecretName, VersionId, WireTag};
 use secret_storage::Update;
 use secrets_manager::{
-    Action, AuditEvent, AuditSink, Clock, CreateSecretRequest, DeleteSecretRequest,
-    DescribeSecretRequest, Error, GetRandomPasswordRequest, GetSecretValueRequest,
-    ListSecretVersionIdsRequest, ListSecretsRequest, ListTagResourcesRequest, Principal,
-    PutSecretValueRequest, RestoreSecretRequest, SecretsManager, TagResourceRequest,
-    TagResourcesRequest, UntagResourceRequest, UntagResourcesRequest, UpdateSecretRequest,
-    UpdateSecretVersionStageRequest,
+    Action, AuditEvent, AuditSink, Clock, CreateSecretRequest, DescribeSecretRequest, Error,
+    GetRandomPasswordRequest, GetSecretValueRequest, ListSecretVersionIdsRequest,
+    ListSecretsRequest, ListTagResourcesRequest, Principal, PutSecretValueRequest, SecretsManager,
+    TagResourceRequest, TagResourcesRequest, UntagResourceRequest, UntagResourcesRequest,
+    UpdateSecretRequest, UpdateSecretVersionStageRequest,
 };
 
 // ---- Requests ----
@@ -68,28 +68,6 @@ fn update(name: &str) -> UpdateSecretRequest {
     UpdateSecretRequest {
         secret_name: name.into(),
         description: Some("changed".into()),
-    }
-}
-
-fn delete(name: &str, days: Option<u32>) -> DeleteSecretRequest {
-    DeleteSecretRequest {
-        secret_name: name.into(),
-        recovery_window_in_days: days,
-        force_delete_without_recovery: false,
-    }
-}
-
-fn force_delete(name: &str) -> DeleteSecretRequest {
-    DeleteSecretRequest {
-        secret_name: name.into(),
-        recovery_window_in_days: None,
-        force_delete_without_recovery: true,
-    }
-}
-
-fn restore(name: &str) -> RestoreSecretRequest {
-    RestoreSecretRequest {
-        secret_name: name.into(),
     }
 }
 

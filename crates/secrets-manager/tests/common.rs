@@ -12,8 +12,8 @@ use secret_storage::{
 };
 use secret_storage_sled::SledStorage;
 use secrets_manager::{
-    Action, Authorizer, Builder, CreateSecretRequest, Error, ManualClock, Principal,
-    PutSecretValueRequest, SecretsManager,
+    Action, Authorizer, Builder, CreateSecretRequest, DeleteSecretRequest, Error, ManualClock,
+    Principal, PutSecretValueRequest, RestoreSecretRequest, SecretsManager,
 };
 
 // A path, so that it resolves the same when cargo builds this file as a test of its own.
@@ -193,6 +193,31 @@ pub fn put_request(name: &str, version: &str, data: &str) -> PutSecretValueReque
         version_id: version.into(),
         secret_data: data.into(),
         ..Default::default()
+    }
+}
+
+/// DeleteSecret of `name` with a recovery window of `days` (default 30 when `None`).
+pub fn delete(name: &str, days: Option<u32>) -> DeleteSecretRequest {
+    DeleteSecretRequest {
+        secret_name: name.into(),
+        recovery_window_in_days: days,
+        force_delete_without_recovery: false,
+    }
+}
+
+/// DeleteSecret of `name` at once, without a recovery window.
+pub fn force_delete(name: &str) -> DeleteSecretRequest {
+    DeleteSecretRequest {
+        secret_name: name.into(),
+        recovery_window_in_days: None,
+        force_delete_without_recovery: true,
+    }
+}
+
+/// RestoreSecret of `name`.
+pub fn restore(name: &str) -> RestoreSecretRequest {
+    RestoreSecretRequest {
+        secret_name: name.into(),
     }
 }
 

@@ -4,15 +4,15 @@
 mod common;
 
 use common::{
-    Fixture, START, code, create_request, on_every_backend, parameter, put_request, secret_arn,
+    Fixture, START, code, create_request, delete, force_delete, on_every_backend, parameter,
+    put_request, restore, secret_arn,
 };
 use secret_model::{ErrorCode, Timestamp, WireTag};
 use secrets_manager::{
     CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, DescribeSecretResponse, Error,
     GetSecretValueRequest, ListSecretVersionIdsRequest, ListSecretsRequest,
-    ListTagResourcesRequest, RestoreSecretRequest, TagResourceRequest, TagResourcesRequest,
-    UntagResourceRequest, UntagResourcesRequest, UpdateSecretRequest,
-    UpdateSecretVersionStageRequest,
+    ListTagResourcesRequest, TagResourceRequest, TagResourcesRequest, UntagResourceRequest,
+    UntagResourcesRequest, UpdateSecretRequest, UpdateSecretVersionStageRequest,
 };
 
 const DAY: i64 = 86_400;
@@ -29,28 +29,6 @@ fn describe(f: &Fixture, name: &str) -> Result<DescribeSecretResponse, Error> {
         secret_name: name.into(),
         fetch_tags: false,
     })
-}
-
-fn delete(name: &str, days: Option<u32>) -> DeleteSecretRequest {
-    DeleteSecretRequest {
-        secret_name: name.into(),
-        recovery_window_in_days: days,
-        force_delete_without_recovery: false,
-    }
-}
-
-fn force_delete(name: &str) -> DeleteSecretRequest {
-    DeleteSecretRequest {
-        secret_name: name.into(),
-        recovery_window_in_days: None,
-        force_delete_without_recovery: true,
-    }
-}
-
-fn restore(name: &str) -> RestoreSecretRequest {
-    RestoreSecretRequest {
-        secret_name: name.into(),
-    }
 }
 
 fn get(name: &str) -> GetSecretValueRequest {
