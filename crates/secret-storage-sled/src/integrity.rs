@@ -7,8 +7,8 @@ use secret_storage::StorageError;
 
 use crate::error::from_sled;
 use crate::keys::{
-    INDEX_PREFIX, META_FORMAT, PAYLOAD_PREFIX, PayloadIndex, RECORD_PREFIX, name_in_key,
-    split_payload_key,
+    INDEX_PREFIX, META_FORMAT, META_JOURNAL, PAYLOAD_PREFIX, PayloadIndex, RECORD_PREFIX,
+    name_in_key, split_payload_key,
 };
 use crate::{SledStorage, decode_stored};
 
@@ -37,7 +37,7 @@ impl SledStorage {
         let mut payload_count = 0;
         for entry in self.tree.iter() {
             let (key, value) = entry.map_err(|e| from_sled("scanning the store", e))?;
-            if key.as_ref() == META_FORMAT {
+            if key.as_ref() == META_FORMAT || key.as_ref() == META_JOURNAL {
                 continue;
             } else if key.starts_with(RECORD_PREFIX) {
                 let name = name_in_key(RECORD_PREFIX, &key)?;

@@ -4,6 +4,7 @@
 //! | key                                   | value                                  |
 //! |---------------------------------------|----------------------------------------|
 //! | `meta/format`                         | the layout version, `u32` big-endian   |
+//! | `meta/journal`                        | `1` while the store uses a write journal |
 //! | `r/` name                             | the record, in record format 1         |
 //! | `i/` name                             | the payload index (below)              |
 //! | `p/` name `0x00` version id           | the payload of that version            |
@@ -25,6 +26,9 @@ pub(crate) const LAYOUT_VERSION: u32 = 1;
 
 /// The key of the layout version.
 pub(crate) const META_FORMAT: &[u8] = b"meta/format";
+/// Present while the store is written through its write journal (`secrets-journal`), which
+/// only [`SledStorage::open`](crate::SledStorage::open) replays.
+pub(crate) const META_JOURNAL: &[u8] = b"meta/journal";
 /// The prefix of record keys.
 pub(crate) const RECORD_PREFIX: &[u8] = b"r/";
 /// The prefix of payload index keys.

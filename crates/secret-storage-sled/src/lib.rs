@@ -1,10 +1,14 @@
 //! The embedded default backend of the secrets store: [`SledStorage`], a [`Storage`] on a sled
 //! database in one directory.
 //!
-//! - Every [`Storage::update`] is one sled transaction (record, payload index and payloads
-//!   change together or not at all, also across a crash) followed by a flush: a write is
-//!   acknowledged only once it is on disk. Concurrent updates share one flush (group commit),
-//!   so many callers writing at once cost about one flush per batch, not one per write.
+//! - Every [`Storage::update`] changes a secret's record, payload index and payloads together
+//!   or not at all, also across a crash, and is acknowledged only once it is on disk. A store
+//!   opened with [`SledStorage::open`] writes through its *write journal*: the change is
+//!   appended to a preallocated file, made durable by one `fdatasync` shared by every write
+//!   that arrives meanwhile (group commit), and only then applied to sled; sled itself is
+//!   flushed at checkpoints. A store made with [`SledStorage::from_db`] (or opened with
+//!   [`SledOptions::journal`] off) runs each update as a sled transaction followed by a sled
+//!   flush, again shared by concurrent writers.
 //! - [`Storage::snapshot`] reads a secret's record and payloads as of one instant, without
 //!   blocking writers in the common case.
 //! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
@@ -37,6 +41,7 @@
 mod error;
 mod group_commit;
 mod integrity;
+mod journal;
 mod keys;
 mod options;
 mod snapshot;
@@ -54,7 +59,8 @@ pub use options::SledOptions;
 
 use error::from_sled;
 use group_commit::GroupCommit;
-use keys::{LAYOUT_VERSION, META_FORMAT, RECORD_PREFIX};
+use keys::{LAYOUT_VERSION, META_FORMAT, META_JOURNAL, RECORD_PREFIX};
+use update::Journaled;
 
 /// The name of the sled tree that holds the store.
 const TREE_NAME: &[u8] = b"secrets";
@@ -72,7 +78,15 @@ pub struct SledStorage {
     db: sled::Db,
     tree: sled::Tree,
     /// Shared by clones, so that their writes share flushes.
-    group: Arc<GroupCommit>,
+    write: Arc<WritePath>,
+}
+
+/// How updates reach the disk.
+enum WritePath {
+    /// A sled transaction, then a sled flush shared by concurrent updates.
+    Transactions(GroupCommit),
+    /// The write journal, then a sled batch.
+    Journal(Journaled),
 }
 
 impl fmt::Debug for SledStorage {
@@ -80,17 +94,20 @@ impl fmt::Debug for SledStorage {
         f.debug_struct("SledStorage")
             .field("tree", &String::from_utf8_lossy(TREE_NAME))
             .field("layout", &LAYOUT_VERSION)
+            .field("journal", &matches!(*self.write, WritePath::Journal(_)))
             .finish()
     }
 }
 
 impl SledStorage {
     /// Opens (creating if needed) the store in the directory `path` with the default
-    /// [`SledOptions`], recovering from a crash if the last process died mid-write.
+    /// [`SledOptions`], recovering from a crash if the last process died mid-write: the write
+    /// journal (`secrets-journal` in that directory) is replayed into sled.
     ///
     /// Errors: `Backend` if sled cannot open the directory (for example because another
-    /// process holds it); `Corrupt` if the store's layout version is not one this release
-    /// reads (a store written by a newer release is refused, never misread).
+    /// process holds it) or the journal cannot be read or written; `Corrupt` if the store's
+    /// layout version or journal format is not one this release reads (a store written by a
+    /// newer release is refused, never misread), or the journal's header is damaged.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         Self::open_with(path, SledOptions::default())
     }
@@ -118,54 +135,123 @@ impl SledStorage {
                 }
             }
         };
-        Self::from_db(db)
+        let tree = open_tree(&db)?;
+        check_layout(&db, &tree)?;
+        let marked = tree
+            .get(META_JOURNAL)
+            .map_err(|e| from_sled("reading the journal mark", e))?
+            .is_some();
+        let capacity = options.journal_capacity_bytes;
+        let write = if options.journal {
+            let (journal, _recovered) = journal::Journal::open(path, capacity, &db, &tree)?;
+            if !marked {
+                tree.insert(META_JOURNAL, &b"1"[..])
+                    .map_err(|e| from_sled("writing the journal mark", e))?;
+                flush(&db)?;
+            }
+            WritePath::Journal(Journaled::new(journal))
+        } else {
+            if path.join(journal::FILE_NAME).exists() {
+                // Replays it and flushes sled.
+                journal::Journal::open(path, capacity, &db, &tree)?;
+            }
+            // Everything is in sled now: fold the journal away, the mark first.
+            if marked {
+                tree.remove(META_JOURNAL)
+                    .map_err(|e| from_sled("removing the journal mark", e))?;
+                flush(&db)?;
+            }
+            journal::remove(path)?;
+            WritePath::Transactions(GroupCommit::new())
+        };
+        Ok(SledStorage {
+            db,
+            tree,
+            write: Arc::new(write),
+        })
     }
 
     /// Uses the `secrets` tree of an already open sled database, setting up an empty one.
+    /// Updates run as sled transactions, each followed by a sled flush shared by concurrent
+    /// updates (no write journal: a `sled::Db` does not say where its directory is).
     ///
     /// All access to that tree must go through `SledStorage` values: the layout is this
     /// crate's business. Clones share their flushes; values made by separate calls of this
     /// function on one database are correct together, but each flushes on its own.
-    /// Errors: as for [`SledStorage::open`].
+    ///
+    /// Errors: as for [`SledStorage::open`]; also `Backend` if the store was last opened with
+    /// its write journal, which only [`SledStorage::open`] replays (open it once with
+    /// [`SledOptions::journal`] off to fold the journal into sled).
     pub fn from_db(db: sled::Db) -> Result<Self, StorageError> {
-        let tree = db
-            .open_tree(TREE_NAME)
-            .map_err(|e| from_sled("opening the secrets tree", e))?;
-        let store = SledStorage {
+        let tree = open_tree(&db)?;
+        check_layout(&db, &tree)?;
+        if tree
+            .get(META_JOURNAL)
+            .map_err(|e| from_sled("reading the journal mark", e))?
+            .is_some()
+        {
+            return Err(StorageError::Backend {
+                message: "the sled store was opened with its write journal, which only \
+                          SledStorage::open replays; open it once with the journal off \
+                          (SledOptions::journal) to fold the journal into sled"
+                    .into(),
+                retryable: false,
+            });
+        }
+        Ok(SledStorage {
             db,
             tree,
-            group: Arc::new(GroupCommit::new()),
-        };
-        store.check_layout()?;
-        Ok(store)
+            write: Arc::new(WritePath::Transactions(GroupCommit::new())),
+        })
     }
 
-    /// How many flushes the updates of this store and its clones have run since it was opened
-    /// (each is one sled flush: at most one `fsync`). A diagnostic, for seeing how many writes
-    /// share a flush; not counted: the flush of [`SledStorage::open`], and the check a `Keep`
-    /// makes when no write is waiting for a flush.
+    /// How many times the updates of this store and its clones have synced since it was opened:
+    /// journal `fdatasync`s, or sled flushes without the journal (each at most one `fsync`). A
+    /// diagnostic, for seeing how many writes share a sync; not counted: the syncs of opening
+    /// the store and of journal checkpoints, and the check a `Keep` makes without the journal
+    /// when no write is waiting for a flush.
     pub fn flush_count(&self) -> u64 {
-        self.group.flushes()
+        match &*self.write {
+            WritePath::Transactions(group) => group.flushes(),
+            WritePath::Journal(journaled) => journaled.journal.syncs(),
+        }
     }
 
-    /// Checks `meta/format`, writing it into a new, empty tree.
-    fn check_layout(&self) -> Result<(), StorageError> {
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), StorageError> {
+        flush(&self.db)
+    }
+}
+
+fn open_tree(db: &sled::Db) -> Result<sled::Tree, StorageError> {
+    db.open_tree(TREE_NAME)
+        .map_err(|e| from_sled("opening the secrets tree", e))
+}
+
+/// Makes everything written to `db` so far durable.
+fn flush(db: &sled::Db) -> Result<(), StorageError> {
+    db.flush()
+        .map(|_| ())
+        .map_err(|e| from_sled("flushing the sled store to disk", e))
+}
+
+/// Checks `meta/format`, writing it into a new, empty tree.
+fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<(), StorageError> {
+    {
         let ours = LAYOUT_VERSION.to_be_bytes();
-        let stored = self
-            .tree
+        let stored = tree
             .get(META_FORMAT)
             .map_err(|e| from_sled("reading the layout version", e))?;
         let Some(stored) = stored else {
-            if !self.tree.is_empty() {
+            if !tree.is_empty() {
                 return Err(StorageError::Corrupt(
                     "the sled store holds data but no layout version (meta/format)".into(),
                 ));
             }
             // Two openers racing on an empty tree both write the same value: harmless.
-            self.tree
-                .insert(META_FORMAT, &ours[..])
+            tree.insert(META_FORMAT, &ours[..])
                 .map_err(|e| from_sled("writing the layout version", e))?;
-            return self.flush();
+            return flush(db);
         };
         let found = <[u8; 4]>::try_from(stored.as_ref())
             .map(u32::from_be_bytes)
@@ -188,13 +274,16 @@ impl SledStorage {
             )))
         }
     }
+}
 
-    /// Makes everything written so far durable.
-    fn flush(&self) -> Result<(), StorageError> {
-        self.db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| from_sled("flushing the sled store to disk", e))
+impl SledStorage {
+    /// The secret's view lock (shared) when writes go through the journal: held while reading,
+    /// so that a journaled write, applied key by key, is seen whole or not at all.
+    fn view(&self, name: &SecretName) -> Option<std::sync::RwLockReadGuard<'_, ()>> {
+        match &*self.write {
+            WritePath::Journal(journaled) => Some(journaled.view(name)),
+            WritePath::Transactions(_) => None,
+        }
     }
 }
 
@@ -216,6 +305,7 @@ pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRec
 
 impl Storage for SledStorage {
     fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        let _view = self.view(name);
         let bytes = self
             .tree
             .get(keys::record_key(name))
@@ -235,35 +325,52 @@ impl Storage for SledStorage {
         Ok(bytes.map(|b| b.to_vec()))
     }
 
-    /// Reads the record, payload index and payloads with plain reads, then checks that the
-    /// index's write stamp is unchanged (no write slipped in between); after a few failed
-    /// tries under heavy writing it reads in a transaction instead, which blocks writers.
+    /// With the write journal: reads the record, payload index and payloads holding the
+    /// secret's view lock, which journaled writes of it hold exclusively while they apply.
+    ///
+    /// Without: reads them with plain reads, then checks that the index's write stamp is
+    /// unchanged (no write slipped in between); after a few failed tries under heavy writing
+    /// it reads in a transaction instead, which blocks writers.
     fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        // With the journal, the view lock keeps writes of this secret out: the first
+        // optimistic read succeeds.
+        let _view = self.view(name);
         snapshot::snapshot(self, name)
     }
 
-    /// One sled transaction: reads the record and payload index, calls `f` (again if sled
-    /// retries the transaction), writes what it decides, then waits for a flush that started
-    /// after the commit, shared with the updates that commit at about the same time (group
-    /// commit; the ordering argument is in `src/group_commit.rs`).
+    /// With the write journal: under the secret's lock, reads the record and payload index,
+    /// calls `f` once, appends what it decides to the journal, waits until the journal is
+    /// durable up to it (one `fdatasync` shared with every write appended meanwhile), then
+    /// applies it to sled as one batch (the argument is in `src/journal.rs`). Readers see only
+    /// durable writes, so a `Keep` returns at once.
     ///
-    /// A `Keep` also waits until what `f` saw is durable, so the caller never acts on a write
-    /// that a crash could still undo. That costs no flush when no write is waiting for one:
-    /// sled's flush returns at once when its log is already on disk.
+    /// Without it: one sled transaction reads the record and payload index, calls `f` (again
+    /// if sled retries the transaction) and writes what it decides; then the update waits for
+    /// a flush that started after the commit, shared with the updates that commit at about the
+    /// same time (group commit; the ordering argument is in `src/group_commit.rs`). A `Keep`
+    /// also waits until what `f` saw is durable, so the caller never acts on a write that a
+    /// crash could still undo. That costs no flush when no write is waiting for one: sled's
+    /// flush returns at once when its log is already on disk.
     fn update<'a>(
         &self,
         name: &SecretName,
         f: &mut dyn FnMut(Option<&SecretRecord>) -> secret_storage::Update<'a>,
     ) -> Result<(), StorageError> {
-        let pending = self.group.pending();
+        let group = match &*self.write {
+            WritePath::Journal(journaled) => {
+                return update::journaled(self, journaled, name, f);
+            }
+            WritePath::Transactions(group) => group,
+        };
+        let pending = group.pending();
         let ticket = {
-            let _gate = self.group.enter();
+            let _gate = group.enter();
             update::update(self, name, f, &pending)?;
-            if !pending.is_marked() && !self.group.any_unsettled() {
+            if !pending.is_marked() && !group.any_unsettled() {
                 None
             } else {
                 // Inside the gate, so the flush this waits for starts after the commit.
-                Some(self.group.register())
+                Some(group.register())
             }
         };
         let Some(ticket) = ticket else {
@@ -272,7 +379,7 @@ impl Storage for SledStorage {
             // sled's own flush covers it, and is a no-op when there is none.
             return self.flush();
         };
-        self.group
+        group
             .wait_durable(ticket, || self.db.flush().map(|_bytes| ()))
             .map_err(|e| from_sled("flushing the sled store to disk", e))
     }

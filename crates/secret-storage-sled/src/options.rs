@@ -18,6 +18,18 @@ pub struct SledOptions {
     /// [`SledOptions::DEFAULT_CACHE_CAPACITY_BYTES`]. Reads of pages that do not fit go to
     /// disk. sled's accounting is approximate: the process may hold somewhat more than this.
     pub cache_capacity_bytes: u64,
+    /// Whether writes go through the store's write journal (default `true`): each write is
+    /// made durable by one small `fdatasync` of a preallocated file, shared by the writes that
+    /// arrive meanwhile, and applied to sled after that; sled itself is flushed only at
+    /// checkpoints. With `false`, each write is a sled transaction followed by a sled flush
+    /// shared by concurrent writers. Either way a write is acknowledged only once durable.
+    ///
+    /// Opening with `false` a store that has a journal replays it into sled and removes it.
+    pub journal: bool,
+    /// The size the write journal is created at, in bytes; a checkpoint (a sled flush) empties
+    /// it whenever its frames reach this size (frames past the file's end extend it). Default
+    /// [`SledOptions::DEFAULT_JOURNAL_CAPACITY_BYTES`].
+    pub journal_capacity_bytes: u64,
 }
 
 impl SledOptions {
@@ -26,6 +38,23 @@ impl SledOptions {
     /// keeping an embedding process's memory bounded; raise it for larger stores that are read
     /// at random.
     pub const DEFAULT_CACHE_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
+
+    /// The default size of the write journal: 16 MiB, some 10,000 writes of 1 KiB values
+    /// between checkpoints.
+    pub const DEFAULT_JOURNAL_CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+
+    /// These options with the write journal on or off (see [`SledOptions::journal`]).
+    pub fn with_journal(mut self, journal: bool) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// These options with the journal created at `bytes` (see
+    /// [`SledOptions::journal_capacity_bytes`]).
+    pub fn with_journal_capacity_bytes(mut self, bytes: u64) -> Self {
+        self.journal_capacity_bytes = bytes;
+        self
+    }
 
     /// These options with the page-cache capacity set to `bytes`.
     pub fn with_cache_capacity_bytes(mut self, bytes: u64) -> Self {
@@ -43,6 +72,8 @@ impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
             cache_capacity_bytes: Self::DEFAULT_CACHE_CAPACITY_BYTES,
+            journal: true,
+            journal_capacity_bytes: Self::DEFAULT_JOURNAL_CAPACITY_BYTES,
         }
     }
 }

@@ -1,6 +1,9 @@
-//! [`Storage::update`](secret_storage::Storage::update) as one sled transaction.
+//! [`Storage::update`](secret_storage::Storage::update): through the write journal
+//! ([`journaled`]), or as one sled transaction ([`update`]).
 
 use std::cell::RefCell;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use secret_model::SecretName;
 use secret_storage::{SecretRecord, StorageError, Update, encode_record};
@@ -8,8 +11,9 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
 };
 
-use crate::error::from_transaction;
+use crate::error::{from_sled, from_transaction};
 use crate::group_commit::Pending;
+use crate::journal::{Journal, Op};
 use crate::keys::{PayloadIndex, index_key, payload_key, record_key};
 use crate::{SledStorage, decode_stored};
 
@@ -94,4 +98,167 @@ fn delete(tx: &TransactionalTree, name: &SecretName) -> TxResult<()> {
     tx.remove(index_key(name))?;
     tx.remove(record_key(name))?;
     Ok(())
+}
+
+/// The journaled write path: the journal, and two locks per secret (striped: secrets share
+/// them). An update holds the secret's *write lock* from its read until its write is applied,
+/// so the writes of one secret are journaled and applied in one order. It applies the write to
+/// sled key by key (one sled batch would make sled write and sync its log for every update),
+/// holding the secret's *view lock* exclusively while it does; readers of more than one key of
+/// a secret hold that lock shared, so they see a write whole or not at all.
+pub(crate) struct Journaled {
+    pub(crate) journal: Journal,
+    writers: Box<[Mutex<()>]>,
+    views: Box<[RwLock<()>]>,
+    hasher: RandomState,
+}
+
+/// How many locks of each kind the secrets share: enough that 32 concurrent writers of
+/// different secrets rarely wait for one another.
+const STRIPES: usize = 1024;
+
+impl Journaled {
+    pub(crate) fn new(journal: Journal) -> Self {
+        Journaled {
+            journal,
+            writers: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            views: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn stripe(&self, name: &SecretName) -> usize {
+        self.hasher.hash_one(name.as_str()) as usize % STRIPES
+    }
+
+    /// The secret's write lock. (The locks guard no data: a panic while one was held leaves
+    /// nothing half-done in it, so poisoning is ignored.)
+    fn write_lock(&self, name: &SecretName) -> MutexGuard<'_, ()> {
+        self.writers[self.stripe(name)]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The secret's view lock, shared: hold it while reading more than one of its keys.
+    pub(crate) fn view(&self, name: &SecretName) -> RwLockReadGuard<'_, ()> {
+        self.views[self.stripe(name)]
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn view_exclusive(&self, name: &SecretName) -> RwLockWriteGuard<'_, ()> {
+        self.views[self.stripe(name)]
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Runs `f` once on the current record and applies its decision through the journal: the
+/// change is appended as one frame, the caller waits until the journal is durable up to it
+/// (sharing the `fdatasync` with everyone writing meanwhile), then it is applied to sled under
+/// the secret's view lock. The secret's write lock is held throughout, so nothing else writes
+/// it in between; a `Keep` returns at once, since everything sled holds is already durable.
+///
+/// Keys are applied in the order the ops list them: new payloads before the record that lists
+/// them, removed payloads after the record that no longer does (a deleted secret's record
+/// first); so a reader of single keys without the view lock (a record, then a payload it
+/// lists) never finds a listed payload missing because of this write.
+pub(crate) fn journaled<'a>(
+    store: &SledStorage,
+    journaled: &Journaled,
+    name: &SecretName,
+    f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
+) -> Result<(), StorageError> {
+    let _writing = journaled.write_lock(name);
+    // Only writers change the secret's keys, and this one holds its write lock: plain reads.
+    let current = store
+        .tree
+        .get(record_key(name))
+        .map_err(|e| from_sled("reading a record", e))?
+        .map(|bytes| decode_stored(name, &bytes))
+        .transpose()?;
+    let ops = match f(current.as_ref()) {
+        Update::Keep => return Ok(()),
+        Update::Delete => {
+            let index = plain_index(store, name)?;
+            if current.is_none() && index.is_none() {
+                return Ok(());
+            }
+            let mut ops: Vec<Op> = vec![(record_key(name), None), (index_key(name), None)];
+            let versions = index.unwrap_or_default().versions;
+            ops.extend(versions.iter().map(|id| (payload_key(name, id), None)));
+            ops
+        }
+        Update::Write {
+            record,
+            put_payloads,
+            delete_payloads,
+        } => {
+            if record.name != *name {
+                return Err(StorageError::NameMismatch);
+            }
+            let mut index = plain_index(store, name)?.unwrap_or_default();
+            let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
+            for (id, bytes) in put_payloads {
+                ops.push((payload_key(name, &id), Some(bytes.into_owned())));
+                index.versions.insert(id);
+            }
+            let mut removals = Vec::with_capacity(delete_payloads.len());
+            for id in delete_payloads {
+                // A payload both put and deleted ends up without one (the put is undone here).
+                let key = payload_key(name, &id);
+                ops.retain(|(put, _)| *put != key);
+                index.versions.remove(&id);
+                removals.push((key, None));
+            }
+            index.stamp = store
+                .db
+                .generate_id()
+                .map_err(|e| from_sled("stamping a payload index", e))?;
+            ops.push((index_key(name), Some(index.encode())));
+            ops.push((record_key(name), Some(encode_record(&record))));
+            ops.extend(removals);
+            ops
+        }
+    };
+    let journal = &journaled.journal;
+    {
+        let _inside = journal.enter();
+        let end = journal.append(&ops)?;
+        journal.wait_durable(end)?;
+        let _applying = journaled.view_exclusive(name);
+        for (key, value) in ops {
+            let applied = match value {
+                Some(value) => store.tree.insert(key, value),
+                None => store.tree.remove(key),
+            };
+            if let Err(e) = applied {
+                // The frame is durable but sled now holds part of it: take no more writes
+                // (reopening replays the frame whole).
+                let error = from_sled("applying a journaled write to sled", e);
+                journal.fail(&error);
+                return Err(error);
+            }
+        }
+    }
+    if journal.wants_checkpoint() {
+        // This write is durable and applied whatever happens here; a failed checkpoint stops
+        // the journal, and the next write reports why.
+        let _ = journal.checkpoint(&store.db);
+    }
+    Ok(())
+}
+
+/// The payload index of `name`, read outside a transaction (the caller holds the secret's
+/// lock).
+fn plain_index(
+    store: &SledStorage,
+    name: &SecretName,
+) -> Result<Option<PayloadIndex>, StorageError> {
+    store
+        .tree
+        .get(index_key(name))
+        .map_err(|e| from_sled("reading a payload index", e))?
+        .map(|bytes| PayloadIndex::decode(name, &bytes))
+        .transpose()
 }

@@ -1,7 +1,8 @@
-//! SledStorage runs the whole storage conformance suite, each case in a fresh directory.
+//! SledStorage runs the whole storage conformance suite on both of its write paths (the write
+//! journal, the default; sled transactions), each case in a fresh directory.
 
 use secret_storage::testkit::Guarded;
-use secret_storage_sled::SledStorage;
+use secret_storage_sled::{SledOptions, SledStorage};
 use tempfile::TempDir;
 
 /// What a case's store lives in: its directory, removed once the store is closed — after
@@ -21,14 +22,32 @@ impl Drop for CheckedDir {
     }
 }
 
-/// A store in its own temporary directory.
-fn temp_sled() -> Guarded<SledStorage, CheckedDir> {
+/// A store opened with `options` in its own temporary directory.
+fn temp_sled(options: SledOptions) -> Guarded<SledStorage, CheckedDir> {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStorage::open(dir.path()).unwrap();
+    let store = SledStorage::open_with(dir.path(), options).unwrap();
     Guarded {
         store: store.clone(),
         guard: CheckedDir { store, _dir: dir },
     }
 }
 
-secret_storage::conformance_tests!(temp_sled);
+mod journal {
+    use super::*;
+
+    fn make() -> Guarded<SledStorage, CheckedDir> {
+        temp_sled(SledOptions::default())
+    }
+
+    secret_storage::conformance_tests!(make);
+}
+
+mod transactions {
+    use super::*;
+
+    fn make() -> Guarded<SledStorage, CheckedDir> {
+        temp_sled(SledOptions::default().with_journal(false))
+    }
+
+    secret_storage::conformance_tests!(make);
+}

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use secret_model::SecretName;
 use secret_storage::testkit::{sample_record, secret_name, version_id};
 use secret_storage::{SecretRecord, Storage, Update};
-use secret_storage_sled::SledStorage;
+use secret_storage_sled::{SledOptions, SledStorage};
 
 const CHILD_TEST: &str = "crash_child_writer";
 const ENV_DIR: &str = "CRASH_CHILD_DIR";
@@ -160,7 +160,7 @@ fn crash_child_writer() {
         return;
     };
     let mut rng = Rng(seed.parse().unwrap());
-    let store = SledStorage::open(&dir).unwrap();
+    let store = SledStorage::open_with(&dir, child_options(seed.parse().unwrap()).0).unwrap();
     let mut view = read_model(&store);
     let mut out = std::io::stdout().lock();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -196,6 +196,20 @@ fn crash_child_writer() {
         writeln!(out, "{MARK}ack {}", op.to_line()).unwrap();
         out.flush().unwrap();
         view = after;
+    }
+}
+
+/// How a child opens the store, by its seed: through the write journal (default size, or so
+/// small that a checkpoint comes every few writes), or without it (which folds a journal left
+/// by an earlier child into sled first). One directory sees several of these in a row.
+fn child_options(seed: u64) -> (SledOptions, &'static str) {
+    match seed % 3 {
+        0 => (SledOptions::default(), "journal"),
+        1 => (
+            SledOptions::default().with_journal_capacity_bytes(8 * 1024),
+            "journal, checkpoint every few writes",
+        ),
+        _ => (SledOptions::default().with_journal(false), "transactions"),
     }
 }
 
@@ -260,7 +274,9 @@ fn acknowledged_writes_survive_sigkill_and_no_secret_is_half_written() {
             2 + rng.below(300)
         };
         let context = format!(
-            "seed {seed}, iteration {iteration}, epoch {epoch}, delay {delay} ms, dir {}",
+            "seed {seed}, iteration {iteration}, epoch {epoch}, delay {delay} ms, child: {}, \
+             dir {}",
+            child_options(child_seed).1,
             dir.path().display()
         );
         let lines = run_child(

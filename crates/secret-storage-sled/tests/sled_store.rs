@@ -3,7 +3,7 @@
 
 use secret_storage::testkit::{sample_payload, sample_record, secret_name, version_id};
 use secret_storage::{SecretRecord, Storage, StorageError, Update, encode_record};
-use secret_storage_sled::{IntegrityReport, SledStorage};
+use secret_storage_sled::{IntegrityReport, SledOptions, SledStorage};
 
 fn write(store: &SledStorage, record: &SecretRecord) {
     let name = record.name.as_str().to_owned();
@@ -21,6 +21,21 @@ fn write(store: &SledStorage, record: &SecretRecord) {
             delete_payloads: vec![],
         })
         .unwrap();
+}
+
+/// Opens the sled database in `dir`, waiting a moment for a handle just dropped in this
+/// process to release the directory's lock (sled's background thread may still hold it).
+fn open_db(dir: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(dir) {
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
 }
 
 /// The raw tree, opened beside a store on the same database.
@@ -226,4 +241,51 @@ fn clones_share_one_store() {
     write(&clone, &record);
     assert_eq!(store.read(&record.name).unwrap(), Some(record));
     assert!(format!("{store:?}").contains("SledStorage"));
+}
+
+#[test]
+fn a_journaled_store_is_refused_by_from_db_until_opened_once_without_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = sample_record("journaled", &["v1"]);
+    {
+        let store = SledStorage::open(dir.path()).unwrap();
+        write(&store, &record);
+    }
+    assert!(dir.path().join("secrets-journal").exists());
+    {
+        match SledStorage::from_db(open_db(dir.path())) {
+            Err(StorageError::Backend { message, retryable }) => {
+                assert!(message.contains("write journal"), "{message}");
+                assert!(!retryable);
+            }
+            other => panic!("expected a Backend error, got {other:?}"),
+        }
+    }
+    // Opening without the journal folds it into sled and removes it.
+    {
+        let options = SledOptions::default().with_journal(false);
+        let store = SledStorage::open_with(dir.path(), options).unwrap();
+        assert_eq!(store.read(&record.name).unwrap(), Some(record.clone()));
+    }
+    assert!(!dir.path().join("secrets-journal").exists());
+    let store = SledStorage::from_db(open_db(dir.path())).unwrap();
+    assert_eq!(store.read(&record.name).unwrap(), Some(record));
+    assert_eq!(
+        store.check_integrity().unwrap(),
+        IntegrityReport {
+            secrets: 1,
+            payloads: 1
+        }
+    );
+}
+
+#[test]
+fn a_damaged_journal_header_is_refused_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStorage::open(dir.path()).unwrap());
+    let journal = dir.path().join("secrets-journal");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[..1024].fill(0xAA);
+    std::fs::write(&journal, bytes).unwrap();
+    assert_corrupt(SledStorage::open(dir.path()), "no valid header");
 }

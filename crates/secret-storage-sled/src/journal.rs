@@ -1,0 +1,698 @@
+//! The write journal: a write-ahead log of our own in front of sled, so that a durable write
+//! costs one small `fdatasync` of a preallocated file, shared by every writer that arrives
+//! meanwhile, instead of a sled flush.
+//!
+//! # The rule
+//!
+//! An update's changes (every key it sets or removes, with the new values: after-images) are
+//! appended to the journal as one frame, and the frame is made durable (`fdatasync`) **before**
+//! anything is applied to sled. Only then is the change applied to sled, as one atomic batch,
+//! and the caller acknowledged. So everything sled holds that its own flush has not yet made
+//! durable is in a durable frame, and everything a reader can see in sled is durable.
+//!
+//! # Recovery
+//!
+//! On open, every valid frame of the current epoch is applied to sled again, in order, then
+//! sled is flushed and a new epoch begins. After a crash, sled may have kept any subset of the
+//! batches applied since its last flush; the frames hold every one of them. Replaying them in
+//! order sets each key they touch to its last value, whatever sled kept: the writes of one
+//! secret are journaled and applied in one order (an update holds the secret's lock from its
+//! read until it has applied), and writes of different secrets touch different keys. Replaying
+//! a frame that sled already holds writes the same values again.
+//!
+//! # Checkpoints and epochs
+//!
+//! When the frames reach the journal's capacity, a checkpoint waits until no update is between
+//! its append and its apply, flushes sled (now everything in the journal is durable in sled
+//! too), and starts a new epoch: it writes the next epoch into the header slot not holding the
+//! current one and syncs it. Frames carry their epoch and a sequence number, so the frames of
+//! an earlier epoch still in the file are never read as current ones. Every open also starts a
+//! new epoch, so a torn frame left by a crash is never followed by new frames of its epoch.
+//!
+//! # Format (journal format 1; also in `docs/formats.md`)
+//!
+//! All integers big-endian. The file `secrets-journal` in the store's directory:
+//!
+//! - Two header slots, at offsets 0 and 512, each: magic `SSJRNL\0\x01` (8 bytes), format `u32`,
+//!   epoch `u64`, CRC-32 (IEEE) of those 20 bytes. The valid slot with the higher epoch is
+//!   current; epoch `e` is written into slot `e % 2`, so a torn header write leaves the other.
+//! - Frames from offset 4096: body length `u32`, CRC-32 of (length, epoch, sequence, body),
+//!   epoch `u64`, sequence `u64` (0 for the first frame of an epoch), body. The body: operation
+//!   count `u32`, then for each, tag `u8` (1: set, 0: remove), key length `u32`, key, and for a
+//!   set, value length `u32` and value.
+//! - Replay stops at the first frame that is short, has another epoch or sequence, or fails its
+//!   CRC: a frame is acknowledged only after an `fdatasync` that covers it and every frame
+//!   before it, so nothing after a torn frame was ever acknowledged.
+//!
+//! The file is created at its capacity, filled with zeros and synced, under a temporary name,
+//! then renamed into place: later frames overwrite written blocks, and an `fdatasync` of them
+//! has no file metadata to write. Frames past the capacity (a checkpoint is due) extend it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+
+use secret_storage::StorageError;
+
+use crate::error::from_sled;
+
+/// The journal's file name, in the store's directory.
+pub(crate) const FILE_NAME: &str = "secrets-journal";
+/// Where a new journal is prepared before it is renamed into place.
+const NEW_FILE_NAME: &str = "secrets-journal.new";
+/// The journal format this release reads and writes.
+pub(crate) const FORMAT: u32 = 1;
+const MAGIC: &[u8; 8] = b"SSJRNL\0\x01";
+const SLOT_SIZE: u64 = 512;
+/// A header slot: magic, format, epoch, CRC.
+const SLOT_LEN: usize = 8 + 4 + 8 + 4;
+/// Where the first frame starts.
+pub(crate) const DATA_START: u64 = 4096;
+/// A frame's header: length, CRC, epoch, sequence.
+const FRAME_HEADER: usize = 4 + 4 + 8 + 8;
+/// The largest frame body replay believes; a longer length is damage.
+const MAX_BODY: u64 = 1 << 30;
+
+/// One change to sled: a key and its new value, or `None` to remove it.
+pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
+
+/// The write journal of one open store.
+pub(crate) struct Journal {
+    file: File,
+    /// When the frames reach this offset, a checkpoint is due.
+    capacity: u64,
+    state: Mutex<State>,
+    /// Where writers wait for a sync: those the running sync covers on `synced[round % 2]`,
+    /// those it does not on the other (see [`Journal::wait_durable`]).
+    synced: [Condvar; 2],
+    /// Held shared by an update from before its append until after its apply; a checkpoint
+    /// holds it exclusively.
+    gate: RwLock<()>,
+    syncs: AtomicU64,
+    checkpointing: AtomicBool,
+}
+
+struct State {
+    epoch: u64,
+    next_seq: u64,
+    /// The end of the last frame written.
+    end: u64,
+    /// Frames up to here are durable.
+    durable: u64,
+    /// A sync is running (its leader does not hold the lock while it runs), up to here.
+    syncing: Option<u64>,
+    /// The number of the running or last sync.
+    round: u64,
+    /// Set by the first write, sync or checkpoint failure; the journal takes no more writes.
+    broken: Option<String>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What opening a journal found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Recovered {
+    /// How many frames were applied to sled again.
+    pub(crate) frames: u64,
+}
+
+impl Journal {
+    /// Opens the journal in `dir` (creating it at `capacity` bytes if there is none), applies
+    /// its current frames to `tree`, flushes `db` and starts a new epoch.
+    ///
+    /// Errors: `Backend` for I/O failures; `Corrupt` if the file exists but has no valid
+    /// header, comes from a newer release, or holds a frame that passes its CRC but does not
+    /// decode.
+    pub(crate) fn open(
+        dir: &Path,
+        capacity: u64,
+        db: &sled::Db,
+        tree: &sled::Tree,
+    ) -> Result<(Journal, Recovered), StorageError> {
+        let path = dir.join(FILE_NAME);
+        if !path.exists() {
+            create(dir, capacity)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io("opening the write journal", &e))?;
+        let epoch = read_header(&file)?;
+        let frames = replay(&file, epoch, tree)?;
+        if frames > 0 {
+            db.flush()
+                .map_err(|e| from_sled("flushing the replayed journal into sled", e))?;
+        }
+        let journal = Journal {
+            file,
+            capacity: capacity.max(DATA_START),
+            state: Mutex::new(State {
+                epoch,
+                next_seq: 0,
+                end: DATA_START,
+                durable: DATA_START,
+                syncing: None,
+                round: 0,
+                broken: None,
+            }),
+            synced: [Condvar::new(), Condvar::new()],
+            gate: RwLock::new(()),
+            syncs: AtomicU64::new(0),
+            checkpointing: AtomicBool::new(false),
+        };
+        journal.start_epoch(&mut journal.lock())?;
+        Ok((journal, Recovered { frames }))
+    }
+
+    /// Enter before appending and stay until the frame is applied to sled: a checkpoint waits
+    /// for everyone inside.
+    pub(crate) fn enter(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends one frame holding `ops` and returns its end, to wait for with
+    /// [`Journal::wait_durable`]. Call inside [`Journal::enter`].
+    ///
+    /// Errors: `Backend` if the write fails (the journal then takes no more writes) or failed
+    /// before.
+    pub(crate) fn append(&self, ops: &[Op]) -> Result<u64, StorageError> {
+        let mut frame = encode_frame_body(ops);
+        let mut state = self.lock();
+        state.check()?;
+        let body_len = frame.len() - FRAME_HEADER;
+        fill_frame_header(&mut frame, body_len, state.epoch, state.next_seq);
+        let at = state.end;
+        if let Err(e) = self.file.write_all_at(&frame, at) {
+            let error = io("writing to the write journal", &e);
+            state.broken = Some(error.to_string());
+            return Err(error);
+        }
+        state.next_seq += 1;
+        state.end = at + frame.len() as u64;
+        Ok(state.end)
+    }
+
+    /// Returns once the journal is durable up to `end`: leads a sync if none is running (every
+    /// frame written by then shares it), or waits for the one running and then, if that did not
+    /// cover `end`, for the next.
+    ///
+    /// Waiters sleep on one of two condition variables by the sync that will cover them: when
+    /// sync `r` ends, it wakes everyone on `synced[r % 2]` (all covered) and one waiter on the
+    /// other to lead the next sync, rather than every waiter.
+    ///
+    /// Errors: `Backend` if the sync fails (the journal then takes no more writes: after a
+    /// failed `fdatasync` the file's contents are unknown).
+    pub(crate) fn wait_durable(&self, end: u64) -> Result<(), StorageError> {
+        let mut state = self.lock();
+        loop {
+            if state.durable >= end {
+                return Ok(());
+            }
+            state.check()?;
+            if let Some(target) = state.syncing {
+                let next = usize::from(end > target);
+                let cv = &self.synced[((state.round + next as u64) % 2) as usize];
+                state = cv.wait(state).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            let target = state.end;
+            state.syncing = Some(target);
+            state.round += 1;
+            let round = state.round;
+            drop(state);
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+            let outcome = self.file.sync_data();
+            state = self.lock();
+            state.syncing = None;
+            match outcome {
+                Ok(()) => state.durable = state.durable.max(target),
+                Err(e) => {
+                    state.broken = Some(io("syncing the write journal", &e).to_string());
+                }
+            }
+            let (covered, later) = (round % 2, (round + 1) % 2);
+            self.synced[covered as usize].notify_all();
+            if state.broken.is_some() {
+                self.synced[later as usize].notify_all();
+            } else {
+                self.synced[later as usize].notify_one();
+            }
+        }
+    }
+
+    /// Stops the journal taking writes: a frame is durable but could not be applied to sled,
+    /// so this process's sled no longer holds everything the journal does. Reopening the
+    /// store replays it.
+    pub(crate) fn fail(&self, why: &StorageError) {
+        self.lock().broken.get_or_insert_with(|| why.to_string());
+    }
+
+    /// Whether the frames have reached the capacity, so a checkpoint is due.
+    pub(crate) fn wants_checkpoint(&self) -> bool {
+        self.lock().end >= self.capacity
+    }
+
+    /// Flushes sled and starts a new epoch, emptying the journal. Call outside
+    /// [`Journal::enter`]; returns at once if another checkpoint is running.
+    ///
+    /// Errors: `Backend` if sled's flush or the header write fails; the journal then takes no
+    /// more writes (what it holds is still replayed on the next open).
+    pub(crate) fn checkpoint(&self, db: &sled::Db) -> Result<(), StorageError> {
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let outcome = {
+            let _everyone_out = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+            let mut state = self.lock();
+            let outcome = state.check().and_then(|()| {
+                db.flush()
+                    .map_err(|e| from_sled("flushing sled for a journal checkpoint", e))?;
+                self.start_epoch(&mut state)
+            });
+            if let Err(e) = &outcome {
+                state.broken.get_or_insert_with(|| e.to_string());
+            }
+            outcome
+        };
+        self.checkpointing.store(false, Ordering::Release);
+        outcome
+    }
+
+    /// How many times the journal has been synced for writers since the store was opened.
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Writes and syncs the header of the next epoch, and resets the frames to start after it.
+    fn start_epoch(&self, state: &mut State) -> Result<(), StorageError> {
+        let epoch = state.epoch + 1;
+        self.file
+            .write_all_at(&header_slot(epoch), slot_offset(epoch))
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| io("starting a new epoch of the write journal", &e))?;
+        state.epoch = epoch;
+        state.next_seq = 0;
+        state.end = DATA_START;
+        state.durable = DATA_START;
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held, and the state is valid between statements.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn check(&self) -> Result<(), StorageError> {
+        match &self.broken {
+            None => Ok(()),
+            Some(why) => Err(StorageError::Backend {
+                message: format!(
+                    "the write journal failed earlier and takes no more writes until the store \
+                     is reopened (which replays it): {why}"
+                ),
+                retryable: false,
+            }),
+        }
+    }
+}
+
+fn io(context: &str, error: &std::io::Error) -> StorageError {
+    from_sled(
+        context,
+        sled::Error::Io(std::io::Error::new(error.kind(), error.to_string())),
+    )
+}
+
+fn crc(parts: &[&[u8]]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize()
+}
+
+fn slot_offset(epoch: u64) -> u64 {
+    (epoch % 2) * SLOT_SIZE
+}
+
+fn header_slot(epoch: u64) -> [u8; SLOT_LEN] {
+    let mut slot = [0; SLOT_LEN];
+    slot[..8].copy_from_slice(MAGIC);
+    slot[8..12].copy_from_slice(&FORMAT.to_be_bytes());
+    slot[12..20].copy_from_slice(&epoch.to_be_bytes());
+    let sum = crc(&[&slot[..20]]);
+    slot[20..].copy_from_slice(&sum.to_be_bytes());
+    slot
+}
+
+/// Makes a new journal of `capacity` bytes: header slot 0 at epoch 0, zeros elsewhere.
+fn create(dir: &Path, capacity: u64) -> Result<(), StorageError> {
+    let context = "creating the write journal";
+    let temp = dir.join(NEW_FILE_NAME);
+    let mut file = File::create(&temp).map_err(|e| io(context, &e))?;
+    let zeros = vec![0; 1 << 20];
+    let mut left = capacity.max(DATA_START);
+    let write = |file: &mut File, left: &mut u64| -> std::io::Result<()> {
+        let mut first = [0; DATA_START as usize];
+        first[..SLOT_LEN].copy_from_slice(&header_slot(0));
+        file.write_all(&first)?;
+        *left -= DATA_START;
+        while *left > 0 {
+            let n = (*left).min(zeros.len() as u64) as usize;
+            file.write_all(&zeros[..n])?;
+            *left -= n as u64;
+        }
+        file.sync_all()
+    };
+    write(&mut file, &mut left).map_err(|e| io(context, &e))?;
+    drop(file);
+    std::fs::rename(&temp, dir.join(FILE_NAME)).map_err(|e| io(context, &e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(context, &e))
+}
+
+/// Removes the journal file of the store in `dir`, if there is one. Call only once everything
+/// it holds is durable in sled.
+pub(crate) fn remove(dir: &Path) -> Result<(), StorageError> {
+    match std::fs::remove_file(dir.join(FILE_NAME)) {
+        Ok(()) => File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("removing the write journal", &e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("removing the write journal", &e)),
+    }
+}
+
+/// The current epoch: that of the valid header slot with the higher epoch.
+fn read_header(file: &File) -> Result<u64, StorageError> {
+    let mut head = [0; 2 * SLOT_SIZE as usize];
+    file.read_exact_at(&mut head, 0).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            damaged("is shorter than its header")
+        } else {
+            io("reading the write journal's header", &e)
+        }
+    })?;
+    let mut best: Option<u64> = None;
+    for slot in [&head[..SLOT_LEN], &head[SLOT_SIZE as usize..][..SLOT_LEN]] {
+        if &slot[..8] != MAGIC || crc(&[&slot[..20]]).to_be_bytes() != slot[20..24] {
+            continue;
+        }
+        let format = u32::from_be_bytes(slot[8..12].try_into().expect("4 bytes"));
+        if format != FORMAT {
+            return Err(StorageError::Corrupt(format!(
+                "the write journal ({FILE_NAME}) has format {format}; this release reads format \
+                 {FORMAT} only"
+            )));
+        }
+        let epoch = u64::from_be_bytes(slot[12..20].try_into().expect("8 bytes"));
+        best = Some(best.map_or(epoch, |b| b.max(epoch)));
+    }
+    best.ok_or_else(|| damaged("has no valid header"))
+}
+
+fn damaged(what: &str) -> StorageError {
+    StorageError::Corrupt(format!("the write journal ({FILE_NAME}) {what}"))
+}
+
+/// A frame with room for its header, then the body of `ops`.
+fn encode_frame_body(ops: &[Op]) -> Vec<u8> {
+    let size: usize = ops
+        .iter()
+        .map(|(k, v)| 1 + 4 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len()))
+        .sum();
+    let mut frame = Vec::with_capacity(FRAME_HEADER + 4 + size);
+    frame.resize(FRAME_HEADER, 0);
+    frame.extend_from_slice(&len32(ops.len()).to_be_bytes());
+    for (key, value) in ops {
+        frame.push(u8::from(value.is_some()));
+        frame.extend_from_slice(&len32(key.len()).to_be_bytes());
+        frame.extend_from_slice(key);
+        if let Some(value) = value {
+            frame.extend_from_slice(&len32(value.len()).to_be_bytes());
+            frame.extend_from_slice(value);
+        }
+    }
+    frame
+}
+
+fn len32(n: usize) -> u32 {
+    // Keys and values are bounded by the model's limits (kilobytes), far below 4 GiB.
+    u32::try_from(n).expect("a journal field is shorter than 4 GiB")
+}
+
+fn fill_frame_header(frame: &mut [u8], body_len: usize, epoch: u64, seq: u64) {
+    frame[0..4].copy_from_slice(&len32(body_len).to_be_bytes());
+    frame[8..16].copy_from_slice(&epoch.to_be_bytes());
+    frame[16..24].copy_from_slice(&seq.to_be_bytes());
+    let sum = crc(&[&frame[0..4], &frame[8..]]);
+    frame[4..8].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Applies every valid frame of `epoch` to `tree`, in order; returns how many.
+fn replay(file: &File, epoch: u64, tree: &sled::Tree) -> Result<u64, StorageError> {
+    let len = file
+        .metadata()
+        .map_err(|e| io("reading the write journal", &e))?
+        .len();
+    let mut at = DATA_START;
+    let mut seq = 0;
+    let mut body = Vec::new();
+    loop {
+        let mut head = [0; FRAME_HEADER];
+        if at + FRAME_HEADER as u64 > len {
+            break;
+        }
+        file.read_exact_at(&mut head, at)
+            .map_err(|e| io("reading the write journal", &e))?;
+        let body_len = u64::from(u32::from_be_bytes(head[0..4].try_into().expect("4")));
+        let frame_epoch = u64::from_be_bytes(head[8..16].try_into().expect("8"));
+        let frame_seq = u64::from_be_bytes(head[16..24].try_into().expect("8"));
+        let end = at + FRAME_HEADER as u64 + body_len;
+        if body_len == 0
+            || body_len > MAX_BODY
+            || end > len
+            || frame_epoch != epoch
+            || frame_seq != seq
+        {
+            break;
+        }
+        body.resize(body_len as usize, 0);
+        file.read_exact_at(&mut body, at + FRAME_HEADER as u64)
+            .map_err(|e| io("reading the write journal", &e))?;
+        if crc(&[&head[0..4], &head[8..], &body]).to_be_bytes() != head[4..8] {
+            break;
+        }
+        let batch = decode_body(&body).ok_or_else(|| {
+            damaged(&format!(
+                "holds frame {seq} of epoch {epoch}, which passes its checksum but does not \
+                 decode"
+            ))
+        })?;
+        tree.apply_batch(batch)
+            .map_err(|e| from_sled("applying the write journal to sled", e))?;
+        at = end;
+        seq += 1;
+    }
+    Ok(seq)
+}
+
+/// The sled batch a frame body describes, or `None` if it is malformed.
+fn decode_body(mut body: &[u8]) -> Option<sled::Batch> {
+    fn take<'b>(body: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+        let (head, rest) = body.split_at_checked(n)?;
+        *body = rest;
+        Some(head)
+    }
+    fn take_len(body: &mut &[u8]) -> Option<usize> {
+        let bytes = take(body, 4)?;
+        usize::try_from(u32::from_be_bytes(bytes.try_into().ok()?)).ok()
+    }
+    let count = take_len(&mut body)?;
+    let mut batch = sled::Batch::default();
+    for _ in 0..count {
+        let tag = take(&mut body, 1)?[0];
+        let key_len = take_len(&mut body)?;
+        let key = take(&mut body, key_len)?;
+        match tag {
+            0 => batch.remove(key),
+            1 => {
+                let value_len = take_len(&mut body)?;
+                batch.insert(key, take(&mut body, value_len)?);
+            }
+            _ => return None,
+        }
+    }
+    body.is_empty().then_some(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops() -> Vec<Op> {
+        vec![
+            (b"r/a".to_vec(), Some(b"record".to_vec())),
+            (b"p/a\0v1".to_vec(), Some(vec![7; 1024])),
+            (b"p/a\0v0".to_vec(), None),
+        ]
+    }
+
+    fn temp_db(dir: &Path) -> (sled::Db, sled::Tree) {
+        let db = sled::Config::new().path(dir.join("db")).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        (db, tree)
+    }
+
+    #[test]
+    fn frame_bodies_round_trip_and_malformed_ones_are_refused() {
+        let frame = encode_frame_body(&ops());
+        let body = &frame[FRAME_HEADER..];
+        assert!(decode_body(body).is_some());
+        for cut in 0..body.len() {
+            assert!(decode_body(&body[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut longer = body.to_vec();
+        longer.push(0);
+        assert!(decode_body(&longer).is_none());
+        let mut bad_tag = body.to_vec();
+        bad_tag[4] = 2;
+        assert!(decode_body(&bad_tag).is_none());
+    }
+
+    #[test]
+    fn header_slots_pick_the_higher_valid_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        create(dir.path(), DATA_START).unwrap();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.path().join(FILE_NAME))
+            .unwrap();
+        assert_eq!(read_header(&file).unwrap(), 0);
+        file.write_all_at(&header_slot(7), slot_offset(7)).unwrap();
+        assert_eq!(read_header(&file).unwrap(), 7);
+        // A torn write of epoch 8 (slot 0) leaves epoch 7.
+        let mut torn = header_slot(8);
+        torn[15] ^= 1;
+        file.write_all_at(&torn, slot_offset(8)).unwrap();
+        assert_eq!(read_header(&file).unwrap(), 7);
+        file.write_all_at(&[0; SLOT_LEN], slot_offset(7)).unwrap();
+        assert!(
+            matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("no valid header"))
+        );
+        let mut newer = header_slot(9);
+        newer[8..12].copy_from_slice(&2u32.to_be_bytes());
+        let sum = crc(&[&newer[..20]]);
+        newer[20..].copy_from_slice(&sum.to_be_bytes());
+        file.write_all_at(&newer, slot_offset(9)).unwrap();
+        assert!(
+            matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("format 2"))
+        );
+    }
+
+    #[test]
+    fn frames_written_but_not_applied_are_replayed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        assert_eq!(recovered.frames, 0);
+        let inside = journal.enter();
+        journal.append(&ops()).unwrap();
+        let end = journal
+            .append(&[(b"r/a".to_vec(), Some(b"newer".to_vec()))])
+            .unwrap();
+        journal.wait_durable(end).unwrap();
+        drop(inside);
+        drop(journal);
+        // Nothing was applied; reopening applies both frames, in order.
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        assert_eq!(recovered.frames, 2);
+        assert_eq!(tree.get(b"r/a").unwrap().unwrap(), &b"newer"[..]);
+        assert_eq!(tree.get(b"p/a\0v1").unwrap().unwrap(), &[7; 1024][..]);
+        drop(_journal);
+        // The open started a new epoch: the same frames are not replayed again.
+        tree.insert(b"r/a", b"later").unwrap();
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        assert_eq!(recovered.frames, 0);
+        assert_eq!(tree.get(b"r/a").unwrap().unwrap(), &b"later"[..]);
+    }
+
+    #[test]
+    fn replay_stops_at_the_first_damaged_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let ends: Vec<u64> = (0..3u8)
+            .map(|i| {
+                journal
+                    .append(&[(vec![b'k', i], Some(vec![i; 10]))])
+                    .unwrap()
+            })
+            .collect();
+        journal.wait_durable(ends[2]).unwrap();
+        // Flip a byte in the second frame's body.
+        let mut byte = [0];
+        journal.file.read_exact_at(&mut byte, ends[1] - 1).unwrap();
+        journal
+            .file
+            .write_all_at(&[byte[0] ^ 0x40], ends[1] - 1)
+            .unwrap();
+        drop(journal);
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        assert_eq!(recovered.frames, 1);
+        assert!(tree.get(b"k\0").unwrap().is_some());
+        assert!(tree.get(b"k\x01").unwrap().is_none());
+        assert!(tree.get(b"k\x02").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_checkpoint_empties_the_journal_and_writes_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), DATA_START + 100, &db, &tree).unwrap();
+        assert!(!journal.wants_checkpoint());
+        let end = journal.append(&ops()).unwrap();
+        journal.wait_durable(end).unwrap();
+        assert!(journal.wants_checkpoint());
+        // What the frame says reaches sled before the checkpoint, as an update would do it.
+        tree.insert(b"r/a", b"record").unwrap();
+        journal.checkpoint(&db).unwrap();
+        assert!(!journal.wants_checkpoint());
+        let end = journal
+            .append(&[(b"r/b".to_vec(), Some(b"b".to_vec()))])
+            .unwrap();
+        assert_eq!(
+            end,
+            DATA_START + (FRAME_HEADER + 4 + 1 + 4 + 3 + 4 + 1) as u64
+        );
+        journal.wait_durable(end).unwrap();
+        drop(journal);
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        assert_eq!(recovered.frames, 1, "only the frame after the checkpoint");
+        assert_eq!(tree.get(b"r/b").unwrap().unwrap(), &b"b"[..]);
+    }
+
+    #[test]
+    fn a_new_journal_is_created_at_its_capacity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let _ = Journal::open(dir.path(), 1 << 20, &db, &tree).unwrap();
+        let meta = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(meta.len(), 1 << 20);
+        assert!(!dir.path().join(NEW_FILE_NAME).exists());
+    }
+}
