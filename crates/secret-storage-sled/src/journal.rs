@@ -23,8 +23,9 @@
 //! # Checkpoints and epochs
 //!
 //! When the frames reach the journal's capacity, a checkpoint waits until no update is between
-//! its append and its apply, flushes sled (now everything in the journal is durable in sled
-//! too), and starts a new epoch: it writes the next epoch into the header slot not holding the
+//! its append and its apply, flushes sled and `fsync`s sled's files (sled's own flush uses
+//! `sync_file_range`, which does not reach the device; after the `fsync`s everything in the
+//! journal is as durable in sled), and starts a new epoch: it writes the next epoch into the header slot not holding the
 //! current one and syncs it. Frames carry their epoch and a sequence number, so the frames of
 //! an earlier epoch still in the file are never read as current ones. Every open also starts a
 //! new epoch, so a torn frame left by a crash is never followed by new frames of its epoch.
@@ -51,7 +52,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
@@ -82,6 +83,8 @@ pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
 /// The write journal of one open store.
 pub(crate) struct Journal {
     file: File,
+    /// The store's directory: sled's files are synced from here at checkpoints.
+    dir: PathBuf,
     /// When the frames reach this offset, a checkpoint is due.
     capacity: u64,
     state: Mutex<State>,
@@ -152,9 +155,11 @@ impl Journal {
         if frames > 0 {
             db.flush()
                 .map_err(|e| from_sled("flushing the replayed journal into sled", e))?;
+            sync_sled_files(dir)?;
         }
         let journal = Journal {
             file,
+            dir: dir.to_owned(),
             capacity: capacity.max(DATA_START),
             state: Mutex::new(State {
                 epoch,
@@ -277,6 +282,7 @@ impl Journal {
             let outcome = state.check().and_then(|()| {
                 db.flush()
                     .map_err(|e| from_sled("flushing sled for a journal checkpoint", e))?;
+                sync_sled_files(&self.dir)?;
                 self.start_epoch(&mut state)
             });
             if let Err(e) = &outcome {
@@ -382,6 +388,33 @@ fn create(dir: &Path, capacity: u64) -> Result<(), StorageError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io(context, &e))
+}
+
+/// `fsync`s every file of sled's in `dir` (and in its `blobs` folder), and the folders.
+///
+/// sled's own flush on Linux writes its log with `sync_file_range`, which neither flushes the
+/// device's write cache nor the file's metadata; before frames are discarded, what they hold
+/// must be in sled's files as durably as the frames were in the journal.
+fn sync_sled_files(dir: &Path) -> Result<(), StorageError> {
+    fn sync_folder(folder: &Path) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(folder)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if entry.file_type()?.is_file() && name != FILE_NAME && name != NEW_FILE_NAME {
+                File::open(entry.path())?.sync_all()?;
+            }
+        }
+        File::open(folder)?.sync_all()
+    }
+    let blobs = dir.join("blobs");
+    let synced = sync_folder(dir).and_then(|()| {
+        if blobs.is_dir() {
+            sync_folder(&blobs)
+        } else {
+            Ok(())
+        }
+    });
+    synced.map_err(|e| io("syncing sled's files before emptying the write journal", &e))
 }
 
 /// Removes the journal file of the store in `dir`, if there is one. Call only once everything
