@@ -101,8 +101,13 @@ pub(crate) struct Journal {
 struct State {
     epoch: u64,
     next_seq: u64,
-    /// The end of the last frame written.
+    /// The end of the last frame appended.
     end: u64,
+    /// Frames appended but not yet written to the file; they start at `end - buffer.len()`.
+    /// The sync leader writes them (one `pwrite` for the group) before it syncs.
+    buffer: Vec<u8>,
+    /// An empty buffer to swap in, so that the two are reused.
+    spare: Vec<u8>,
     /// Frames up to here are durable.
     durable: u64,
     /// A sync is running (its leader does not hold the lock while it runs), up to here.
@@ -165,6 +170,8 @@ impl Journal {
                 epoch,
                 next_seq: 0,
                 end: DATA_START,
+                buffer: Vec::new(),
+                spare: Vec::new(),
                 durable: DATA_START,
                 syncing: None,
                 round: 0,
@@ -185,25 +192,19 @@ impl Journal {
         self.gate.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends one frame holding `ops` and returns its end, to wait for with
-    /// [`Journal::wait_durable`]. Call inside [`Journal::enter`].
+    /// Appends one frame holding `ops` (to memory: the next sync writes it) and returns its
+    /// end, to wait for with [`Journal::wait_durable`]. Call inside [`Journal::enter`].
     ///
-    /// Errors: `Backend` if the write fails (the journal then takes no more writes) or failed
-    /// before.
+    /// Errors: `Backend` if the journal failed before.
     pub(crate) fn append(&self, ops: &[Op]) -> Result<u64, StorageError> {
-        let mut frame = encode_frame_body(ops);
         let mut state = self.lock();
         state.check()?;
-        let body_len = frame.len() - FRAME_HEADER;
-        fill_frame_header(&mut frame, body_len, state.epoch, state.next_seq);
-        let at = state.end;
-        if let Err(e) = self.file.write_all_at(&frame, at) {
-            let error = io("writing to the write journal", &e);
-            state.broken = Some(error.to_string());
-            return Err(error);
-        }
+        let (epoch, seq) = (state.epoch, state.next_seq);
+        let start = state.buffer.len();
+        encode_frame(&mut state.buffer, ops, epoch, seq);
+        let len = (state.buffer.len() - start) as u64;
         state.next_seq += 1;
-        state.end = at + frame.len() as u64;
+        state.end += len;
         Ok(state.end)
     }
 
@@ -215,8 +216,8 @@ impl Journal {
     /// sync `r` ends, it wakes everyone on `synced[r % 2]` (all covered) and one waiter on the
     /// other to lead the next sync, rather than every waiter.
     ///
-    /// Errors: `Backend` if the sync fails (the journal then takes no more writes: after a
-    /// failed `fdatasync` the file's contents are unknown).
+    /// Errors: `Backend` if writing the frames or the sync fails (the journal then takes no
+    /// more writes: after a failed `fdatasync` the file's contents are unknown).
     pub(crate) fn wait_durable(&self, end: u64) -> Result<(), StorageError> {
         let mut state = self.lock();
         loop {
@@ -234,15 +235,29 @@ impl Journal {
             state.syncing = Some(target);
             state.round += 1;
             let round = state.round;
+            let spare = std::mem::take(&mut state.spare);
+            let mut frames = std::mem::replace(&mut state.buffer, spare);
             drop(state);
-            self.syncs.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.file.sync_data();
+            // Only one leader at a time, so groups are written in order.
+            let at = target - frames.len() as u64;
+            let outcome = self
+                .file
+                .write_all_at(&frames, at)
+                .map_err(|e| io("writing to the write journal", &e))
+                .and_then(|()| {
+                    self.syncs.fetch_add(1, Ordering::Relaxed);
+                    self.file
+                        .sync_data()
+                        .map_err(|e| io("syncing the write journal", &e))
+                });
+            frames.clear();
             state = self.lock();
+            state.spare = frames;
             state.syncing = None;
             match outcome {
                 Ok(()) => state.durable = state.durable.max(target),
                 Err(e) => {
-                    state.broken = Some(io("syncing the write journal", &e).to_string());
+                    state.broken.get_or_insert_with(|| e.to_string());
                 }
             }
             let (covered, later) = (round % 2, (round + 1) % 2);
@@ -461,38 +476,37 @@ fn damaged(what: &str) -> StorageError {
     StorageError::Corrupt(format!("the write journal ({FILE_NAME}) {what}"))
 }
 
-/// A frame with room for its header, then the body of `ops`.
-fn encode_frame_body(ops: &[Op]) -> Vec<u8> {
+/// Appends to `out` the frame of `ops`, with its header.
+fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, seq: u64) {
+    let start = out.len();
     let size: usize = ops
         .iter()
         .map(|(k, v)| 1 + 4 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len()))
         .sum();
-    let mut frame = Vec::with_capacity(FRAME_HEADER + 4 + size);
-    frame.resize(FRAME_HEADER, 0);
-    frame.extend_from_slice(&len32(ops.len()).to_be_bytes());
+    out.reserve(FRAME_HEADER + 4 + size);
+    out.resize(start + FRAME_HEADER, 0);
+    out.extend_from_slice(&len32(ops.len()).to_be_bytes());
     for (key, value) in ops {
-        frame.push(u8::from(value.is_some()));
-        frame.extend_from_slice(&len32(key.len()).to_be_bytes());
-        frame.extend_from_slice(key);
+        out.push(u8::from(value.is_some()));
+        out.extend_from_slice(&len32(key.len()).to_be_bytes());
+        out.extend_from_slice(key);
         if let Some(value) = value {
-            frame.extend_from_slice(&len32(value.len()).to_be_bytes());
-            frame.extend_from_slice(value);
+            out.extend_from_slice(&len32(value.len()).to_be_bytes());
+            out.extend_from_slice(value);
         }
     }
-    frame
-}
-
-fn len32(n: usize) -> u32 {
-    // Keys and values are bounded by the model's limits (kilobytes), far below 4 GiB.
-    u32::try_from(n).expect("a journal field is shorter than 4 GiB")
-}
-
-fn fill_frame_header(frame: &mut [u8], body_len: usize, epoch: u64, seq: u64) {
+    let frame = &mut out[start..];
+    let body_len = frame.len() - FRAME_HEADER;
     frame[0..4].copy_from_slice(&len32(body_len).to_be_bytes());
     frame[8..16].copy_from_slice(&epoch.to_be_bytes());
     frame[16..24].copy_from_slice(&seq.to_be_bytes());
     let sum = crc(&[&frame[0..4], &frame[8..]]);
     frame[4..8].copy_from_slice(&sum.to_be_bytes());
+}
+
+fn len32(n: usize) -> u32 {
+    // Keys and values are bounded by the model's limits (kilobytes), far below 4 GiB.
+    u32::try_from(n).expect("a journal field is shorter than 4 GiB")
 }
 
 /// Applies every valid frame of `epoch` to `tree`, in order; returns how many.
@@ -592,7 +606,8 @@ mod tests {
 
     #[test]
     fn frame_bodies_round_trip_and_malformed_ones_are_refused() {
-        let frame = encode_frame_body(&ops());
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, &ops(), 1, 0);
         let body = &frame[FRAME_HEADER..];
         assert!(decode_body(body).is_some());
         for cut in 0..body.len() {

@@ -35,10 +35,9 @@ impl Facade {
         Self::on(Arc::new(MemoryStorage::new()), None)
     }
 
-    /// A durable store on a fresh sled directory `path`, with the default options.
-    pub(crate) fn sled(path: &Path) -> Self {
-        let storage = SledStorage::open_with(path, SledOptions::default())
-            .expect("a fresh sled directory opens");
+    /// A durable store on a fresh sled directory `path`, opened with `options`.
+    pub(crate) fn sled(path: &Path, options: SledOptions) -> Self {
+        let storage = SledStorage::open_with(path, options).expect("a fresh sled directory opens");
         Self::on(Arc::new(storage.clone()), Some(storage))
     }
 
@@ -156,7 +155,10 @@ mod tests {
     #[test]
     fn every_operation_runs_on_both_backends() {
         let dir = tempfile::tempdir().unwrap();
-        for facade in [Facade::memory(), Facade::sled(dir.path())] {
+        for facade in [
+            Facade::memory(),
+            Facade::sled(dir.path(), SledOptions::default()),
+        ] {
             facade.create();
             facade.put();
             facade.create_numbered(7);

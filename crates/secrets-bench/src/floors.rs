@@ -230,6 +230,21 @@ impl Sled {
             .expect("the transaction commits");
     }
 
+    /// Writes the same three keys as [`Sled::tx`] with three plain inserts, as the store's
+    /// journaled updates apply them; no flush.
+    pub(crate) fn inserts(&self, payload: &[u8]) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let k = n % KEYS;
+        let sets: [(String, &[u8]); 3] = [
+            (format!("p/{k}"), &stamped(payload, n)[..]),
+            (format!("i/{k}"), &[7u8; 24][..]),
+            (format!("r/{k}"), &[7u8; 200][..]),
+        ];
+        for (key, value) in sets {
+            self.tree.insert(key, value).expect("sled inserts");
+        }
+    }
+
     /// [`Sled::tx`], then a flush: one durable new secret.
     pub(crate) fn tx_flush(&self, payload: &[u8]) {
         self.tx(payload);
@@ -273,6 +288,8 @@ mod tests {
         assert_eq!(sled.get("floor/1"), Some(b"\x01".to_vec()));
         sled.tx_flush(b"z");
         assert_eq!(sled.tree.len(), 3);
+        sled.inserts(b"w");
+        assert_eq!(sled.tree.len(), 6);
         sled.insert_as("read", b"r".to_vec());
         assert_eq!(sled.get("read"), Some(b"r".to_vec()));
 

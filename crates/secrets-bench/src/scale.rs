@@ -13,6 +13,7 @@ use crate::facade::Facade;
 use crate::measure;
 use crate::suite::{CALLERS, thousands};
 use crate::sys::{disk_bytes, resident_bytes};
+use secret_storage_sled::SledOptions;
 
 /// The sizes measured, per backend.
 const SIZES: &[u64] = &[1_000, 10_000, 100_000, 1_000_000];
@@ -224,7 +225,7 @@ pub(crate) fn step(backend: Backend, n: u64, dir: &Path, get_budget: Duration) {
     let rss_before = resident_bytes().unwrap_or(0);
     let facade = match backend {
         Backend::Memory => Facade::memory(),
-        Backend::Sled => Facade::sled(sled_dir.path()),
+        Backend::Sled => Facade::sled(sled_dir.path(), SledOptions::default()),
     };
     let started = Instant::now();
     match backend {

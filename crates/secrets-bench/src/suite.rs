@@ -11,6 +11,7 @@ use crate::facade::Facade;
 use crate::floors::{Disk, Envelope, Map, Sled};
 use crate::measure::{self, median};
 use crate::pg::Pg;
+use secret_storage_sled::SledOptions;
 
 /// Concurrent callers in the concurrency rows.
 pub(crate) const CALLERS: usize = 32;
@@ -84,6 +85,18 @@ const ROWS: &[Row] = &[
         "create_secret",
         "sled, 32 callers",
         "op/sled/create_32",
+        "sled_insert_flush_32",
+    ),
+    row(
+        "create_secret",
+        "sled without journal, 1 caller",
+        "op/sled-tx/create",
+        "seal+sled_insert_flush",
+    ),
+    row(
+        "create_secret",
+        "sled without journal, 32 callers",
+        "op/sled-tx/create_32",
         "sled_insert_flush_32",
     ),
 ];
@@ -196,6 +209,12 @@ const FLOORS: &[(&str, &str, &str)] = &[
          most creates/s sled's transactions allow here even without durability (no row's floor)",
     ),
     (
+        "sled_inserts_32",
+        "sled inserts ×32, no flush",
+        "sled: the same three keys as three plain inserts (as the write journal applies them) on \
+         32 threads, never flushed — sled's share of a journaled create (no row's floor)",
+    ),
+    (
         "disk_write_sync",
         "disk write+fdatasync",
         "the disk: overwrite 1 KiB in a preallocated file, then `fdatasync`, 1 thread — what \
@@ -255,10 +274,17 @@ pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Res
     let map = Map::filled();
     map.insert_as("floor/read", envelope.sealed_bytes());
     let raw_sled = Sled::open(&dir.join("raw-sled"));
+    // The floors that never flush write here, so that the durable floors' flushes do not
+    // carry their data.
+    let unflushed_sled = Sled::open(&dir.join("raw-sled-unflushed"));
     raw_sled.insert_as("floor/read", envelope.sealed_bytes());
     let disk = Disk::open(&dir.join("raw-disk"));
     let memory = Facade::memory();
-    let sled = Facade::sled(&dir.join("facade-sled"));
+    let sled = Facade::sled(&dir.join("facade-sled"), SledOptions::default());
+    let sled_tx = Facade::sled(
+        &dir.join("facade-sled-tx"),
+        SledOptions::default().with_journal(false),
+    );
     let pg_facade = pg.as_ref().map(|pg| {
         pg.insert_as("floor/read", &envelope.sealed_bytes());
         pg.facade(CALLERS)
@@ -288,7 +314,15 @@ pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Res
         ("disk_write_sync", single(|| disk.write_sync(&plaintext))),
         (
             "sled_tx_32",
-            Box::new(|budget| measure::concurrent(CALLERS, budget, &|_| raw_sled.tx(&plaintext))),
+            Box::new(|budget| {
+                measure::concurrent(CALLERS, budget, &|_| unflushed_sled.tx(&plaintext))
+            }),
+        ),
+        (
+            "sled_inserts_32",
+            Box::new(|budget| {
+                measure::concurrent(CALLERS, budget, &|_| unflushed_sled.inserts(&plaintext))
+            }),
         ),
         ("sled_get", single(|| sink(raw_sled.get("floor/read")))),
         ("seal+map_insert", single(|| map.insert(envelope.seal().0))),
@@ -329,6 +363,11 @@ pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Res
                 concurrent_batches.set((writes + after.0 - before.0, flushes + after.1 - before.1));
                 rate
             }),
+        ),
+        ("op/sled-tx/create", single(|| sled_tx.create())),
+        (
+            "op/sled-tx/create_32",
+            Box::new(|budget| measure::concurrent(CALLERS, budget, &|_| sled_tx.create())),
         ),
     ];
 
