@@ -245,6 +245,11 @@ impl Sled {
         }
     }
 
+    /// Flushes everything written so far.
+    pub(crate) fn flush(&self) {
+        self.db.flush().expect("sled flushes");
+    }
+
     /// [`Sled::tx`], then a flush: one durable new secret.
     pub(crate) fn tx_flush(&self, payload: &[u8]) {
         self.tx(payload);
