@@ -6,19 +6,23 @@
 //!
 //! An update's changes (every key it sets or removes, with the new values: after-images) are
 //! appended to the journal as one frame, and the frame is made durable (`fdatasync`) **before**
-//! anything is applied to sled. Only then is the change applied to sled, as one atomic batch,
-//! and the caller acknowledged. So everything sled holds that its own flush has not yet made
-//! durable is in a durable frame, and everything a reader can see in sled is durable.
+//! anything is applied to sled. Only then are the keys applied to sled, one plain insert or
+//! remove each (a sled batch would make sled write and sync its log for every update), under
+//! the secret's view lock, which readers of several keys take shared; then the caller is
+//! acknowledged. So everything sled holds that has not been made durable in sled's own files is
+//! in a durable frame, and everything a reader can see in sled is durable.
 //!
 //! # Recovery
 //!
-//! On open, every valid frame of the current epoch is applied to sled again, in order, then
-//! sled is flushed and a new epoch begins. After a crash, sled may have kept any subset of the
-//! batches applied since its last flush; the frames hold every one of them. Replaying them in
-//! order sets each key they touch to its last value, whatever sled kept: the writes of one
-//! secret are journaled and applied in one order (an update holds the secret's lock from its
-//! read until it has applied), and writes of different secrets touch different keys. Replaying
-//! a frame that sled already holds writes the same values again.
+//! On open, every valid frame of the current epoch is applied to sled again, in order (each as
+//! one sled batch), then sled is made durable and a new epoch begins. After a crash, sled may
+//! have kept any subset of the keys applied since the epoch began; the frames hold every one
+//! of them, and the epoch began on a sled made durable (flushed, and its files `fsync`ed: every
+//! open and every checkpoint does that before starting an epoch). Replaying the frames in order
+//! sets each key they touch to its last value, whatever sled kept: the writes of one secret are
+//! journaled and applied in one order (an update holds the secret's write lock from its read
+//! until it has applied), and writes of different secrets touch different keys. Replaying a
+//! frame that sled already holds writes the same values again.
 //!
 //! # Checkpoints and epochs
 //!
@@ -35,9 +39,11 @@
 //! All integers big-endian. The file `secrets-journal` in the store's directory:
 //!
 //! - Two header slots, at offsets 0 and 512, each: magic `SSJRNL\0\x01` (8 bytes), format `u32`,
-//!   epoch `u64`, CRC-32 (IEEE) of those 20 bytes. The valid slot with the higher epoch is
-//!   current; epoch `e` is written into slot `e % 2`, so a torn header write leaves the other.
-//! - Frames from offset 4096: body length `u32`, CRC-32 of (length, epoch, sequence, body),
+//!   epoch `u64`, salt `u64` (random, new with each epoch), CRC-32 (IEEE) of those 28 bytes.
+//!   The valid slot with the higher epoch is current; epoch `e` is written into slot `e % 2`,
+//!   so a torn header write leaves the other. The salt keeps bytes an earlier epoch left in the
+//!   file (some chosen by callers: descriptions, tags) from ever passing for a frame.
+//! - Frames from offset 4096: body length `u32`, CRC-32 of (salt, length, epoch, sequence, body),
 //!   epoch `u64`, sequence `u64` (0 for the first frame of an epoch), body. The body: operation
 //!   count `u32`, then for each, tag `u8` (1: set, 0: remove), key length `u32`, key, and for a
 //!   set, value length `u32` and value.
@@ -59,6 +65,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard
 use secret_storage::StorageError;
 
 use crate::error::from_sled;
+use crate::keys::META_JOURNAL;
 
 /// The journal's file name, in the store's directory.
 pub(crate) const FILE_NAME: &str = "secrets-journal";
@@ -68,8 +75,10 @@ const NEW_FILE_NAME: &str = "secrets-journal.new";
 pub(crate) const FORMAT: u32 = 1;
 const MAGIC: &[u8; 8] = b"SSJRNL\0\x01";
 const SLOT_SIZE: u64 = 512;
-/// A header slot: magic, format, epoch, CRC.
-const SLOT_LEN: usize = 8 + 4 + 8 + 4;
+/// A header slot: magic, format, epoch, salt, CRC.
+const SLOT_LEN: usize = 8 + 4 + 8 + 8 + 4;
+/// Where a slot's CRC starts.
+const SLOT_CRC: usize = SLOT_LEN - 4;
 /// Where the first frame starts.
 pub(crate) const DATA_START: u64 = 4096;
 /// A frame's header: length, CRC, epoch, sequence.
@@ -96,10 +105,15 @@ pub(crate) struct Journal {
     gate: RwLock<()>,
     syncs: AtomicU64,
     checkpointing: AtomicBool,
+    /// Set when a durable frame could not be fully applied to sled: this process's sled may
+    /// hold part of a write, so reads fail too until the store is reopened (which replays it).
+    torn: AtomicBool,
 }
 
 struct State {
     epoch: u64,
+    /// The epoch's random salt, mixed into every frame's CRC.
+    salt: u64,
     next_seq: u64,
     /// The end of the last frame appended.
     end: u64,
@@ -135,19 +149,27 @@ pub(crate) struct Recovered {
 
 impl Journal {
     /// Opens the journal in `dir` (creating it at `capacity` bytes if there is none), applies
-    /// its current frames to `tree`, flushes `db` and starts a new epoch.
+    /// its current frames to `tree`, sets the journal mark (`meta/journal`) if `marked` says it
+    /// is not set, makes sled durable (flush, then `fsync` of its files) and starts a new epoch.
+    /// So every epoch starts on a durable sled, and the mark is durable before any frame is
+    /// written.
     ///
     /// Errors: `Backend` for I/O failures; `Corrupt` if the file exists but has no valid
     /// header, comes from a newer release, or holds a frame that passes its CRC but does not
-    /// decode.
+    /// decode, or if the store is marked but the journal is missing (it may have held
+    /// acknowledged writes).
     pub(crate) fn open(
         dir: &Path,
         capacity: u64,
         db: &sled::Db,
         tree: &sled::Tree,
+        marked: bool,
     ) -> Result<(Journal, Recovered), StorageError> {
         let path = dir.join(FILE_NAME);
         if !path.exists() {
+            if marked {
+                return Err(missing());
+            }
             create(dir, capacity)?;
         }
         let file = OpenOptions::new()
@@ -155,19 +177,20 @@ impl Journal {
             .write(true)
             .open(&path)
             .map_err(|e| io("opening the write journal", &e))?;
-        let epoch = read_header(&file)?;
-        let frames = replay(&file, epoch, tree)?;
-        if frames > 0 {
-            db.flush()
-                .map_err(|e| from_sled("flushing the replayed journal into sled", e))?;
-            sync_sled_files(dir)?;
+        let (epoch, salt) = read_header(&file)?;
+        let frames = replay(&file, epoch, salt, tree)?;
+        if !marked {
+            tree.insert(META_JOURNAL, &b"1"[..])
+                .map_err(|e| from_sled("writing the journal mark", e))?;
         }
+        make_sled_durable(db, dir)?;
         let journal = Journal {
             file,
             dir: dir.to_owned(),
             capacity: capacity.max(DATA_START),
             state: Mutex::new(State {
                 epoch,
+                salt,
                 next_seq: 0,
                 end: DATA_START,
                 buffer: Vec::new(),
@@ -181,6 +204,7 @@ impl Journal {
             gate: RwLock::new(()),
             syncs: AtomicU64::new(0),
             checkpointing: AtomicBool::new(false),
+            torn: AtomicBool::new(false),
         };
         journal.start_epoch(&mut journal.lock())?;
         Ok((journal, Recovered { frames }))
@@ -199,9 +223,9 @@ impl Journal {
     pub(crate) fn append(&self, ops: &[Op]) -> Result<u64, StorageError> {
         let mut state = self.lock();
         state.check()?;
-        let (epoch, seq) = (state.epoch, state.next_seq);
+        let (epoch, salt, seq) = (state.epoch, state.salt, state.next_seq);
         let start = state.buffer.len();
-        encode_frame(&mut state.buffer, ops, epoch, seq);
+        encode_frame(&mut state.buffer, ops, epoch, salt, seq);
         let len = (state.buffer.len() - start) as u64;
         state.next_seq += 1;
         state.end += len;
@@ -270,11 +294,26 @@ impl Journal {
         }
     }
 
-    /// Stops the journal taking writes: a frame is durable but could not be applied to sled,
-    /// so this process's sled no longer holds everything the journal does. Reopening the
-    /// store replays it.
-    pub(crate) fn fail(&self, why: &StorageError) {
+    /// Stops the journal taking writes, and the store serving reads: a frame is durable but
+    /// could not be fully applied to sled, so this process's sled may hold part of a write.
+    /// Reopening the store replays the frame whole.
+    pub(crate) fn fail_apply(&self, why: &StorageError) {
+        self.torn.store(true, Ordering::SeqCst);
         self.lock().broken.get_or_insert_with(|| why.to_string());
+    }
+
+    /// Errors: `Backend` if a write could not be fully applied to sled ([`Journal::fail_apply`]):
+    /// what sled holds in this process may be half a write.
+    pub(crate) fn check_readable(&self) -> Result<(), StorageError> {
+        if self.torn.load(Ordering::SeqCst) {
+            return Err(StorageError::Backend {
+                message: "a write could not be fully applied to sled, so this store serves \
+                          nothing until it is reopened (which replays the write from its journal)"
+                    .into(),
+                retryable: false,
+            });
+        }
+        Ok(())
     }
 
     /// Whether the frames have reached the capacity, so a checkpoint is due.
@@ -294,12 +333,10 @@ impl Journal {
         let outcome = {
             let _everyone_out = self.gate.write().unwrap_or_else(PoisonError::into_inner);
             let mut state = self.lock();
-            let outcome = state.check().and_then(|()| {
-                db.flush()
-                    .map_err(|e| from_sled("flushing sled for a journal checkpoint", e))?;
-                sync_sled_files(&self.dir)?;
-                self.start_epoch(&mut state)
-            });
+            let outcome = state
+                .check()
+                .and_then(|()| make_sled_durable(db, &self.dir))
+                .and_then(|()| self.start_epoch(&mut state));
             if let Err(e) = &outcome {
                 state.broken.get_or_insert_with(|| e.to_string());
             }
@@ -314,14 +351,18 @@ impl Journal {
         self.syncs.load(Ordering::Relaxed)
     }
 
-    /// Writes and syncs the header of the next epoch, and resets the frames to start after it.
+    /// Writes and syncs the header of the next epoch, with a fresh salt, and resets the frames
+    /// to start after it. Call with no frame waiting to be written.
     fn start_epoch(&self, state: &mut State) -> Result<(), StorageError> {
+        debug_assert!(state.buffer.is_empty(), "no frame is waiting to be written");
         let epoch = state.epoch + 1;
+        let salt = fresh_salt()?;
         self.file
-            .write_all_at(&header_slot(epoch), slot_offset(epoch))
+            .write_all_at(&header_slot(epoch, salt), slot_offset(epoch))
             .and_then(|()| self.file.sync_data())
             .map_err(|e| io("starting a new epoch of the write journal", &e))?;
         state.epoch = epoch;
+        state.salt = salt;
         state.next_seq = 0;
         state.end = DATA_START;
         state.durable = DATA_START;
@@ -368,14 +409,38 @@ fn slot_offset(epoch: u64) -> u64 {
     (epoch % 2) * SLOT_SIZE
 }
 
-fn header_slot(epoch: u64) -> [u8; SLOT_LEN] {
+fn header_slot(epoch: u64, salt: u64) -> [u8; SLOT_LEN] {
     let mut slot = [0; SLOT_LEN];
     slot[..8].copy_from_slice(MAGIC);
     slot[8..12].copy_from_slice(&FORMAT.to_be_bytes());
     slot[12..20].copy_from_slice(&epoch.to_be_bytes());
-    let sum = crc(&[&slot[..20]]);
-    slot[20..].copy_from_slice(&sum.to_be_bytes());
+    slot[20..28].copy_from_slice(&salt.to_be_bytes());
+    let sum = crc(&[&slot[..SLOT_CRC]]);
+    slot[SLOT_CRC..].copy_from_slice(&sum.to_be_bytes());
     slot
+}
+
+/// A random salt for a new epoch: a frame's CRC covers it, so bytes left in the file by an
+/// earlier epoch — some of them chosen by callers, such as descriptions — can never pass for a
+/// frame of this one.
+fn fresh_salt() -> Result<u64, StorageError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| StorageError::Backend {
+            message: "the operating system's random number generator failed".into(),
+            retryable: true,
+        })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn missing() -> StorageError {
+    damaged(
+        "is missing, but the store is marked as written through it (meta/journal): its last \
+         frames may hold acknowledged writes; put it back from where it went (a backup), or \
+         remove the mark knowing those writes are lost",
+    )
 }
 
 /// Makes a new journal of `capacity` bytes: header slot 0 at epoch 0, zeros elsewhere.
@@ -387,7 +452,7 @@ fn create(dir: &Path, capacity: u64) -> Result<(), StorageError> {
     let mut left = capacity.max(DATA_START);
     let write = |file: &mut File, left: &mut u64| -> std::io::Result<()> {
         let mut first = [0; DATA_START as usize];
-        first[..SLOT_LEN].copy_from_slice(&header_slot(0));
+        first[..SLOT_LEN].copy_from_slice(&header_slot(0, 0));
         file.write_all(&first)?;
         *left -= DATA_START;
         while *left > 0 {
@@ -405,22 +470,38 @@ fn create(dir: &Path, capacity: u64) -> Result<(), StorageError> {
         .map_err(|e| io(context, &e))
 }
 
-/// `fsync`s every file of sled's in `dir` (and in its `blobs` folder), and the folders.
+/// Flushes sled and `fsync`s its files: everything applied to it so far is then as durable as
+/// a synced frame.
 ///
 /// sled's own flush on Linux writes its log with `sync_file_range`, which neither flushes the
 /// device's write cache nor the file's metadata; before frames are discarded, what they hold
-/// must be in sled's files as durably as the frames were in the journal.
-fn sync_sled_files(dir: &Path) -> Result<(), StorageError> {
+/// must be in sled's files as durably as the frames were in the journal. Every file of sled's
+/// in `dir` (and in its `blobs` folder) is `fsync`ed, then the folders; a file sled removes
+/// meanwhile (its garbage collection of blobs) is skipped.
+pub(crate) fn make_sled_durable(db: &sled::Db, dir: &Path) -> Result<(), StorageError> {
     fn sync_folder(folder: &Path) -> std::io::Result<()> {
         for entry in std::fs::read_dir(folder)? {
             let entry = entry?;
             let name = entry.file_name();
-            if entry.file_type()?.is_file() && name != FILE_NAME && name != NEW_FILE_NAME {
-                File::open(entry.path())?.sync_all()?;
+            if name == FILE_NAME || name == NEW_FILE_NAME {
+                continue;
+            }
+            let synced = entry.file_type().and_then(|kind| {
+                if kind.is_file() {
+                    File::open(entry.path())?.sync_all()
+                } else {
+                    Ok(())
+                }
+            });
+            match synced {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
             }
         }
         File::open(folder)?.sync_all()
     }
+    db.flush()
+        .map_err(|e| from_sled("flushing sled before emptying the write journal", e))?;
     let blobs = dir.join("blobs");
     let synced = sync_folder(dir).and_then(|()| {
         if blobs.is_dir() {
@@ -444,8 +525,8 @@ pub(crate) fn remove(dir: &Path) -> Result<(), StorageError> {
     }
 }
 
-/// The current epoch: that of the valid header slot with the higher epoch.
-fn read_header(file: &File) -> Result<u64, StorageError> {
+/// The current epoch and its salt: those of the valid header slot with the higher epoch.
+fn read_header(file: &File) -> Result<(u64, u64), StorageError> {
     let mut head = [0; 2 * SLOT_SIZE as usize];
     file.read_exact_at(&mut head, 0).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -454,9 +535,9 @@ fn read_header(file: &File) -> Result<u64, StorageError> {
             io("reading the write journal's header", &e)
         }
     })?;
-    let mut best: Option<u64> = None;
+    let mut best: Option<(u64, u64)> = None;
     for slot in [&head[..SLOT_LEN], &head[SLOT_SIZE as usize..][..SLOT_LEN]] {
-        if &slot[..8] != MAGIC || crc(&[&slot[..20]]).to_be_bytes() != slot[20..24] {
+        if &slot[..8] != MAGIC || crc(&[&slot[..SLOT_CRC]]).to_be_bytes() != slot[SLOT_CRC..] {
             continue;
         }
         let format = u32::from_be_bytes(slot[8..12].try_into().expect("4 bytes"));
@@ -467,7 +548,10 @@ fn read_header(file: &File) -> Result<u64, StorageError> {
             )));
         }
         let epoch = u64::from_be_bytes(slot[12..20].try_into().expect("8 bytes"));
-        best = Some(best.map_or(epoch, |b| b.max(epoch)));
+        let salt = u64::from_be_bytes(slot[20..28].try_into().expect("8 bytes"));
+        if best.is_none_or(|(b, _)| epoch > b) {
+            best = Some((epoch, salt));
+        }
     }
     best.ok_or_else(|| damaged("has no valid header"))
 }
@@ -477,7 +561,7 @@ fn damaged(what: &str) -> StorageError {
 }
 
 /// Appends to `out` the frame of `ops`, with its header.
-fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, seq: u64) {
+fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, salt: u64, seq: u64) {
     let start = out.len();
     let size: usize = ops
         .iter()
@@ -500,7 +584,7 @@ fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, seq: u64) {
     frame[0..4].copy_from_slice(&len32(body_len).to_be_bytes());
     frame[8..16].copy_from_slice(&epoch.to_be_bytes());
     frame[16..24].copy_from_slice(&seq.to_be_bytes());
-    let sum = crc(&[&frame[0..4], &frame[8..]]);
+    let sum = crc(&[&salt.to_be_bytes(), &frame[0..4], &frame[8..]]);
     frame[4..8].copy_from_slice(&sum.to_be_bytes());
 }
 
@@ -510,7 +594,7 @@ fn len32(n: usize) -> u32 {
 }
 
 /// Applies every valid frame of `epoch` to `tree`, in order; returns how many.
-fn replay(file: &File, epoch: u64, tree: &sled::Tree) -> Result<u64, StorageError> {
+fn replay(file: &File, epoch: u64, salt: u64, tree: &sled::Tree) -> Result<u64, StorageError> {
     let len = file
         .metadata()
         .map_err(|e| io("reading the write journal", &e))?
@@ -540,7 +624,8 @@ fn replay(file: &File, epoch: u64, tree: &sled::Tree) -> Result<u64, StorageErro
         body.resize(body_len as usize, 0);
         file.read_exact_at(&mut body, at + FRAME_HEADER as u64)
             .map_err(|e| io("reading the write journal", &e))?;
-        if crc(&[&head[0..4], &head[8..], &body]).to_be_bytes() != head[4..8] {
+        let salt = salt.to_be_bytes();
+        if crc(&[&salt, &head[0..4], &head[8..], &body]).to_be_bytes() != head[4..8] {
             break;
         }
         let batch = decode_body(&body).ok_or_else(|| {
@@ -607,7 +692,7 @@ mod tests {
     #[test]
     fn frame_bodies_round_trip_and_malformed_ones_are_refused() {
         let mut frame = Vec::new();
-        encode_frame(&mut frame, &ops(), 1, 0);
+        encode_frame(&mut frame, &ops(), 1, 0x5a17, 0);
         let body = &frame[FRAME_HEADER..];
         assert!(decode_body(body).is_some());
         for cut in 0..body.len() {
@@ -630,22 +715,23 @@ mod tests {
             .write(true)
             .open(dir.path().join(FILE_NAME))
             .unwrap();
-        assert_eq!(read_header(&file).unwrap(), 0);
-        file.write_all_at(&header_slot(7), slot_offset(7)).unwrap();
-        assert_eq!(read_header(&file).unwrap(), 7);
+        assert_eq!(read_header(&file).unwrap(), (0, 0));
+        file.write_all_at(&header_slot(7, 70), slot_offset(7))
+            .unwrap();
+        assert_eq!(read_header(&file).unwrap(), (7, 70));
         // A torn write of epoch 8 (slot 0) leaves epoch 7.
-        let mut torn = header_slot(8);
+        let mut torn = header_slot(8, 80);
         torn[15] ^= 1;
         file.write_all_at(&torn, slot_offset(8)).unwrap();
-        assert_eq!(read_header(&file).unwrap(), 7);
+        assert_eq!(read_header(&file).unwrap(), (7, 70));
         file.write_all_at(&[0; SLOT_LEN], slot_offset(7)).unwrap();
         assert!(
             matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("no valid header"))
         );
-        let mut newer = header_slot(9);
+        let mut newer = header_slot(9, 90);
         newer[8..12].copy_from_slice(&2u32.to_be_bytes());
-        let sum = crc(&[&newer[..20]]);
-        newer[20..].copy_from_slice(&sum.to_be_bytes());
+        let sum = crc(&[&newer[..SLOT_CRC]]);
+        newer[SLOT_CRC..].copy_from_slice(&sum.to_be_bytes());
         file.write_all_at(&newer, slot_offset(9)).unwrap();
         assert!(
             matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("format 2"))
@@ -656,7 +742,7 @@ mod tests {
     fn frames_written_but_not_applied_are_replayed_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let (journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
         assert_eq!(recovered.frames, 0);
         let inside = journal.enter();
         journal.append(&ops()).unwrap();
@@ -667,14 +753,14 @@ mod tests {
         drop(inside);
         drop(journal);
         // Nothing was applied; reopening applies both frames, in order.
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
         assert_eq!(recovered.frames, 2);
         assert_eq!(tree.get(b"r/a").unwrap().unwrap(), &b"newer"[..]);
         assert_eq!(tree.get(b"p/a\0v1").unwrap().unwrap(), &[7; 1024][..]);
         drop(_journal);
         // The open started a new epoch: the same frames are not replayed again.
         tree.insert(b"r/a", b"later").unwrap();
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
         assert_eq!(recovered.frames, 0);
         assert_eq!(tree.get(b"r/a").unwrap().unwrap(), &b"later"[..]);
     }
@@ -683,7 +769,7 @@ mod tests {
     fn replay_stops_at_the_first_damaged_frame() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
         let ends: Vec<u64> = (0..3u8)
             .map(|i| {
                 journal
@@ -700,7 +786,7 @@ mod tests {
             .write_all_at(&[byte[0] ^ 0x40], ends[1] - 1)
             .unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
         assert_eq!(recovered.frames, 1);
         assert!(tree.get(b"k\0").unwrap().is_some());
         assert!(tree.get(b"k\x01").unwrap().is_none());
@@ -711,7 +797,7 @@ mod tests {
     fn a_checkpoint_empties_the_journal_and_writes_go_on() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), DATA_START + 100, &db, &tree).unwrap();
+        let (journal, _) = Journal::open(dir.path(), DATA_START + 100, &db, &tree, false).unwrap();
         assert!(!journal.wants_checkpoint());
         let end = journal.append(&ops()).unwrap();
         journal.wait_durable(end).unwrap();
@@ -729,7 +815,7 @@ mod tests {
         );
         journal.wait_durable(end).unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree).unwrap();
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
         assert_eq!(recovered.frames, 1, "only the frame after the checkpoint");
         assert_eq!(tree.get(b"r/b").unwrap().unwrap(), &b"b"[..]);
     }
@@ -738,9 +824,82 @@ mod tests {
     fn a_new_journal_is_created_at_its_capacity() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let _ = Journal::open(dir.path(), 1 << 20, &db, &tree).unwrap();
+        let _ = Journal::open(dir.path(), 1 << 20, &db, &tree, false).unwrap();
         let meta = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
         assert_eq!(meta.len(), 1 << 20);
         assert!(!dir.path().join(NEW_FILE_NAME).exists());
+    }
+
+    #[test]
+    fn a_marked_store_without_its_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let error = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap_err();
+        assert!(
+            matches!(&error, StorageError::Corrupt(m) if m.contains("is missing")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_frame_under_another_salt_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (epoch, salt) = {
+            let state = journal.lock();
+            (state.epoch, state.salt)
+        };
+        // Right epoch and sequence, as bytes an earlier epoch left there might be: but not
+        // this epoch's salt.
+        let mut forged = Vec::new();
+        encode_frame(&mut forged, &ops(), epoch, salt ^ 1, 0);
+        journal.file.write_all_at(&forged, DATA_START).unwrap();
+        journal.file.sync_data().unwrap();
+        drop(journal);
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        assert_eq!(recovered.frames, 0);
+        assert!(tree.get(b"r/a").unwrap().is_none());
+        // The same bytes under the right salt would have been replayed.
+        let mut genuine = Vec::new();
+        encode_frame(&mut genuine, &ops(), epoch, salt, 0);
+        assert_ne!(genuine, forged);
+    }
+
+    #[test]
+    fn a_failed_apply_stops_writes_and_reads_until_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        journal.check_readable().unwrap();
+        journal.fail_apply(&StorageError::Backend {
+            message: "disk gone".into(),
+            retryable: false,
+        });
+        for error in [
+            journal.check_readable().unwrap_err(),
+            journal.append(&ops()).unwrap_err(),
+        ] {
+            assert!(
+                matches!(
+                    &error,
+                    StorageError::Backend {
+                        retryable: false,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+        }
+        assert!(
+            journal
+                .append(&ops())
+                .unwrap_err()
+                .to_string()
+                .contains("disk gone")
+        );
+        drop(journal);
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        journal.check_readable().unwrap();
     }
 }

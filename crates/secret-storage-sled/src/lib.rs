@@ -86,7 +86,7 @@ enum WritePath {
     /// A sled transaction, then a sled flush shared by concurrent updates.
     Transactions(GroupCommit),
     /// The write journal, then a sled batch.
-    Journal(Journaled),
+    Journal(Box<Journaled>),
 }
 
 impl fmt::Debug for SledStorage {
@@ -142,24 +142,22 @@ impl SledStorage {
             .map_err(|e| from_sled("reading the journal mark", e))?
             .is_some();
         let capacity = options.journal_capacity_bytes;
+        let has_journal = path.join(journal::FILE_NAME).exists();
         let write = if options.journal {
-            let (journal, _recovered) = journal::Journal::open(path, capacity, &db, &tree)?;
-            if !marked {
-                tree.insert(META_JOURNAL, &b"1"[..])
-                    .map_err(|e| from_sled("writing the journal mark", e))?;
-                flush(&db)?;
-            }
-            WritePath::Journal(Journaled::new(journal))
+            // Replays it, sets the mark and makes sled durable before any new frame.
+            let (journal, _recovered) = journal::Journal::open(path, capacity, &db, &tree, marked)?;
+            WritePath::Journal(Box::new(Journaled::new(journal)))
         } else {
-            if path.join(journal::FILE_NAME).exists() {
-                // Replays it and flushes sled.
-                journal::Journal::open(path, capacity, &db, &tree)?;
+            if has_journal || marked {
+                // Replays it and makes sled durable; or, if the store is marked but has no
+                // journal, refuses, saying why (the journal may have held acknowledged writes).
+                journal::Journal::open(path, capacity, &db, &tree, marked)?;
             }
-            // Everything is in sled now: fold the journal away, the mark first.
-            if marked {
+            // Everything is durable in sled now: fold the journal away, the mark first.
+            if marked || has_journal {
                 tree.remove(META_JOURNAL)
                     .map_err(|e| from_sled("removing the journal mark", e))?;
-                flush(&db)?;
+                journal::make_sled_durable(&db, path)?;
             }
             journal::remove(path)?;
             WritePath::Transactions(GroupCommit::new())
@@ -279,10 +277,25 @@ fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<(), StorageError> {
 impl SledStorage {
     /// The secret's view lock (shared) when writes go through the journal: held while reading,
     /// so that a journaled write, applied key by key, is seen whole or not at all.
-    fn view(&self, name: &SecretName) -> Option<std::sync::RwLockReadGuard<'_, ()>> {
-        match &*self.write {
+    ///
+    /// Errors: `Backend` if a journaled write could not be fully applied to sled (the store
+    /// serves nothing more until it is reopened).
+    fn view(
+        &self,
+        name: &SecretName,
+    ) -> Result<Option<std::sync::RwLockReadGuard<'_, ()>>, StorageError> {
+        self.check_readable()?;
+        Ok(match &*self.write {
             WritePath::Journal(journaled) => Some(journaled.view(name)),
             WritePath::Transactions(_) => None,
+        })
+    }
+
+    /// Errors: as for [`SledStorage::view`].
+    fn check_readable(&self) -> Result<(), StorageError> {
+        match &*self.write {
+            WritePath::Journal(journaled) => journaled.journal.check_readable(),
+            WritePath::Transactions(_) => Ok(()),
         }
     }
 }
@@ -305,7 +318,7 @@ pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRec
 
 impl Storage for SledStorage {
     fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
-        let _view = self.view(name);
+        let _view = self.view(name)?;
         let bytes = self
             .tree
             .get(keys::record_key(name))
@@ -318,6 +331,7 @@ impl Storage for SledStorage {
         name: &SecretName,
         version_id: &VersionId,
     ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.check_readable()?;
         let bytes = self
             .tree
             .get(keys::payload_key(name, version_id))
@@ -334,14 +348,15 @@ impl Storage for SledStorage {
     fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
         // With the journal, the view lock keeps writes of this secret out: the first
         // optimistic read succeeds.
-        let _view = self.view(name);
+        let _view = self.view(name)?;
         snapshot::snapshot(self, name)
     }
 
     /// With the write journal: under the secret's lock, reads the record and payload index,
     /// calls `f` once, appends what it decides to the journal, waits until the journal is
     /// durable up to it (one `fdatasync` shared with every write appended meanwhile), then
-    /// applies it to sled as one batch (the argument is in `src/journal.rs`). Readers see only
+    /// applies it to sled key by key under the secret's view lock, which readers of its several
+    /// keys take shared (the argument is in `src/journal.rs`). Readers see only
     /// durable writes, so a `Keep` returns at once.
     ///
     /// Without it: one sled transaction reads the record and payload index, calls `f` (again
@@ -389,6 +404,7 @@ impl Storage for SledStorage {
         after: Option<&SecretName>,
         limit: usize,
     ) -> Result<Vec<SecretRecord>, StorageError> {
+        self.check_readable()?;
         if limit == 0 {
             return Ok(Vec::new());
         }

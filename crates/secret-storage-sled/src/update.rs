@@ -161,8 +161,9 @@ impl Journaled {
 ///
 /// Keys are applied in the order the ops list them: new payloads before the record that lists
 /// them, removed payloads after the record that no longer does (a deleted secret's record
-/// first); so a reader of single keys without the view lock (a record, then a payload it
-/// lists) never finds a listed payload missing because of this write.
+/// first); so a reader of single keys without the view lock never reads a record listing a
+/// payload this write has not stored yet. (One that read the record *before* this write may
+/// still find a payload the write removed gone, as on the transaction path.)
 pub(crate) fn journaled<'a>(
     store: &SledStorage,
     journaled: &Journaled,
@@ -236,7 +237,7 @@ pub(crate) fn journaled<'a>(
                 // The frame is durable but sled now holds part of it: take no more writes
                 // (reopening replays the frame whole).
                 let error = from_sled("applying a journaled write to sled", e);
-                journal.fail(&error);
+                journal.fail_apply(&error);
                 return Err(error);
             }
         }
