@@ -902,4 +902,54 @@ mod tests {
         let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
         journal.check_readable().unwrap();
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever follows a valid header — frames cut anywhere, a byte flipped, garbage —
+        /// opening replays exactly the frames before the first damaged one, and never panics.
+        #[test]
+        fn any_damage_after_the_header_replays_a_prefix_or_is_refused(
+            cut in 0usize..400,
+            flip in proptest::option::of((0usize..400, 1u8..=255)),
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let (db, tree) = temp_db(dir.path());
+            let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+            let (epoch, salt) = {
+                let state = journal.lock();
+                (state.epoch, state.salt)
+            };
+            drop(journal);
+            let mut frames = Vec::new();
+            let mut ends = Vec::new();
+            for i in 0..4u8 {
+                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i; 20 + usize::from(i)]))], epoch, salt, u64::from(i));
+                ends.push(frames.len());
+            }
+            frames.truncate(cut.min(frames.len()));
+            let written = frames.len();
+            let flip = flip.filter(|&(at, _)| at < written);
+            if let Some((at, mask)) = flip {
+                frames[at] ^= mask;
+            }
+            frames.extend_from_slice(&garbage);
+            let file = OpenOptions::new().write(true).open(dir.path().join(FILE_NAME)).unwrap();
+            file.write_all_at(&frames, DATA_START).unwrap();
+            drop(file);
+            // The frames that are whole and untouched, from the first on.
+            let intact = ends
+                .iter()
+                .take_while(|&&end| end <= written && flip.is_none_or(|(at, _)| at >= end))
+                .count();
+            let (_journal, recovered) =
+                Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+            proptest::prop_assert_eq!(recovered.frames as usize, intact);
+            for i in 0..4u8 {
+                let present = tree.get([b'k', i]).unwrap().is_some();
+                proptest::prop_assert_eq!(present, usize::from(i) < intact);
+            }
+        }
+    }
 }
