@@ -6,14 +6,18 @@
 use std::sync::{Arc, Mutex};
 
 use secret_crypto::{Kms, LocalKms, RootKey};
-use secret_model::{ErrorCode, SecretName, StoreLocation, Timestamp, VersionId};
+use secret_model::{ErrorCode, SecretName, StoreLocation, Timestamp, VersionId, WireTag};
 use secret_storage::{
     MemoryStorage, RecordSeal, SecretRecord, Snapshot, Storage, Update, sealed_bytes,
 };
 use secret_storage_sled::SledStorage;
 use secrets_manager::{
-    Action, Authorizer, Builder, CreateSecretRequest, DeleteSecretRequest, Error, ManualClock,
-    Principal, PutSecretValueRequest, RestoreSecretRequest, SecretsManager,
+    Action, Authorizer, Builder, CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest,
+    DescribeSecretResponse, Error, GetSecretValueRequest, ListSecretVersionIdsRequest,
+    ListSecretVersionIdsResponse, ListSecretsRequest, ListSecretsResponse, ListTagResourcesRequest,
+    ManualClock, Principal, PutSecretValueRequest, PutSecretValueResponse, RestoreSecretRequest,
+    SecretsManager, TagResourceRequest, TagResourcesRequest, UntagResourceRequest,
+    UntagResourcesRequest, UpdateSecretVersionStageRequest,
 };
 
 // A path, so that it resolves the same when cargo builds this file as a test of its own.
@@ -140,10 +144,94 @@ impl Fixture {
     }
 
     /// Puts version `version` holding `data` with the default stages.
-    pub fn put(&self, name: &str, version: &str, data: &str) {
+    pub fn put(&self, name: &str, version: &str, data: &str) -> PutSecretValueResponse {
         self.store
             .put_secret_value(put_request(name, version, data))
+            .unwrap()
+    }
+
+    /// Creates `name` with a first version `v1` holding `one`, a description and tags.
+    pub fn create_with(&self, name: &str, description: Option<&str>, tags: &[(&str, &str)]) {
+        self.store
+            .create_secret(CreateSecretRequest {
+                description: description.map(Into::into),
+                tags: tag_list(tags),
+                ..create_request(name, "v1", "one")
+            })
             .unwrap();
+    }
+
+    /// Puts version `version` holding `data` with exactly the stages `stages`.
+    pub fn put_staged(
+        &self,
+        name: &str,
+        version: &str,
+        data: &str,
+        stages: &[&str],
+    ) -> PutSecretValueResponse {
+        self.store
+            .put_secret_value(put_with_stages(name, version, data, stages))
+            .unwrap()
+    }
+
+    /// Moves (or adds, or removes) the label `label` with UpdateSecretVersionStage; must succeed.
+    pub fn update_stage(
+        &self,
+        name: &str,
+        label: &str,
+        remove_from: Option<&str>,
+        move_to: Option<&str>,
+    ) {
+        self.store
+            .update_secret_version_stage(stage_request(name, label, remove_from, move_to))
+            .unwrap();
+    }
+
+    /// DescribeSecret of `name`, without tags.
+    pub fn describe(&self, name: &str) -> Result<DescribeSecretResponse, Error> {
+        self.store.describe_secret(DescribeSecretRequest {
+            secret_name: name.into(),
+            fetch_tags: false,
+        })
+    }
+
+    /// The tags of `name`, as DescribeSecret with FetchTags returns them (which it must).
+    pub fn tags_of(&self, name: &str) -> Vec<WireTag> {
+        self.store
+            .describe_secret(DescribeSecretRequest {
+                secret_name: name.into(),
+                fetch_tags: true,
+            })
+            .unwrap()
+            .tags
+            .expect("asked for tags")
+    }
+
+    /// The value GetSecretValue returns for `name` at `version` and/or `stage`; must succeed.
+    pub fn value(&self, name: &str, version: Option<&str>, stage: Option<&str>) -> Vec<u8> {
+        self.store
+            .get_secret_value(get_request(name, version, stage))
+            .unwrap()
+            .secret_data
+            .expose()
+            .to_vec()
+    }
+
+    /// ListSecretVersionIds of `name` with the default paging; must succeed.
+    pub fn versions(&self, name: &str, include_deprecated: bool) -> ListSecretVersionIdsResponse {
+        self.store
+            .list_secret_version_ids(list_versions(name, include_deprecated))
+            .unwrap()
+    }
+
+    /// Asserts each version of `name`, oldest first, and its labels (in any order).
+    #[track_caller]
+    pub fn assert_stages(&self, name: &str, rows: &[(&str, &[&str])]) {
+        assert_eq!(
+            self.stages(name),
+            stage_table(rows),
+            "the versions of {name}"
+        );
     }
 
     /// The stored ciphertext of one version, if any.
@@ -193,6 +281,149 @@ pub fn put_request(name: &str, version: &str, data: &str) -> PutSecretValueReque
         version_id: version.into(),
         secret_data: data.into(),
         ..Default::default()
+    }
+}
+
+/// PutSecretValue of `version` holding `data`, with exactly the stages `stages`.
+pub fn put_with_stages(
+    name: &str,
+    version: &str,
+    data: &str,
+    stages: &[&str],
+) -> PutSecretValueRequest {
+    PutSecretValueRequest {
+        version_stages: Some(strings(stages)),
+        ..put_request(name, version, data)
+    }
+}
+
+/// GetSecretValue of `name`, at `version` and/or `stage` (ACSCurrent when neither).
+pub fn get_request(
+    name: &str,
+    version: Option<&str>,
+    stage: Option<&str>,
+) -> GetSecretValueRequest {
+    GetSecretValueRequest {
+        secret_name: name.into(),
+        version_id: version.map(Into::into),
+        version_stage: stage.map(Into::into),
+    }
+}
+
+/// UpdateSecretVersionStage of `label` on `name`, off `remove_from` and onto `move_to`.
+pub fn stage_request(
+    name: &str,
+    label: &str,
+    remove_from: Option<&str>,
+    move_to: Option<&str>,
+) -> UpdateSecretVersionStageRequest {
+    UpdateSecretVersionStageRequest {
+        secret_name: name.into(),
+        version_stage: label.into(),
+        remove_from_version: remove_from.map(Into::into),
+        move_to_version: move_to.map(Into::into),
+    }
+}
+
+/// ListSecretVersionIds of `name` with the default paging.
+pub fn list_versions(name: &str, include_deprecated: bool) -> ListSecretVersionIdsRequest {
+    ListSecretVersionIdsRequest {
+        secret_name: name.into(),
+        include_deprecated,
+        ..Default::default()
+    }
+}
+
+/// ListSecrets of one page, with no filter and no tags.
+pub fn list_page(page_number: Option<u32>, page_size: Option<u32>) -> ListSecretsRequest {
+    ListSecretsRequest {
+        page_number,
+        page_size,
+        ..Default::default()
+    }
+}
+
+/// The names of a ListSecrets page, in the order listed.
+pub fn secret_names(r: &ListSecretsResponse) -> Vec<&str> {
+    r.secret_list
+        .iter()
+        .map(|s| s.secret_name.as_str())
+        .collect()
+}
+
+/// Asserts that `list`, called with (page number, page size), rejects a page number of 0 and
+/// page sizes of 0 and 101 as parameter errors naming PageNumber or PageSize.
+#[track_caller]
+pub fn assert_rejects_bad_paging<T: std::fmt::Debug>(
+    list: impl Fn(Option<u32>, Option<u32>) -> Result<T, Error>,
+) {
+    for (number, size, name) in [
+        (Some(0), None, "PageNumber"),
+        (None, Some(0), "PageSize"),
+        (None, Some(101), "PageSize"),
+    ] {
+        assert_eq!(parameter(list(number, size)), name, "{number:?}, {size:?}");
+    }
+}
+
+/// A tag `key`=`value` as requests and responses carry it.
+pub fn tag(key: &str, value: &str) -> WireTag {
+    WireTag {
+        tag_key: key.into(),
+        tag_value: value.into(),
+    }
+}
+
+/// Tags from (key, value) pairs, in order.
+pub fn tag_list(tags: &[(&str, &str)]) -> Vec<WireTag> {
+    tags.iter().map(|(k, v)| tag(k, v)).collect()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// TagResource of `name` with `tags`.
+pub fn tag_request(name: &str, tags: &[(&str, &str)]) -> TagResourceRequest {
+    TagResourceRequest {
+        secret_name: name.into(),
+        tags: tag_list(tags),
+    }
+}
+
+/// UntagResource of `keys` from `name`.
+pub fn untag_request(name: &str, keys: &[&str]) -> UntagResourceRequest {
+    UntagResourceRequest {
+        secret_name: name.into(),
+        tag_keys: strings(keys),
+    }
+}
+
+/// TagResources of the secrets `names` with `tags`.
+pub fn batch_tag(names: &[&str], tags: &[(&str, &str)]) -> TagResourcesRequest {
+    TagResourcesRequest {
+        resource_type: "secret".into(),
+        resource_ids: strings(names),
+        tags: tag_list(tags),
+    }
+}
+
+/// UntagResources of `keys` from the secrets `names` (not `All`).
+pub fn batch_untag(names: &[&str], keys: &[&str]) -> UntagResourcesRequest {
+    UntagResourcesRequest {
+        resource_type: "secret".into(),
+        resource_ids: strings(names),
+        tag_keys: strings(keys),
+        all: false,
+    }
+}
+
+/// ListTagResources of the secrets `names`, only the tags `keys` (every tag when empty).
+pub fn batch_list(names: &[&str], keys: &[&str]) -> ListTagResourcesRequest {
+    ListTagResourcesRequest {
+        resource_type: "secret".into(),
+        resource_ids: strings(names),
+        tag_keys: strings(keys),
     }
 }
 

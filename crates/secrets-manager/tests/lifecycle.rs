@@ -4,39 +4,14 @@
 mod common;
 
 use common::{
-    Fixture, START, code, create_request, delete, force_delete, on_every_backend, parameter,
-    put_request, restore, secret_arn,
+    Fixture, START, batch_list, batch_tag, batch_untag, code, create_request, delete, force_delete,
+    get_request, list_page, list_versions, on_every_backend, parameter, put_request, restore,
+    secret_arn, secret_names, stage_request, tag, tag_request, untag_request,
 };
-use secret_model::{ErrorCode, Timestamp, WireTag};
-use secrets_manager::{
-    CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, DescribeSecretResponse, Error,
-    GetSecretValueRequest, ListSecretVersionIdsRequest, ListSecretsRequest,
-    ListTagResourcesRequest, TagResourceRequest, TagResourcesRequest, UntagResourceRequest,
-    UntagResourcesRequest, UpdateSecretRequest, UpdateSecretVersionStageRequest,
-};
+use secret_model::{ErrorCode, Timestamp};
+use secrets_manager::{DeleteSecretRequest, Error, ListSecretsRequest, UpdateSecretRequest};
 
 const DAY: i64 = 86_400;
-
-fn tag(key: &str, value: &str) -> WireTag {
-    WireTag {
-        tag_key: key.into(),
-        tag_value: value.into(),
-    }
-}
-
-fn describe(f: &Fixture, name: &str) -> Result<DescribeSecretResponse, Error> {
-    f.store.describe_secret(DescribeSecretRequest {
-        secret_name: name.into(),
-        fetch_tags: false,
-    })
-}
-
-fn get(name: &str) -> GetSecretValueRequest {
-    GetSecretValueRequest {
-        secret_name: name.into(),
-        ..Default::default()
-    }
-}
 
 fn update_description(name: &str, description: Option<&str>) -> UpdateSecretRequest {
     UpdateSecretRequest {
@@ -50,17 +25,11 @@ fn update_description(name: &str, description: Option<&str>) -> UpdateSecretRequ
 #[test]
 fn describe_returns_the_secrets_metadata() {
     on_every_backend(|f| {
-        f.store
-            .create_secret(CreateSecretRequest {
-                description: Some("the database password".into()),
-                tags: vec![tag("env", "prod")],
-                ..create_request("db", "v1", "one")
-            })
-            .unwrap();
+        f.create_with("db", Some("the database password"), &[("env", "prod")]);
         f.clock.advance(60);
         f.put("db", "v2", "two");
 
-        let d = describe(&f, "db").unwrap();
+        let d = f.describe("db").unwrap();
         assert_eq!(d.arn, secret_arn("db"));
         assert_eq!(d.secret_name, "db");
         assert_eq!(d.secret_type, "Generic");
@@ -73,34 +42,20 @@ fn describe_returns_the_secrets_metadata() {
         assert_eq!(d.update_time, Timestamp::from_unix(START + 60));
         assert_eq!(d.planned_delete_time, None);
         assert_eq!(d.tags, None, "tags only with FetchTags");
-        assert_eq!(describe(&f, &secret_arn("db")).unwrap().secret_name, "db");
+        assert_eq!(f.describe(&secret_arn("db")).unwrap().secret_name, "db");
     });
 }
 
 #[test]
 fn describe_with_fetch_tags_returns_the_tags() {
     on_every_backend(|f| {
-        f.store
-            .create_secret(CreateSecretRequest {
-                tags: vec![tag("env", "prod"), tag("team", "payments")],
-                ..create_request("db", "v1", "one")
-            })
-            .unwrap();
+        f.create_with("db", None, &[("env", "prod"), ("team", "payments")]);
         f.create("bare", "v1", "one");
-        let with_tags = |name: &str| {
-            f.store
-                .describe_secret(DescribeSecretRequest {
-                    secret_name: name.into(),
-                    fetch_tags: true,
-                })
-                .unwrap()
-                .tags
-        };
         assert_eq!(
-            with_tags("db"),
-            Some(vec![tag("env", "prod"), tag("team", "payments")])
+            f.tags_of("db"),
+            [tag("env", "prod"), tag("team", "payments")]
         );
-        assert_eq!(with_tags("bare"), Some(vec![]));
+        assert!(f.tags_of("bare").is_empty());
     });
 }
 
@@ -109,7 +64,7 @@ fn describe_works_while_pending_deletion_and_shows_the_planned_delete_time() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.store.delete_secret(delete("db", Some(7))).unwrap();
-        let d = describe(&f, "db").unwrap();
+        let d = f.describe("db").unwrap();
         assert_eq!(
             d.planned_delete_time,
             Some(Timestamp::from_unix(START + 7 * DAY))
@@ -121,7 +76,7 @@ fn describe_works_while_pending_deletion_and_shows_the_planned_delete_time() {
 #[test]
 fn describe_of_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
-        assert_eq!(code(describe(&f, "nope")), ErrorCode::ResourceNotFound);
+        assert_eq!(code(f.describe("nope")), ErrorCode::ResourceNotFound);
     });
 }
 
@@ -130,13 +85,7 @@ fn describe_of_an_unknown_secret_is_resource_not_found() {
 #[test]
 fn update_secret_changes_only_the_description_and_moves_the_update_time() {
     on_every_backend(|f| {
-        f.store
-            .create_secret(CreateSecretRequest {
-                description: Some("old".into()),
-                tags: vec![tag("env", "prod")],
-                ..create_request("db", "v1", "one")
-            })
-            .unwrap();
+        f.create_with("db", Some("old"), &[("env", "prod")]);
         let before = f.snapshot("db").unwrap();
         f.clock.advance(60);
 
@@ -154,7 +103,7 @@ fn update_secret_changes_only_the_description_and_moves_the_update_time() {
         assert_eq!(after.record.versions, before.record.versions);
         assert_eq!(after.record.tags, before.record.tags);
         assert_eq!(after.record.create_time, before.record.create_time);
-        let d = describe(&f, "db").unwrap();
+        let d = f.describe("db").unwrap();
         assert_eq!(d.description, "new");
         assert_eq!(d.update_time, Timestamp::from_unix(START + 60));
     });
@@ -163,16 +112,11 @@ fn update_secret_changes_only_the_description_and_moves_the_update_time() {
 #[test]
 fn update_secret_with_an_empty_description_clears_it() {
     on_every_backend(|f| {
-        f.store
-            .create_secret(CreateSecretRequest {
-                description: Some("old".into()),
-                ..create_request("db", "v1", "one")
-            })
-            .unwrap();
+        f.create_with("db", Some("old"), &[]);
         f.store
             .update_secret(update_description("db", Some("")))
             .unwrap();
-        assert_eq!(describe(&f, "db").unwrap().description, "");
+        assert_eq!(f.describe("db").unwrap().description, "");
         assert_eq!(f.record("db").unwrap().description, None);
     });
 }
@@ -180,17 +124,12 @@ fn update_secret_with_an_empty_description_clears_it() {
 #[test]
 fn update_secret_without_a_description_keeps_it_and_still_moves_the_update_time() {
     on_every_backend(|f| {
-        f.store
-            .create_secret(CreateSecretRequest {
-                description: Some("kept".into()),
-                ..create_request("db", "v1", "one")
-            })
-            .unwrap();
+        f.create_with("db", Some("kept"), &[]);
         f.clock.advance(60);
         f.store
             .update_secret(update_description("db", None))
             .unwrap();
-        let d = describe(&f, "db").unwrap();
+        let d = f.describe("db").unwrap();
         assert_eq!(d.description, "kept");
         assert_eq!(d.update_time, Timestamp::from_unix(START + 60));
     });
@@ -215,10 +154,8 @@ fn update_secret_with_a_description_over_1024_characters_is_invalid_parameter() 
 #[test]
 fn update_secret_of_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
-        assert_eq!(
-            code(f.store.update_secret(update_description("nope", Some("x")))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.update_secret(update_description("nope", Some("x")));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
     });
 }
 
@@ -252,7 +189,7 @@ fn delete_accepts_windows_of_7_and_30_days() {
                 Timestamp::from_unix(START + i64::from(days) * DAY)
             );
             assert_eq!(
-                describe(&f, name).unwrap().planned_delete_time,
+                f.describe(name).unwrap().planned_delete_time,
                 Some(r.planned_delete_time)
             );
         }
@@ -265,10 +202,8 @@ fn delete_rejects_windows_of_6_and_31_days_naming_recovery_window_in_days() {
         f.create("db", "v1", "one");
         let before = f.snapshot("db").unwrap();
         for days in [0, 6, 31] {
-            assert_eq!(
-                parameter(f.store.delete_secret(delete("db", Some(days)))),
-                "RecoveryWindowInDays"
-            );
+            let r = f.store.delete_secret(delete("db", Some(days)));
+            assert_eq!(parameter(r), "RecoveryWindowInDays");
         }
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
@@ -291,7 +226,7 @@ fn force_delete_purges_the_secret_and_every_ciphertext_at_once() {
         for v in ["v1", "v2", "v3"] {
             assert!(f.payload("db", v).is_none(), "ciphertext of {v} is gone");
         }
-        assert_eq!(code(describe(&f, "db")), ErrorCode::ResourceNotFound);
+        assert_eq!(code(f.describe("db")), ErrorCode::ResourceNotFound);
         assert_eq!(
             code(f.store.restore_secret(restore("db"))),
             ErrorCode::ResourceNotFound,
@@ -299,14 +234,7 @@ fn force_delete_purges_the_secret_and_every_ciphertext_at_once() {
         );
         // The name is free again.
         f.create("db", "v1", "fresh");
-        assert_eq!(
-            f.store
-                .get_secret_value(get("db"))
-                .unwrap()
-                .secret_data
-                .expose(),
-            b"fresh"
-        );
+        assert_eq!(f.value("db", None, None), b"fresh");
     });
 }
 
@@ -332,10 +260,8 @@ fn delete_while_pending_without_force_is_in_delete_window_and_keeps_the_planned_
         let before = f.snapshot("db").unwrap();
         f.clock.advance(DAY);
         for days in [None, Some(30)] {
-            assert_eq!(
-                code(f.store.delete_secret(delete("db", days))),
-                ErrorCode::ResourceInDeleteWindow
-            );
+            let r = f.store.delete_secret(delete("db", days));
+            assert_eq!(code(r), ErrorCode::ResourceInDeleteWindow);
         }
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
@@ -356,14 +282,10 @@ fn force_delete_while_pending_purges_the_secret() {
 #[test]
 fn delete_of_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
-        assert_eq!(
-            code(f.store.delete_secret(delete("nope", None))),
-            ErrorCode::ResourceNotFound
-        );
-        assert_eq!(
-            code(f.store.delete_secret(force_delete("nope"))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.delete_secret(delete("nope", None));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
+        let r = f.store.delete_secret(force_delete("nope"));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
     });
 }
 
@@ -378,21 +300,14 @@ fn restore_cancels_a_pending_deletion() {
         f.clock.advance(DAY);
         let r = f.store.restore_secret(restore("db")).unwrap();
         assert_eq!(r.secret_name, "db");
-        let d = describe(&f, "db").unwrap();
+        let d = f.describe("db").unwrap();
         assert_eq!(d.planned_delete_time, None);
         assert_eq!(d.update_time, Timestamp::from_unix(START + DAY));
         assert_eq!(f.snapshot("db").unwrap().payloads, versions_before.payloads);
-        assert_eq!(
-            f.store
-                .get_secret_value(get("db"))
-                .unwrap()
-                .secret_data
-                .expose(),
-            b"one"
-        );
+        assert_eq!(f.value("db", None, None), b"one");
         // Far past the old planned time, it is still there.
         f.clock.advance(30 * DAY);
-        assert!(describe(&f, "db").is_ok());
+        assert!(f.describe("db").is_ok());
     });
 }
 
@@ -401,15 +316,11 @@ fn restore_of_a_secret_not_pending_deletion_is_invalid_parameter_naming_secret_n
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         let before = f.snapshot("db").unwrap();
-        assert_eq!(
-            parameter(f.store.restore_secret(restore("db"))),
-            "SecretName"
-        );
+        let r = f.store.restore_secret(restore("db"));
+        assert_eq!(parameter(r), "SecretName");
         assert_eq!(f.snapshot("db").unwrap(), before);
-        assert_eq!(
-            code(f.store.restore_secret(restore("nope"))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.restore_secret(restore("nope"));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
     });
 }
 
@@ -419,10 +330,8 @@ fn restore_after_the_planned_delete_time_is_resource_not_found_and_purges() {
         f.create("db", "v1", "one");
         f.store.delete_secret(delete("db", Some(7))).unwrap();
         f.clock.advance(7 * DAY);
-        assert_eq!(
-            code(f.store.restore_secret(restore("db"))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.restore_secret(restore("db"));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
         assert!(f.snapshot("db").is_none());
     });
 }
@@ -431,113 +340,57 @@ fn restore_after_the_planned_delete_time_is_resource_not_found_and_purges() {
 
 type Call<'a> = (&'a str, Box<dyn Fn(&Fixture) -> Result<(), Error> + 'a>);
 
+/// The operation `operation`, as `run` calls it on a fixture.
+fn call<'a, T>(operation: &'a str, run: impl Fn(&Fixture) -> Result<T, Error> + 'a) -> Call<'a> {
+    (operation, Box::new(move |f| run(f).map(|_| ())))
+}
+
 /// Every operation that acts on one named secret, other than the four SPEC exempts.
 fn refused_while_pending<'a>() -> Vec<Call<'a>> {
-    fn ok<T>(r: Result<T, Error>) -> Result<(), Error> {
-        r.map(|_| ())
-    }
     vec![
-        (
-            "CreateSecret (retry)",
-            Box::new(|f| ok(f.store.create_secret(create_request("db", "v1", "one")))),
-        ),
-        (
-            "GetSecretValue",
-            Box::new(|f| ok(f.store.get_secret_value(get("db")))),
-        ),
-        (
-            "PutSecretValue",
-            Box::new(|f| ok(f.store.put_secret_value(put_request("db", "v2", "two")))),
-        ),
-        (
-            "UpdateSecretVersionStage",
-            Box::new(|f| {
-                ok(f.store
-                    .update_secret_version_stage(UpdateSecretVersionStageRequest {
-                        secret_name: "db".into(),
-                        version_stage: "blue".into(),
-                        remove_from_version: None,
-                        move_to_version: Some("v1".into()),
-                    }))
-            }),
-        ),
-        (
-            "ListSecretVersionIds",
-            Box::new(|f| {
-                ok(f.store
-                    .list_secret_version_ids(ListSecretVersionIdsRequest {
-                        secret_name: "db".into(),
-                        ..Default::default()
-                    }))
-            }),
-        ),
-        (
-            "UpdateSecret",
-            Box::new(|f| ok(f.store.update_secret(update_description("db", Some("x"))))),
-        ),
-        (
-            "DeleteSecret",
-            Box::new(|f| ok(f.store.delete_secret(delete("db", None)))),
-        ),
-        (
-            "TagResource",
-            Box::new(|f| {
-                ok(f.store.tag_resource(TagResourceRequest {
-                    secret_name: "db".into(),
-                    tags: vec![tag("k", "v")],
-                }))
-            }),
-        ),
-        (
-            "UntagResource",
-            Box::new(|f| {
-                ok(f.store.untag_resource(UntagResourceRequest {
-                    secret_name: "db".into(),
-                    tag_keys: vec!["env".into()],
-                }))
-            }),
-        ),
-        (
-            "TagResources",
-            Box::new(|f| {
-                ok(f.store.tag_resources(TagResourcesRequest {
-                    resource_type: "secret".into(),
-                    resource_ids: vec!["db".into()],
-                    tags: vec![tag("k", "v")],
-                }))
-            }),
-        ),
-        (
-            "UntagResources",
-            Box::new(|f| {
-                ok(f.store.untag_resources(UntagResourcesRequest {
-                    resource_type: "secret".into(),
-                    resource_ids: vec!["db".into()],
-                    tag_keys: vec!["env".into()],
-                    all: false,
-                }))
-            }),
-        ),
-        (
-            "ListTagResources",
-            Box::new(|f| {
-                ok(f.store.list_tag_resources(ListTagResourcesRequest {
-                    resource_type: "secret".into(),
-                    resource_ids: vec!["db".into()],
-                    tag_keys: vec![],
-                }))
-            }),
-        ),
+        call("CreateSecret (retry)", |f| {
+            f.store.create_secret(create_request("db", "v1", "one"))
+        }),
+        call("GetSecretValue", |f| {
+            f.store.get_secret_value(get_request("db", None, None))
+        }),
+        call("PutSecretValue", |f| {
+            f.store.put_secret_value(put_request("db", "v2", "two"))
+        }),
+        call("UpdateSecretVersionStage", |f| {
+            f.store
+                .update_secret_version_stage(stage_request("db", "blue", None, Some("v1")))
+        }),
+        call("ListSecretVersionIds", |f| {
+            f.store.list_secret_version_ids(list_versions("db", false))
+        }),
+        call("UpdateSecret", |f| {
+            f.store.update_secret(update_description("db", Some("x")))
+        }),
+        call("DeleteSecret", |f| {
+            f.store.delete_secret(delete("db", None))
+        }),
+        call("TagResource", |f| {
+            f.store.tag_resource(tag_request("db", &[("k", "v")]))
+        }),
+        call("UntagResource", |f| {
+            f.store.untag_resource(untag_request("db", &["env"]))
+        }),
+        call("TagResources", |f| {
+            f.store.tag_resources(batch_tag(&["db"], &[("k", "v")]))
+        }),
+        call("UntagResources", |f| {
+            f.store.untag_resources(batch_untag(&["db"], &["env"]))
+        }),
+        call("ListTagResources", |f| {
+            f.store.list_tag_resources(batch_list(&["db"], &[]))
+        }),
     ]
 }
 
+/// `db`, tagged `env`, its value `one` as the CreateSecret retry above sends it.
 fn create_tagged(f: &Fixture) {
-    f.store
-        .create_secret(CreateSecretRequest {
-            tags: vec![tag("env", "prod")],
-            ..create_request("db", "v1", "one")
-        })
-        .unwrap();
+    f.create_with("db", None, &[("env", "prod")]);
 }
 
 #[test]
@@ -568,7 +421,7 @@ fn describe_list_restore_and_forced_delete_act_on_a_secret_pending_deletion() {
     on_every_backend(|f| {
         create_tagged(&f);
         f.store.delete_secret(delete("db", Some(7))).unwrap();
-        assert!(describe(&f, "db").unwrap().planned_delete_time.is_some());
+        assert!(f.describe("db").unwrap().planned_delete_time.is_some());
         let listed = f.store.list_secrets(ListSecretsRequest::default()).unwrap();
         assert_eq!(listed.secret_list.len(), 1);
         assert!(listed.secret_list[0].planned_delete_time.is_some());
@@ -588,13 +441,11 @@ fn a_secret_is_pending_until_its_planned_delete_time_and_purged_on_access_after(
         f.put("db", "v2", "two");
         f.store.delete_secret(delete("db", Some(7))).unwrap();
         f.clock.advance(7 * DAY - 1);
-        assert!(describe(&f, "db").unwrap().planned_delete_time.is_some());
-        assert_eq!(
-            code(f.store.get_secret_value(get("db"))),
-            ErrorCode::ResourceInDeleteWindow
-        );
+        assert!(f.describe("db").unwrap().planned_delete_time.is_some());
+        let r = f.store.get_secret_value(get_request("db", None, None));
+        assert_eq!(code(r), ErrorCode::ResourceInDeleteWindow);
         f.clock.advance(2);
-        assert_eq!(code(describe(&f, "db")), ErrorCode::ResourceNotFound);
+        assert_eq!(code(f.describe("db")), ErrorCode::ResourceNotFound);
         assert!(f.snapshot("db").is_none(), "record and ciphertexts purged");
         assert!(f.payload("db", "v1").is_none() && f.payload("db", "v2").is_none());
     });
@@ -604,18 +455,13 @@ fn a_secret_is_pending_until_its_planned_delete_time_and_purged_on_access_after(
 fn every_operation_on_an_expired_secret_purges_it_and_answers_not_found() {
     on_every_backend(|f| {
         let mut calls = refused_while_pending();
-        calls.push((
-            "DescribeSecret",
-            Box::new(|f: &Fixture| describe(f, "db").map(|_| ())),
-        ));
-        calls.push((
-            "RestoreSecret",
-            Box::new(|f: &Fixture| f.store.restore_secret(restore("db")).map(|_| ())),
-        ));
-        calls.push((
-            "DeleteSecret (force)",
-            Box::new(|f: &Fixture| f.store.delete_secret(force_delete("db")).map(|_| ())),
-        ));
+        calls.extend([
+            call("DescribeSecret", |f| f.describe("db")),
+            call("RestoreSecret", |f| f.store.restore_secret(restore("db"))),
+            call("DeleteSecret (force)", |f| {
+                f.store.delete_secret(force_delete("db"))
+            }),
+        ]);
         // CreateSecret is the exception: an expired name is free again (decisions.md 13).
         calls.retain(|(operation, _)| !operation.starts_with("CreateSecret"));
         for (operation, call) in calls {
@@ -637,12 +483,7 @@ fn list_secrets_never_shows_an_expired_secret() {
         f.store.delete_secret(delete("db", Some(7))).unwrap();
         f.clock.advance(8 * DAY);
         let listed = f.store.list_secrets(ListSecretsRequest::default()).unwrap();
-        let names: Vec<&str> = listed
-            .secret_list
-            .iter()
-            .map(|s| s.secret_name.as_str())
-            .collect();
-        assert_eq!(names, ["kept"]);
+        assert_eq!(secret_names(&listed), ["kept"]);
         assert_eq!(listed.total_count, 1);
     });
 }
@@ -697,13 +538,7 @@ fn purge_expired_secrets_covers_more_secrets_than_one_storage_page() {
         }
         f.clock.advance(8 * DAY);
         assert_eq!(f.store.purge_expired_secrets().unwrap(), 180);
-        let listed = f
-            .store
-            .list_secrets(ListSecretsRequest {
-                page_size: Some(100),
-                ..Default::default()
-            })
-            .unwrap();
+        let listed = f.store.list_secrets(list_page(None, Some(100))).unwrap();
         assert_eq!(listed.total_count, 60);
         for i in 0..240 {
             let name = format!("s{i:03}");

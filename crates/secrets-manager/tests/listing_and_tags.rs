@@ -3,94 +3,30 @@
 
 mod common;
 
-use common::{Fixture, START, code, create_request, on_every_backend, parameter, secret_arn};
-use secret_model::{ErrorCode, Timestamp, WireTag};
+use common::{
+    Fixture, START, assert_rejects_bad_paging, batch_list, batch_tag, batch_untag, code, delete,
+    list_page, on_every_backend, parameter, secret_arn, secret_names, tag, tag_request,
+    untag_request,
+};
+use secret_model::{ErrorCode, Timestamp};
 use secrets_manager::{
-    CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, GetRandomPasswordRequest,
-    ListSecretsRequest, ListSecretsResponse, ListTagResourcesRequest, TagResourceEntry,
-    TagResourceRequest, TagResourcesRequest, UntagResourceRequest, UntagResourcesRequest,
+    GetRandomPasswordRequest, ListSecretsRequest, ListTagResourcesRequest, TagResourceEntry,
+    TagResourcesRequest, UntagResourcesRequest,
 };
 
 const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-fn tag(key: &str, value: &str) -> WireTag {
-    WireTag {
-        tag_key: key.into(),
-        tag_value: value.into(),
-    }
-}
-
-fn create_with(f: &Fixture, name: &str, description: Option<&str>, tags: &[(&str, &str)]) {
-    f.store
-        .create_secret(CreateSecretRequest {
-            description: description.map(Into::into),
-            tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
-            ..create_request(name, "v1", "value")
-        })
-        .unwrap();
-}
-
-fn tags_of(f: &Fixture, name: &str) -> Vec<WireTag> {
-    f.store
-        .describe_secret(DescribeSecretRequest {
-            secret_name: name.into(),
-            fetch_tags: true,
-        })
-        .unwrap()
-        .tags
-        .expect("asked for tags")
-}
-
-fn names(r: &ListSecretsResponse) -> Vec<&str> {
-    r.secret_list
-        .iter()
-        .map(|s| s.secret_name.as_str())
-        .collect()
-}
-
+/// The names ListSecrets returns with `filters`, all on one page.
 fn filtered(f: &Fixture, filters: &str) -> Vec<String> {
     let r = f
         .store
         .list_secrets(ListSecretsRequest {
-            page_size: Some(100),
             filters: Some(filters.into()),
-            ..Default::default()
+            ..list_page(None, Some(100))
         })
         .unwrap();
     assert_eq!(r.total_count as usize, r.secret_list.len());
-    names(&r).into_iter().map(str::to_owned).collect()
-}
-
-fn tag_req(name: &str, tags: &[(&str, &str)]) -> TagResourceRequest {
-    TagResourceRequest {
-        secret_name: name.into(),
-        tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
-    }
-}
-
-fn batch_tag(names: &[&str], tags: &[(&str, &str)]) -> TagResourcesRequest {
-    TagResourcesRequest {
-        resource_type: "secret".into(),
-        resource_ids: names.iter().map(|s| (*s).to_owned()).collect(),
-        tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
-    }
-}
-
-fn batch_untag(names: &[&str], keys: &[&str]) -> UntagResourcesRequest {
-    UntagResourcesRequest {
-        resource_type: "secret".into(),
-        resource_ids: names.iter().map(|s| (*s).to_owned()).collect(),
-        tag_keys: keys.iter().map(|s| (*s).to_owned()).collect(),
-        all: false,
-    }
-}
-
-fn batch_list(names: &[&str], keys: &[&str]) -> ListTagResourcesRequest {
-    ListTagResourcesRequest {
-        resource_type: "secret".into(),
-        resource_ids: names.iter().map(|s| (*s).to_owned()).collect(),
-        tag_keys: keys.iter().map(|s| (*s).to_owned()).collect(),
-    }
+    secret_names(&r).into_iter().map(str::to_owned).collect()
 }
 
 fn entry(name: &str, key: &str, value: &str) -> TagResourceEntry {
@@ -109,15 +45,13 @@ fn list_secrets_returns_every_secret_in_name_order_with_metadata_only() {
     on_every_backend(|f| {
         let canary = "LIST-CANARY-0b7c";
         for name in ["m", "b/x", "z", "a", "b"] {
-            f.store
-                .create_secret(create_request(name, "v1", canary))
-                .unwrap();
+            f.create(name, "v1", canary);
             f.clock.advance(1);
         }
         // A later write to one secret does not move it.
         f.put("a", "v2", canary);
         let r = f.store.list_secrets(ListSecretsRequest::default()).unwrap();
-        assert_eq!(names(&r), ["a", "b", "b/x", "m", "z"]);
+        assert_eq!(secret_names(&r), ["a", "b", "b/x", "m", "z"]);
         assert_eq!(r.total_count, 5);
         assert_eq!((r.page_number, r.page_size), (1, 10), "the defaults");
         let a = &r.secret_list[0];
@@ -146,13 +80,7 @@ fn list_secrets_pages_by_number_and_size_with_the_total_count() {
         }
         let mut seen = Vec::new();
         for (page, len) in [(1, 10), (2, 10), (3, 5), (4, 0)] {
-            let r = f
-                .store
-                .list_secrets(ListSecretsRequest {
-                    page_number: Some(page),
-                    ..Default::default()
-                })
-                .unwrap();
+            let r = f.store.list_secrets(list_page(Some(page), None)).unwrap();
             assert_eq!((r.page_number, r.page_size, r.total_count), (page, 10, 25));
             assert_eq!(r.secret_list.len(), len, "page {page}");
             seen.extend(r.secret_list.into_iter().map(|s| s.secret_name));
@@ -160,26 +88,9 @@ fn list_secrets_pages_by_number_and_size_with_the_total_count() {
         let expected: Vec<String> = (0..25).map(|i| format!("s{i:02}")).collect();
         assert_eq!(seen, expected);
 
-        let big = f
-            .store
-            .list_secrets(ListSecretsRequest {
-                page_size: Some(100),
-                ..Default::default()
-            })
-            .unwrap();
+        let big = f.store.list_secrets(list_page(None, Some(100))).unwrap();
         assert_eq!(big.secret_list.len(), 25);
-        for (number, size, name) in [
-            (Some(0), None, "PageNumber"),
-            (None, Some(0), "PageSize"),
-            (None, Some(101), "PageSize"),
-        ] {
-            let r = f.store.list_secrets(ListSecretsRequest {
-                page_number: number,
-                page_size: size,
-                ..Default::default()
-            });
-            assert_eq!(parameter(r), name);
-        }
+        assert_rejects_bad_paging(|number, size| f.store.list_secrets(list_page(number, size)));
     });
 }
 
@@ -193,11 +104,7 @@ fn list_secrets_pages_over_more_secrets_than_one_storage_scan() {
         for (page, len) in [(1, 100), (2, 100), (3, 100), (4, 0)] {
             let r = f
                 .store
-                .list_secrets(ListSecretsRequest {
-                    page_number: Some(page),
-                    page_size: Some(100),
-                    ..Default::default()
-                })
+                .list_secrets(list_page(Some(page), Some(100)))
                 .unwrap();
             assert_eq!(r.total_count, 300);
             assert_eq!(r.secret_list.len(), len, "page {page}");
@@ -211,8 +118,8 @@ fn list_secrets_pages_over_more_secrets_than_one_storage_scan() {
 #[test]
 fn list_secrets_returns_tags_with_fetch_tags() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "prod"), ("team", "x")]);
-        create_with(&f, "b", None, &[]);
+        f.create_with("a", None, &[("env", "prod"), ("team", "x")]);
+        f.create_with("b", None, &[]);
         let r = f
             .store
             .list_secrets(ListSecretsRequest {
@@ -233,15 +140,9 @@ fn list_secrets_includes_secrets_pending_deletion_with_their_planned_delete_time
     on_every_backend(|f| {
         f.create("a", "v1", "x");
         f.create("b", "v1", "x");
-        f.store
-            .delete_secret(DeleteSecretRequest {
-                secret_name: "a".into(),
-                recovery_window_in_days: Some(7),
-                force_delete_without_recovery: false,
-            })
-            .unwrap();
+        f.store.delete_secret(delete("a", Some(7))).unwrap();
         let r = f.store.list_secrets(ListSecretsRequest::default()).unwrap();
-        assert_eq!(names(&r), ["a", "b"]);
+        assert_eq!(secret_names(&r), ["a", "b"]);
         assert_eq!(
             r.secret_list[0].planned_delete_time,
             Some(Timestamp::from_unix(START + 7 * 86_400))
@@ -271,9 +172,9 @@ fn filter_on_secret_name_matches_a_substring() {
 #[test]
 fn filter_on_description_matches_a_substring() {
     on_every_backend(|f| {
-        create_with(&f, "a", Some("the main database"), &[]);
-        create_with(&f, "b", Some("an api token"), &[]);
-        create_with(&f, "c", None, &[]);
+        f.create_with("a", Some("the main database"), &[]);
+        f.create_with("b", Some("an api token"), &[]);
+        f.create_with("c", None, &[]);
         assert_eq!(
             filtered(&f, r#"[{"Key":"Description","Values":["data"]}]"#),
             ["a"]
@@ -288,9 +189,9 @@ fn filter_on_description_matches_a_substring() {
 #[test]
 fn filters_on_tag_key_and_tag_value_match_exactly() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "prod")]);
-        create_with(&f, "b", None, &[("environment", "production")]);
-        create_with(&f, "c", None, &[("owner", "prod")]);
+        f.create_with("a", None, &[("env", "prod")]);
+        f.create_with("b", None, &[("environment", "production")]);
+        f.create_with("c", None, &[("owner", "prod")]);
         assert_eq!(
             filtered(&f, r#"[{"Key":"TagKey","Values":["env"]}]"#),
             ["a"]
@@ -319,10 +220,10 @@ fn filter_on_secret_type_matches_generic() {
 #[test]
 fn values_of_one_filter_are_or_ed_and_filters_are_and_ed() {
     on_every_backend(|f| {
-        create_with(&f, "prod/db", None, &[("env", "prod")]);
-        create_with(&f, "prod/api", None, &[("env", "prod"), ("team", "web")]);
-        create_with(&f, "dev/db", None, &[("env", "dev")]);
-        create_with(&f, "dev/api", None, &[("team", "web")]);
+        f.create_with("prod/db", None, &[("env", "prod")]);
+        f.create_with("prod/api", None, &[("env", "prod"), ("team", "web")]);
+        f.create_with("dev/db", None, &[("env", "dev")]);
+        f.create_with("dev/api", None, &[("team", "web")]);
         assert_eq!(
             filtered(&f, r#"[{"Key":"TagValue","Values":["prod","dev"]}]"#),
             ["dev/db", "prod/api", "prod/db"]
@@ -384,12 +285,12 @@ fn filters_beyond_the_limits_or_malformed_are_invalid_parameter_naming_filters()
 #[test]
 fn tag_resource_adds_tags_and_overwrites_the_value_of_an_existing_key() {
     on_every_backend(|f| {
-        create_with(&f, "db", None, &[("env", "dev")]);
+        f.create_with("db", None, &[("env", "dev")]);
         f.clock.advance(60);
         f.store
-            .tag_resource(tag_req("db", &[("env", "prod"), ("team", "web")]))
+            .tag_resource(tag_request("db", &[("env", "prod"), ("team", "web")]))
             .unwrap();
-        assert_eq!(tags_of(&f, "db"), [tag("env", "prod"), tag("team", "web")]);
+        assert_eq!(f.tags_of("db"), [tag("env", "prod"), tag("team", "web")]);
         assert_eq!(
             f.record("db").unwrap().update_time,
             Timestamp::from_unix(START + 60)
@@ -403,16 +304,16 @@ fn a_twenty_first_tag_is_limit_exceeded_and_changes_nothing() {
         f.create("db", "v1", "x");
         let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
         let twenty: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
-        f.store.tag_resource(tag_req("db", &twenty)).unwrap();
+        f.store.tag_resource(tag_request("db", &twenty)).unwrap();
         let before = f.snapshot("db").unwrap();
-        assert_eq!(
-            code(f.store.tag_resource(tag_req("db", &[("one-more", "v")]))),
-            ErrorCode::LimitExceeded
-        );
+        let r = f
+            .store
+            .tag_resource(tag_request("db", &[("one-more", "v")]));
+        assert_eq!(code(r), ErrorCode::LimitExceeded);
         assert_eq!(f.snapshot("db").unwrap(), before);
         // Overwriting one of the twenty is not a 21st.
         f.store
-            .tag_resource(tag_req("db", &[("k00", "new")]))
+            .tag_resource(tag_request("db", &[("k00", "new")]))
             .unwrap();
     });
 }
@@ -425,11 +326,9 @@ fn a_single_request_with_more_than_20_tags_is_invalid_parameter_naming_tags() {
         let tags: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
         // The request itself is malformed, whatever the secret holds: a parameter error,
         // not the quota (which a request within bounds meets as Rejected.LimitExceeded).
-        assert_eq!(
-            parameter(f.store.tag_resource(tag_req("db", &tags))),
-            "Tags"
-        );
-        assert!(tags_of(&f, "db").is_empty());
+        let r = f.store.tag_resource(tag_request("db", &tags));
+        assert_eq!(parameter(r), "Tags");
+        assert!(f.tags_of("db").is_empty());
     });
 }
 
@@ -440,7 +339,7 @@ fn duplicate_tag_keys_in_one_request_are_invalid_parameter() {
         let before = f.snapshot("db").unwrap();
         let r = f
             .store
-            .tag_resource(tag_req("db", &[("env", "a"), ("env", "b")]));
+            .tag_resource(tag_request("db", &[("env", "a"), ("env", "b")]));
         assert_eq!(parameter(r), "Tags");
         let r = f
             .store
@@ -460,46 +359,33 @@ fn tags_with_reserved_or_malformed_keys_are_invalid_parameter() {
             ("bad{key}", "v", "TagKey"),
             ("k", "bad\nvalue", "TagValue"),
         ] {
-            let r = f.store.tag_resource(tag_req("db", &[(key, value)]));
+            let r = f.store.tag_resource(tag_request("db", &[(key, value)]));
             assert_eq!(parameter(r), name, "{key}={value}");
         }
-        assert!(tags_of(&f, "db").is_empty());
+        assert!(f.tags_of("db").is_empty());
     });
 }
 
 #[test]
 fn tag_resource_on_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
-        assert_eq!(
-            code(f.store.tag_resource(tag_req("nope", &[("k", "v")]))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.tag_resource(tag_request("nope", &[("k", "v")]));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
     });
 }
 
 #[test]
 fn untag_resource_removes_the_keys_and_ignores_absent_ones() {
     on_every_backend(|f| {
-        create_with(
-            &f,
-            "db",
-            None,
-            &[("env", "prod"), ("team", "web"), ("x", "1")],
-        );
+        f.create_with("db", None, &[("env", "prod"), ("team", "web"), ("x", "1")]);
         f.store
-            .untag_resource(UntagResourceRequest {
-                secret_name: "db".into(),
-                tag_keys: vec!["env".into(), "absent".into(), "x".into()],
-            })
+            .untag_resource(untag_request("db", &["env", "absent", "x"]))
             .unwrap();
-        assert_eq!(tags_of(&f, "db"), [tag("team", "web")]);
+        assert_eq!(f.tags_of("db"), [tag("team", "web")]);
         let before = f.snapshot("db").unwrap();
         f.clock.advance(60);
         f.store
-            .untag_resource(UntagResourceRequest {
-                secret_name: "db".into(),
-                tag_keys: vec!["absent".into()],
-            })
+            .untag_resource(untag_request("db", &["absent"]))
             .unwrap();
         assert_eq!(
             f.snapshot("db").unwrap(),
@@ -514,7 +400,7 @@ fn untag_resource_removes_the_keys_and_ignores_absent_ones() {
 #[test]
 fn tag_resources_tags_every_named_secret() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "dev")]);
+        f.create_with("a", None, &[("env", "dev")]);
         f.create("b", "v1", "x");
         f.store
             .tag_resources(batch_tag(
@@ -523,7 +409,7 @@ fn tag_resources_tags_every_named_secret() {
             ))
             .unwrap();
         for name in ["a", "b"] {
-            assert_eq!(tags_of(&f, name), [tag("env", "prod"), tag("team", "web")]);
+            assert_eq!(f.tags_of(name), [tag("env", "prod"), tag("team", "web")]);
         }
     });
 }
@@ -534,13 +420,10 @@ fn tag_resources_with_one_unknown_secret_tags_nothing() {
         f.create("a", "v1", "x");
         f.create("c", "v1", "x");
         let before = (f.snapshot("a").unwrap(), f.snapshot("c").unwrap());
-        assert_eq!(
-            code(
-                f.store
-                    .tag_resources(batch_tag(&["a", "missing", "c"], &[("k", "v")]))
-            ),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f
+            .store
+            .tag_resources(batch_tag(&["a", "missing", "c"], &[("k", "v")]));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
         assert_eq!((f.snapshot("a").unwrap(), f.snapshot("c").unwrap()), before);
     });
 }
@@ -551,15 +434,12 @@ fn tag_resources_that_would_overflow_one_secret_tags_nothing() {
         f.create("a", "v1", "x");
         let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
         let twenty: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
-        create_with(&f, "full", None, &twenty);
+        f.create_with("full", None, &twenty);
         let before = (f.snapshot("a").unwrap(), f.snapshot("full").unwrap());
-        assert_eq!(
-            code(
-                f.store
-                    .tag_resources(batch_tag(&["a", "full"], &[("new", "v")]))
-            ),
-            ErrorCode::LimitExceeded
-        );
+        let r = f
+            .store
+            .tag_resources(batch_tag(&["a", "full"], &[("new", "v")]));
+        assert_eq!(code(r), ErrorCode::LimitExceeded);
         assert_eq!(
             (f.snapshot("a").unwrap(), f.snapshot("full").unwrap()),
             before
@@ -572,20 +452,12 @@ fn tag_resources_with_one_secret_pending_deletion_tags_nothing() {
     on_every_backend(|f| {
         f.create("a", "v1", "x");
         f.create("gone", "v1", "x");
-        f.store
-            .delete_secret(DeleteSecretRequest {
-                secret_name: "gone".into(),
-                ..Default::default()
-            })
-            .unwrap();
+        f.store.delete_secret(delete("gone", None)).unwrap();
         let before = f.snapshot("a").unwrap();
-        assert_eq!(
-            code(
-                f.store
-                    .tag_resources(batch_tag(&["a", "gone"], &[("k", "v")]))
-            ),
-            ErrorCode::ResourceInDeleteWindow
-        );
+        let r = f
+            .store
+            .tag_resources(batch_tag(&["a", "gone"], &[("k", "v")]));
+        assert_eq!(code(r), ErrorCode::ResourceInDeleteWindow);
         assert_eq!(f.snapshot("a").unwrap(), before);
     });
 }
@@ -593,7 +465,7 @@ fn tag_resources_with_one_secret_pending_deletion_tags_nothing() {
 #[test]
 fn batch_tag_operations_accept_only_the_secret_resource_type() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "prod")]);
+        f.create_with("a", None, &[("env", "prod")]);
         let before = f.snapshot("a").unwrap();
         for kind in ["key", "secrets", "instance"] {
             let r = f.store.tag_resources(TagResourcesRequest {
@@ -636,35 +508,32 @@ fn batch_tag_operations_accept_only_the_secret_resource_type() {
 #[test]
 fn untag_resources_removes_the_keys_from_every_named_secret() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "prod"), ("team", "web")]);
-        create_with(&f, "b", None, &[("env", "dev"), ("owner", "me")]);
+        f.create_with("a", None, &[("env", "prod"), ("team", "web")]);
+        f.create_with("b", None, &[("env", "dev"), ("owner", "me")]);
         f.store
             .untag_resources(batch_untag(&["a", "b"], &["env", "absent"]))
             .unwrap();
-        assert_eq!(tags_of(&f, "a"), [tag("team", "web")]);
-        assert_eq!(tags_of(&f, "b"), [tag("owner", "me")]);
+        assert_eq!(f.tags_of("a"), [tag("team", "web")]);
+        assert_eq!(f.tags_of("b"), [tag("owner", "me")]);
         f.store
             .untag_resources(UntagResourcesRequest {
                 all: true,
                 ..batch_untag(&["a", "b"], &[])
             })
             .unwrap();
-        assert!(tags_of(&f, "a").is_empty() && tags_of(&f, "b").is_empty());
+        assert!(f.tags_of("a").is_empty() && f.tags_of("b").is_empty());
     });
 }
 
 #[test]
 fn untag_resources_with_one_unknown_secret_untags_nothing() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "prod")]);
+        f.create_with("a", None, &[("env", "prod")]);
         let before = f.snapshot("a").unwrap();
-        assert_eq!(
-            code(
-                f.store
-                    .untag_resources(batch_untag(&["a", "missing"], &["env"]))
-            ),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f
+            .store
+            .untag_resources(batch_untag(&["a", "missing"], &["env"]));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
         assert_eq!(f.snapshot("a").unwrap(), before);
     });
 }
@@ -672,8 +541,8 @@ fn untag_resources_with_one_unknown_secret_untags_nothing() {
 #[test]
 fn list_tag_resources_lists_the_tags_of_every_named_secret_in_order() {
     on_every_backend(|f| {
-        create_with(&f, "a", None, &[("env", "prod"), ("team", "web")]);
-        create_with(&f, "b", None, &[("env", "dev")]);
+        f.create_with("a", None, &[("env", "prod"), ("team", "web")]);
+        f.create_with("b", None, &[("env", "dev")]);
         f.create("c", "v1", "x");
         let r = f
             .store
@@ -699,13 +568,10 @@ fn list_tag_resources_lists_the_tags_of_every_named_secret_in_order() {
 fn list_tag_resources_with_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
         f.create("a", "v1", "x");
-        assert_eq!(
-            code(
-                f.store
-                    .list_tag_resources(batch_list(&["a", "missing"], &[]))
-            ),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f
+            .store
+            .list_tag_resources(batch_list(&["a", "missing"], &[]));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
     });
 }
 
@@ -892,10 +758,8 @@ fn excluding_every_character_is_invalid_parameter_naming_exclude_characters() {
             exclude_punctuation: true,
             ..Default::default()
         };
-        assert_eq!(
-            parameter(f.store.get_random_password(every_type)),
-            "ExcludeCharacters"
-        );
+        let r = f.store.get_random_password(every_type);
+        assert_eq!(parameter(r), "ExcludeCharacters");
         let every_digit_left = GetRandomPasswordRequest {
             exclude_lowercase: true,
             exclude_uppercase: true,
@@ -903,9 +767,7 @@ fn excluding_every_character_is_invalid_parameter_naming_exclude_characters() {
             exclude_characters: Some("0123456789".into()),
             ..Default::default()
         };
-        assert_eq!(
-            parameter(f.store.get_random_password(every_digit_left)),
-            "ExcludeCharacters"
-        );
+        let r = f.store.get_random_password(every_digit_left);
+        assert_eq!(parameter(r), "ExcludeCharacters");
     });
 }

@@ -3,70 +3,12 @@
 
 mod common;
 
-use common::{Fixture, START, code, on_every_backend, parameter, put_request, stage_table};
-use secret_model::{ErrorCode, SecretDataType, Timestamp};
-use secrets_manager::{
-    DeleteSecretRequest, DescribeSecretRequest, GetSecretValueRequest, ListSecretVersionIdsRequest,
-    PutSecretValueRequest, UpdateSecretVersionStageRequest,
+use common::{
+    START, assert_rejects_bad_paging, code, delete, get_request, list_versions, on_every_backend,
+    parameter, put_request, put_with_stages, stage_request,
 };
-
-fn put_with_stages(
-    name: &str,
-    version: &str,
-    data: &str,
-    stages: &[&str],
-) -> PutSecretValueRequest {
-    PutSecretValueRequest {
-        version_stages: Some(stages.iter().map(|s| (*s).to_owned()).collect()),
-        ..put_request(name, version, data)
-    }
-}
-
-fn stage(
-    name: &str,
-    label: &str,
-    remove_from: Option<&str>,
-    move_to: Option<&str>,
-) -> UpdateSecretVersionStageRequest {
-    UpdateSecretVersionStageRequest {
-        secret_name: name.into(),
-        version_stage: label.into(),
-        remove_from_version: remove_from.map(Into::into),
-        move_to_version: move_to.map(Into::into),
-    }
-}
-
-fn list_versions(name: &str, include_deprecated: bool) -> ListSecretVersionIdsRequest {
-    ListSecretVersionIdsRequest {
-        secret_name: name.into(),
-        include_deprecated,
-        ..Default::default()
-    }
-}
-
-fn value_of(f: &Fixture, name: &str, version: Option<&str>, stage: Option<&str>) -> Vec<u8> {
-    f.store
-        .get_secret_value(GetSecretValueRequest {
-            secret_name: name.into(),
-            version_id: version.map(Into::into),
-            version_stage: stage.map(Into::into),
-        })
-        .unwrap()
-        .secret_data
-        .expose()
-        .to_vec()
-}
-
-fn update_time(f: &Fixture, name: &str) -> i64 {
-    f.store
-        .describe_secret(DescribeSecretRequest {
-            secret_name: name.into(),
-            fetch_tags: false,
-        })
-        .unwrap()
-        .update_time
-        .unix()
-}
+use secret_model::{ErrorCode, SecretDataType, Timestamp};
+use secrets_manager::{ListSecretVersionIdsRequest, PutSecretValueRequest};
 
 // ---- PutSecretValue ----
 
@@ -74,29 +16,23 @@ fn update_time(f: &Fixture, name: &str) -> i64 {
 fn put_without_stages_makes_the_new_version_current_and_the_old_current_previous() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
-        let put = f
-            .store
-            .put_secret_value(put_request("db", "v2", "two"))
-            .unwrap();
+        let put = f.put("db", "v2", "two");
         assert_eq!(put.secret_name, "db");
         assert_eq!(put.version_id, "v2");
         assert_eq!(put.version_stages, ["ACSCurrent"]);
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[("v1", &["ACSPrevious"]), ("v2", &["ACSCurrent"])])
-        );
+        f.assert_stages("db", &[("v1", &["ACSPrevious"]), ("v2", &["ACSCurrent"])]);
 
         f.put("db", "v3", "three");
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[
+        f.assert_stages(
+            "db",
+            &[
                 ("v1", &[]),
                 ("v2", &["ACSPrevious"]),
-                ("v3", &["ACSCurrent"])
-            ])
+                ("v3", &["ACSCurrent"]),
+            ],
         );
-        assert_eq!(value_of(&f, "db", None, None), b"three");
-        assert_eq!(value_of(&f, "db", None, Some("ACSPrevious")), b"two");
+        assert_eq!(f.value("db", None, None), b"three");
+        assert_eq!(f.value("db", None, Some("ACSPrevious")), b"two");
     });
 }
 
@@ -104,15 +40,9 @@ fn put_without_stages_makes_the_new_version_current_and_the_old_current_previous
 fn put_with_an_empty_stage_list_counts_as_not_given() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
-        let put = f
-            .store
-            .put_secret_value(put_with_stages("db", "v2", "two", &[]))
-            .unwrap();
+        let put = f.put_staged("db", "v2", "two", &[]);
         assert_eq!(put.version_stages, ["ACSCurrent"]);
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[("v1", &["ACSPrevious"]), ("v2", &["ACSCurrent"])])
-        );
+        f.assert_stages("db", &[("v1", &["ACSPrevious"]), ("v2", &["ACSCurrent"])]);
     });
 }
 
@@ -121,27 +51,21 @@ fn put_with_custom_stages_moves_each_off_its_holder_and_leaves_builtins_alone() 
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        let put = f
-            .store
-            .put_secret_value(put_with_stages("db", "v3", "three", &["blue"]))
-            .unwrap();
+        let put = f.put_staged("db", "v3", "three", &["blue"]);
         assert_eq!(put.version_stages, ["blue"]);
-        let put = f
-            .store
-            .put_secret_value(put_with_stages("db", "v4", "four", &["blue", "green"]))
-            .unwrap();
+        let put = f.put_staged("db", "v4", "four", &["blue", "green"]);
         assert_eq!(put.version_stages, ["blue", "green"]);
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[
+        f.assert_stages(
+            "db",
+            &[
                 ("v1", &["ACSPrevious"]),
                 ("v2", &["ACSCurrent"]),
                 ("v3", &[]),
                 ("v4", &["blue", "green"]),
-            ])
+            ],
         );
-        assert_eq!(value_of(&f, "db", None, None), b"two");
-        assert_eq!(value_of(&f, "db", None, Some("blue")), b"four");
+        assert_eq!(f.value("db", None, None), b"two");
+        assert_eq!(f.value("db", None, Some("blue")), b"four");
     });
 }
 
@@ -150,21 +74,14 @@ fn put_with_acs_current_in_the_stage_list_shifts_the_old_current_to_previous() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        f.store
-            .put_secret_value(put_with_stages(
-                "db",
-                "v3",
-                "three",
-                &["blue", "ACSCurrent"],
-            ))
-            .unwrap();
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[
+        f.put_staged("db", "v3", "three", &["blue", "ACSCurrent"]);
+        f.assert_stages(
+            "db",
+            &[
                 ("v1", &[]),
                 ("v2", &["ACSPrevious"]),
                 ("v3", &["ACSCurrent", "blue"]),
-            ])
+            ],
         );
     });
 }
@@ -174,16 +91,14 @@ fn put_with_acs_previous_in_the_stage_list_moves_only_that_label() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        f.store
-            .put_secret_value(put_with_stages("db", "v3", "three", &["ACSPrevious"]))
-            .unwrap();
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[
+        f.put_staged("db", "v3", "three", &["ACSPrevious"]);
+        f.assert_stages(
+            "db",
+            &[
                 ("v1", &[]),
                 ("v2", &["ACSCurrent"]),
                 ("v3", &["ACSPrevious"]),
-            ])
+            ],
         );
     });
 }
@@ -199,18 +114,12 @@ fn put_with_same_version_value_and_type_succeeds_and_changes_nothing() {
             ("v2", "two", ["ACSCurrent"]),
             ("v1", "one", ["ACSPrevious"]),
         ] {
-            let again = f
-                .store
-                .put_secret_value(put_request("db", version, data))
-                .unwrap();
+            let again = f.put("db", version, data);
             assert_eq!(again.version_id, version);
             assert_eq!(again.version_stages, labels, "the version's current labels");
         }
         // Other stages on the retry are not applied: the version exists, nothing changes.
-        let again = f
-            .store
-            .put_secret_value(put_with_stages("db", "v1", "one", &["ACSCurrent", "blue"]))
-            .unwrap();
+        let again = f.put_staged("db", "v1", "one", &["ACSCurrent", "blue"]);
         assert_eq!(again.version_stages, ["ACSPrevious"]);
         assert_eq!(f.snapshot("db").unwrap(), before, "nothing was written");
     });
@@ -221,12 +130,10 @@ fn put_with_same_version_and_other_data_is_rejected() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         let before = f.snapshot("db").unwrap();
-        assert_eq!(
-            code(f.store.put_secret_value(put_request("db", "v1", "other"))),
-            ErrorCode::ResourceExist
-        );
+        let r = f.store.put_secret_value(put_request("db", "v1", "other"));
+        assert_eq!(code(r), ErrorCode::ResourceExist);
         assert_eq!(f.snapshot("db").unwrap(), before);
-        assert_eq!(value_of(&f, "db", Some("v1"), None), b"one");
+        assert_eq!(f.value("db", Some("v1"), None), b"one");
     });
 }
 
@@ -239,10 +146,8 @@ fn put_with_same_version_and_data_but_other_type_is_rejected() {
             secret_data_type: Some(SecretDataType::Binary),
             ..put_request("db", "v1", "one")
         };
-        assert_eq!(
-            code(f.store.put_secret_value(binary)),
-            ErrorCode::ResourceExist
-        );
+        let r = f.store.put_secret_value(binary);
+        assert_eq!(code(r), ErrorCode::ResourceExist);
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
 }
@@ -252,9 +157,7 @@ fn an_eleventh_version_evicts_the_oldest_unlabeled_version_and_its_ciphertext() 
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         // v1 keeps a label of its own, so it is older than every unlabeled version but stays.
-        f.store
-            .update_secret_version_stage(stage("db", "pinned", None, Some("v1")))
-            .unwrap();
+        f.update_stage("db", "pinned", None, Some("v1"));
         for i in 2..=10 {
             f.put("db", &format!("v{i}"), &format!("value {i}"));
         }
@@ -289,15 +192,11 @@ fn an_eleventh_version_evicts_the_oldest_unlabeled_version_and_its_ciphertext() 
             stored, wanted,
             "one ciphertext per remaining version, no more"
         );
-        assert_eq!(
-            code(f.store.get_secret_value(GetSecretValueRequest {
-                secret_name: "db".into(),
-                version_id: Some("v2".into()),
-                version_stage: None,
-            })),
-            ErrorCode::ResourceNotFound
-        );
-        assert_eq!(value_of(&f, "db", None, Some("pinned")), b"one");
+        let r = f
+            .store
+            .get_secret_value(get_request("db", Some("v2"), None));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
+        assert_eq!(f.value("db", None, Some("pinned")), b"one");
     });
 }
 
@@ -307,17 +206,14 @@ fn a_put_that_would_make_a_ninth_label_is_limit_exceeded_and_changes_nothing() {
         f.create("db", "v1", "one");
         // ACSCurrent plus seven custom labels: eight, the most a secret may carry.
         let seven = ["l1", "l2", "l3", "l4", "l5", "l6", "l7"];
-        f.store
-            .put_secret_value(put_with_stages("db", "v2", "two", &seven))
-            .unwrap();
+        f.put_staged("db", "v2", "two", &seven);
         let before = f.snapshot("db").unwrap();
         f.clock.advance(60);
 
-        let e = f
+        let r = f
             .store
-            .put_secret_value(put_with_stages("db", "v3", "three", &["l8"]))
-            .unwrap_err();
-        assert_eq!(e.code(), ErrorCode::LimitExceeded);
+            .put_secret_value(put_with_stages("db", "v3", "three", &["l8"]));
+        assert_eq!(code(r), ErrorCode::LimitExceeded);
         assert_eq!(
             f.snapshot("db").unwrap(),
             before,
@@ -326,9 +222,7 @@ fn a_put_that_would_make_a_ninth_label_is_limit_exceeded_and_changes_nothing() {
         assert!(f.payload("db", "v3").is_none());
 
         // Reusing a label that exists is not a ninth one.
-        f.store
-            .put_secret_value(put_with_stages("db", "v3", "three", &["l7"]))
-            .unwrap();
+        f.put_staged("db", "v3", "three", &["l7"]);
     });
 }
 
@@ -336,21 +230,14 @@ fn a_put_that_would_make_a_ninth_label_is_limit_exceeded_and_changes_nothing() {
 fn put_on_a_secret_pending_deletion_is_in_delete_window_even_as_a_retry() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
-        f.store
-            .delete_secret(DeleteSecretRequest {
-                secret_name: "db".into(),
-                ..Default::default()
-            })
-            .unwrap();
+        f.store.delete_secret(delete("db", None)).unwrap();
         let before = f.snapshot("db").unwrap();
         for req in [
             put_request("db", "v2", "two"),
             put_request("db", "v1", "one"),
         ] {
-            assert_eq!(
-                code(f.store.put_secret_value(req)),
-                ErrorCode::ResourceInDeleteWindow
-            );
+            let r = f.store.put_secret_value(req);
+            assert_eq!(code(r), ErrorCode::ResourceInDeleteWindow);
         }
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
@@ -359,10 +246,8 @@ fn put_on_a_secret_pending_deletion_is_in_delete_window_even_as_a_retry() {
 #[test]
 fn put_on_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
-        assert_eq!(
-            code(f.store.put_secret_value(put_request("nope", "v1", "x"))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.put_secret_value(put_request("nope", "v1", "x"));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
         assert!(f.record("nope").is_none());
     });
 }
@@ -388,12 +273,12 @@ fn stage_update_with_only_move_to_adds_a_label() {
         f.put("db", "v2", "two");
         let r = f
             .store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v1")))
+            .update_secret_version_stage(stage_request("db", "blue", None, Some("v1")))
             .unwrap();
         assert_eq!(r.secret_name, "db");
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[("v1", &["ACSPrevious", "blue"]), ("v2", &["ACSCurrent"])])
+        f.assert_stages(
+            "db",
+            &[("v1", &["ACSPrevious", "blue"]), ("v2", &["ACSCurrent"])],
         );
     });
 }
@@ -402,14 +287,10 @@ fn stage_update_with_only_move_to_adds_a_label() {
 fn adding_a_label_to_the_version_that_holds_it_succeeds_and_writes_nothing() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
-        f.store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v1")))
-            .unwrap();
+        f.update_stage("db", "blue", None, Some("v1"));
         let before = f.snapshot("db").unwrap();
         f.clock.advance(60);
-        f.store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v1")))
-            .unwrap();
+        f.update_stage("db", "blue", None, Some("v1"));
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
 }
@@ -419,13 +300,11 @@ fn adding_a_label_another_version_holds_is_invalid_parameter_naming_remove_from_
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        f.store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v1")))
-            .unwrap();
+        f.update_stage("db", "blue", None, Some("v1"));
         let before = f.snapshot("db").unwrap();
         for label in ["blue", "ACSCurrent"] {
             let holder_elsewhere = if label == "blue" { "v2" } else { "v1" };
-            let r = f.store.update_secret_version_stage(stage(
+            let r = f.store.update_secret_version_stage(stage_request(
                 "db",
                 label,
                 None,
@@ -441,15 +320,12 @@ fn adding_a_label_another_version_holds_is_invalid_parameter_naming_remove_from_
 fn stage_update_with_only_remove_from_removes_a_custom_label() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
-        f.store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v1")))
-            .unwrap();
+        f.update_stage("db", "blue", None, Some("v1"));
         f.clock.advance(60);
-        f.store
-            .update_secret_version_stage(stage("db", "blue", Some("v1"), None))
-            .unwrap();
-        assert_eq!(f.stages("db"), stage_table(&[("v1", &["ACSCurrent"])]));
-        assert_eq!(update_time(&f, "db"), START + 60);
+        f.update_stage("db", "blue", Some("v1"), None);
+        f.assert_stages("db", &[("v1", &["ACSCurrent"])]);
+        let d = f.describe("db").unwrap();
+        assert_eq!(d.update_time, Timestamp::from_unix(START + 60));
     });
 }
 
@@ -460,9 +336,9 @@ fn acs_current_and_acs_previous_cannot_be_removed() {
         f.put("db", "v2", "two");
         let before = f.snapshot("db").unwrap();
         for (label, holder) in [("ACSCurrent", "v2"), ("ACSPrevious", "v1")] {
-            let r = f
-                .store
-                .update_secret_version_stage(stage("db", label, Some(holder), None));
+            let r =
+                f.store
+                    .update_secret_version_stage(stage_request("db", label, Some(holder), None));
             assert_eq!(parameter(r), "VersionStage");
         }
         assert_eq!(f.snapshot("db").unwrap(), before);
@@ -474,15 +350,11 @@ fn stage_update_with_both_versions_moves_a_custom_label() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        f.store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v1")))
-            .unwrap();
-        f.store
-            .update_secret_version_stage(stage("db", "blue", Some("v1"), Some("v2")))
-            .unwrap();
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[("v1", &["ACSPrevious"]), ("v2", &["ACSCurrent", "blue"])])
+        f.update_stage("db", "blue", None, Some("v1"));
+        f.update_stage("db", "blue", Some("v1"), Some("v2"));
+        f.assert_stages(
+            "db",
+            &[("v1", &["ACSPrevious"]), ("v2", &["ACSCurrent", "blue"])],
         );
     });
 }
@@ -492,33 +364,27 @@ fn moving_acs_current_gives_acs_previous_to_the_version_that_lost_it() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        f.store
-            .put_secret_value(put_with_stages("db", "v3", "three", &["candidate"]))
-            .unwrap();
-        f.store
-            .update_secret_version_stage(stage("db", "ACSCurrent", Some("v2"), Some("v3")))
-            .unwrap();
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[
+        f.put_staged("db", "v3", "three", &["candidate"]);
+        f.update_stage("db", "ACSCurrent", Some("v2"), Some("v3"));
+        f.assert_stages(
+            "db",
+            &[
                 ("v1", &[]),
                 ("v2", &["ACSPrevious"]),
                 ("v3", &["ACSCurrent", "candidate"]),
-            ])
+            ],
         );
-        assert_eq!(value_of(&f, "db", None, None), b"three");
+        assert_eq!(f.value("db", None, None), b"three");
 
         // Rolling back: the version that held ACSPrevious may take ACSCurrent back.
-        f.store
-            .update_secret_version_stage(stage("db", "ACSCurrent", Some("v3"), Some("v2")))
-            .unwrap();
-        assert_eq!(
-            f.stages("db"),
-            stage_table(&[
+        f.update_stage("db", "ACSCurrent", Some("v3"), Some("v2"));
+        f.assert_stages(
+            "db",
+            &[
                 ("v1", &[]),
                 ("v2", &["ACSCurrent"]),
                 ("v3", &["ACSPrevious", "candidate"]),
-            ])
+            ],
         );
     });
 }
@@ -528,21 +394,17 @@ fn remove_from_a_version_not_holding_the_label_is_invalid_parameter() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         f.put("db", "v2", "two");
-        f.store
-            .update_secret_version_stage(stage("db", "blue", None, Some("v2")))
-            .unwrap();
+        f.update_stage("db", "blue", None, Some("v2"));
         let before = f.snapshot("db").unwrap();
         let cases = [
-            stage("db", "blue", Some("v1"), None),
-            stage("db", "blue", Some("v1"), Some("v2")),
-            stage("db", "ACSCurrent", Some("v1"), Some("v1")),
-            stage("db", "green", Some("v1"), Some("v2")),
+            stage_request("db", "blue", Some("v1"), None),
+            stage_request("db", "blue", Some("v1"), Some("v2")),
+            stage_request("db", "ACSCurrent", Some("v1"), Some("v1")),
+            stage_request("db", "green", Some("v1"), Some("v2")),
         ];
         for req in cases {
-            assert_eq!(
-                parameter(f.store.update_secret_version_stage(req)),
-                "RemoveFromVersion"
-            );
+            let r = f.store.update_secret_version_stage(req);
+            assert_eq!(parameter(r), "RemoveFromVersion");
         }
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
@@ -554,25 +416,19 @@ fn stage_update_naming_an_unknown_version_is_resource_not_found() {
         f.create("db", "v1", "one");
         let before = f.snapshot("db").unwrap();
         let cases = [
-            stage("db", "blue", None, Some("v9")),
-            stage("db", "blue", Some("v9"), None),
-            stage("db", "ACSCurrent", Some("v1"), Some("v9")),
+            stage_request("db", "blue", None, Some("v9")),
+            stage_request("db", "blue", Some("v9"), None),
+            stage_request("db", "ACSCurrent", Some("v1"), Some("v9")),
             // Existence is checked before the label rules: removing ACSCurrent would be invalid.
-            stage("db", "ACSCurrent", Some("v9"), None),
+            stage_request("db", "ACSCurrent", Some("v9"), None),
         ];
         for req in cases {
-            assert_eq!(
-                code(f.store.update_secret_version_stage(req)),
-                ErrorCode::ResourceNotFound
-            );
+            let r = f.store.update_secret_version_stage(req);
+            assert_eq!(code(r), ErrorCode::ResourceNotFound);
         }
-        assert_eq!(
-            code(
-                f.store
-                    .update_secret_version_stage(stage("nope", "blue", None, Some("v1")))
-            ),
-            ErrorCode::ResourceNotFound
-        );
+        let unknown_secret = stage_request("nope", "blue", None, Some("v1"));
+        let r = f.store.update_secret_version_stage(unknown_secret);
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
 }
@@ -581,18 +437,14 @@ fn stage_update_naming_an_unknown_version_is_resource_not_found() {
 fn stage_update_without_either_version_is_missing_parameter_naming_move_to_version() {
     on_every_backend(|f| {
         f.create("db", "v1", "one");
-        let e = f
+        let r = f
             .store
-            .update_secret_version_stage(stage("db", "blue", None, None))
-            .unwrap_err();
-        assert_eq!(e.code(), ErrorCode::MissingParameter);
-        assert_eq!(
-            parameter(
-                f.store
-                    .update_secret_version_stage(stage("db", "blue", Some(""), Some("")))
-            ),
-            "MoveToVersion"
-        );
+            .update_secret_version_stage(stage_request("db", "blue", None, None));
+        assert_eq!(code(r), ErrorCode::MissingParameter);
+        let r =
+            f.store
+                .update_secret_version_stage(stage_request("db", "blue", Some(""), Some("")));
+        assert_eq!(parameter(r), "MoveToVersion");
     });
 }
 
@@ -601,18 +453,13 @@ fn a_stage_update_that_would_make_a_ninth_label_is_limit_exceeded_and_changes_no
     on_every_backend(|f| {
         f.create("db", "v1", "one");
         for label in ["l1", "l2", "l3", "l4", "l5", "l6", "l7"] {
-            f.store
-                .update_secret_version_stage(stage("db", label, None, Some("v1")))
-                .unwrap();
+            f.update_stage("db", label, None, Some("v1"));
         }
         let before = f.snapshot("db").unwrap();
-        assert_eq!(
-            code(
-                f.store
-                    .update_secret_version_stage(stage("db", "l8", None, Some("v1")))
-            ),
-            ErrorCode::LimitExceeded
-        );
+        let r = f
+            .store
+            .update_secret_version_stage(stage_request("db", "l8", None, Some("v1")));
+        assert_eq!(code(r), ErrorCode::LimitExceeded);
         assert_eq!(f.snapshot("db").unwrap(), before);
     });
 }
@@ -628,10 +475,7 @@ fn list_versions_shows_unlabeled_versions_only_with_include_deprecated() {
         f.clock.advance(10);
         f.put("db", "v3", "three");
 
-        let labelled = f
-            .store
-            .list_secret_version_ids(list_versions("db", false))
-            .unwrap();
+        let labelled = f.versions("db", false);
         assert_eq!(labelled.secret_name, "db");
         assert_eq!(labelled.total_count, 2);
         let ids: Vec<&str> = labelled
@@ -647,10 +491,7 @@ fn list_versions_shows_unlabeled_versions_only_with_include_deprecated() {
             Timestamp::from_unix(START + 20)
         );
 
-        let all = f
-            .store
-            .list_secret_version_ids(list_versions("db", true))
-            .unwrap();
+        let all = f.versions("db", true);
         assert_eq!(all.total_count, 3);
         assert_eq!(all.version_ids[0].version_id, "v1");
         assert!(all.version_ids[0].version_stages.is_empty());
@@ -665,10 +506,7 @@ fn list_versions_pages_with_the_total_count_of_every_page() {
         for i in 2..=10 {
             f.put("db", &format!("v{i:02}"), "x");
         }
-        let first = f
-            .store
-            .list_secret_version_ids(list_versions("db", true))
-            .unwrap();
+        let first = f.versions("db", true);
         assert_eq!(
             (first.page_number, first.page_size),
             (1, 20),
@@ -693,20 +531,14 @@ fn list_versions_pages_with_the_total_count_of_every_page() {
         let expected: Vec<String> = (1..=10).map(|i| format!("v{i:02}")).collect();
         assert_eq!(seen, expected);
 
-        for (number, size, name) in [
-            (Some(0), None, "PageNumber"),
-            (None, Some(0), "PageSize"),
-            (None, Some(101), "PageSize"),
-        ] {
-            let r = f
-                .store
+        assert_rejects_bad_paging(|page_number, page_size| {
+            f.store
                 .list_secret_version_ids(ListSecretVersionIdsRequest {
-                    page_number: number,
-                    page_size: size,
+                    page_number,
+                    page_size,
                     ..list_versions("db", true)
-                });
-            assert_eq!(parameter(r), name);
-        }
+                })
+        });
     });
 }
 
@@ -716,10 +548,7 @@ fn list_versions_never_returns_values() {
         let canary = "VERSION-LIST-CANARY-5d1e";
         f.create("db", "v1", canary);
         f.put("db", "v2", canary);
-        let r = f
-            .store
-            .list_secret_version_ids(list_versions("db", true))
-            .unwrap();
+        let r = f.versions("db", true);
         assert_eq!(r.version_ids.len(), 2);
         assert!(!format!("{r:?}").contains(canary));
     });
@@ -728,9 +557,7 @@ fn list_versions_never_returns_values() {
 #[test]
 fn list_versions_of_an_unknown_secret_is_resource_not_found() {
     on_every_backend(|f| {
-        assert_eq!(
-            code(f.store.list_secret_version_ids(list_versions("nope", true))),
-            ErrorCode::ResourceNotFound
-        );
+        let r = f.store.list_secret_version_ids(list_versions("nope", true));
+        assert_eq!(code(r), ErrorCode::ResourceNotFound);
     });
 }
