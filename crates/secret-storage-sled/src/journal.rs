@@ -29,10 +29,18 @@
 //! When the frames reach the journal's capacity, a checkpoint waits until no update is between
 //! its append and its apply, flushes sled and `fsync`s sled's files (sled's own flush uses
 //! `sync_file_range`, which does not reach the device; after the `fsync`s everything in the
-//! journal is as durable in sled), and starts a new epoch: it writes the next epoch into the header slot not holding the
-//! current one and syncs it. Frames carry their epoch and a sequence number, so the frames of
-//! an earlier epoch still in the file are never read as current ones. Every open also starts a
+//! journal is as durable in sled), and starts a new epoch: it writes the next epoch, with a
+//! fresh random salt, into the header slot not holding the current one and syncs it. Frames
+//! carry their epoch and a sequence number, and their CRC covers the salt, so the frames of an
+//! earlier epoch still in the file are never read as current ones. Every open also starts a
 //! new epoch, so a torn frame left by a crash is never followed by new frames of its epoch.
+//!
+//! # Group commit
+//!
+//! A frame is appended to memory. The first writer to wait finds no sync running and leads
+//! one: it takes every frame appended so far, writes them with one `pwrite`, `fdatasync`s, and
+//! publishes how far the journal is durable. Writers that append meanwhile wait for the next
+//! sync, which one of them leads when this one ends.
 //!
 //! # Format (journal format 1; also in `docs/formats.md`)
 //!
