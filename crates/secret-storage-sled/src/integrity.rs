@@ -29,8 +29,9 @@ impl SledStorage {
     ///
     /// The scan is not atomic: run it on a store no one is writing to, such as right after
     /// [`SledStorage::open`]. Errors: `Corrupt` describing the first problem found; `Backend`
-    /// if sled fails.
+    /// if sled fails, or a journaled write could not be fully applied (reopen the store).
     pub fn check_integrity(&self) -> Result<IntegrityReport, StorageError> {
+        self.check_readable()?;
         let mut records: BTreeSet<SecretName> = BTreeSet::new();
         let mut indexes: BTreeMap<SecretName, PayloadIndex> = BTreeMap::new();
         let mut payloads: BTreeMap<SecretName, Vec<VersionId>> = BTreeMap::new();

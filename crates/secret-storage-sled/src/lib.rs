@@ -284,15 +284,18 @@ impl SledStorage {
         &self,
         name: &SecretName,
     ) -> Result<Option<std::sync::RwLockReadGuard<'_, ()>>, StorageError> {
-        self.check_readable()?;
-        Ok(match &*self.write {
+        let view = match &*self.write {
             WritePath::Journal(journaled) => Some(journaled.view(name)),
             WritePath::Transactions(_) => None,
-        })
+        };
+        // After taking the lock: a writer whose apply fails marks the store before it lets go
+        // of the lock, so a reader that waited for it sees the mark.
+        self.check_readable()?;
+        Ok(view)
     }
 
     /// Errors: as for [`SledStorage::view`].
-    fn check_readable(&self) -> Result<(), StorageError> {
+    pub(crate) fn check_readable(&self) -> Result<(), StorageError> {
         match &*self.write {
             WritePath::Journal(journaled) => journaled.journal.check_readable(),
             WritePath::Transactions(_) => Ok(()),

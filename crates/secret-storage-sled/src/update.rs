@@ -171,6 +171,9 @@ pub(crate) fn journaled<'a>(
     f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
 ) -> Result<(), StorageError> {
     let _writing = journaled.write_lock(name);
+    // A write that could not be fully applied leaves sled torn in this process: `f` must not
+    // decide on it, not even to keep it.
+    journaled.journal.check_readable()?;
     // Only writers change the secret's keys, and this one holds its write lock: plain reads.
     let current = store
         .tree
