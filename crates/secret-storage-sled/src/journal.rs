@@ -94,8 +94,9 @@ const FRAME_HEADER: usize = 4 + 4 + 8 + 8;
 /// The largest frame body replay believes; a longer length is damage.
 const MAX_BODY: u64 = 1 << 30;
 
-/// One change to sled: a key and its new value, or `None` to remove it.
-pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
+/// One change to sled: a key and its new value, or `None` to remove it. The value is already
+/// in sled's own form, so applying it copies nothing.
+pub(crate) type Op = (Vec<u8>, Option<sled::IVec>);
 
 /// The write journal of one open store.
 pub(crate) struct Journal {
@@ -455,7 +456,18 @@ fn missing() -> StorageError {
 fn create(dir: &Path, capacity: u64) -> Result<(), StorageError> {
     let context = "creating the write journal";
     let temp = dir.join(NEW_FILE_NAME);
-    let mut file = File::create(&temp).map_err(|e| io(context, &e))?;
+    // Readable by the owner only, like the keyring: frames hold records in the clear (names,
+    // descriptions, tags) beside the encrypted values.
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+    }
+    .map_err(|e| io(context, &e))?;
     let zeros = vec![0; 1 << 20];
     let mut left = capacity.max(DATA_START);
     let write = |file: &mut File, left: &mut u64| -> std::io::Result<()> {
@@ -695,8 +707,8 @@ mod tests {
 
     fn ops() -> Vec<Op> {
         vec![
-            (b"r/a".to_vec(), Some(b"record".to_vec())),
-            (b"p/a\0v1".to_vec(), Some(vec![7; 1024])),
+            (b"r/a".to_vec(), Some(b"record".to_vec().into())),
+            (b"p/a\0v1".to_vec(), Some(vec![7; 1024].into())),
             (b"p/a\0v0".to_vec(), None),
         ]
     }
@@ -765,7 +777,7 @@ mod tests {
         let inside = journal.enter();
         journal.append(&ops()).unwrap();
         let end = journal
-            .append(&[(b"r/a".to_vec(), Some(b"newer".to_vec()))])
+            .append(&[(b"r/a".to_vec(), Some(b"newer".to_vec().into()))])
             .unwrap();
         journal.wait_durable(end).unwrap();
         drop(inside);
@@ -791,7 +803,7 @@ mod tests {
         let ends: Vec<u64> = (0..3u8)
             .map(|i| {
                 journal
-                    .append(&[(vec![b'k', i], Some(vec![i; 10]))])
+                    .append(&[(vec![b'k', i], Some(vec![i; 10].into()))])
                     .unwrap()
             })
             .collect();
@@ -825,7 +837,7 @@ mod tests {
         journal.checkpoint(&db).unwrap();
         assert!(!journal.wants_checkpoint());
         let end = journal
-            .append(&[(b"r/b".to_vec(), Some(b"b".to_vec()))])
+            .append(&[(b"r/b".to_vec(), Some(b"b".to_vec().into()))])
             .unwrap();
         assert_eq!(
             end,
@@ -839,12 +851,14 @@ mod tests {
     }
 
     #[test]
-    fn a_new_journal_is_created_at_its_capacity() {
+    fn a_new_journal_is_created_at_its_capacity_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
         let _ = Journal::open(dir.path(), 1 << 20, &db, &tree, false).unwrap();
         let meta = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
         assert_eq!(meta.len(), 1 << 20);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert!(!dir.path().join(NEW_FILE_NAME).exists());
     }
 
@@ -943,7 +957,7 @@ mod tests {
             let mut frames = Vec::new();
             let mut ends = Vec::new();
             for i in 0..4u8 {
-                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i; 20 + usize::from(i)]))], epoch, salt, u64::from(i));
+                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i; 20 + usize::from(i)].into()))], epoch, salt, u64::from(i));
                 ends.push(frames.len());
             }
             frames.truncate(cut.min(frames.len()));

@@ -204,7 +204,7 @@ pub(crate) fn journaled<'a>(
             let mut index = plain_index(store, name)?.unwrap_or_default();
             let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
             for (id, bytes) in put_payloads {
-                ops.push((payload_key(name, &id), Some(bytes.into_owned())));
+                ops.push((payload_key(name, &id), Some(sled::IVec::from(&*bytes))));
                 index.versions.insert(id);
             }
             let mut removals = Vec::with_capacity(delete_payloads.len());
@@ -219,8 +219,8 @@ pub(crate) fn journaled<'a>(
                 .db
                 .generate_id()
                 .map_err(|e| from_sled("stamping a payload index", e))?;
-            ops.push((index_key(name), Some(index.encode())));
-            ops.push((record_key(name), Some(encode_record(&record))));
+            ops.push((index_key(name), Some(index.encode().into())));
+            ops.push((record_key(name), Some(encode_record(&record).into())));
             ops.extend(removals);
             ops
         }
