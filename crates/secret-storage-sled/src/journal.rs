@@ -114,6 +114,9 @@ pub(crate) struct Journal {
     gate: RwLock<()>,
     syncs: AtomicU64,
     checkpointing: AtomicBool,
+    /// Set by the append that takes the frames to the capacity; cleared by a new epoch. Read
+    /// after every write without taking the state lock.
+    checkpoint_due: AtomicBool,
     /// Set when a durable frame could not be fully applied to sled: this process's sled may
     /// hold part of a write, so reads fail too until the store is reopened (which replays it).
     torn: AtomicBool,
@@ -213,6 +216,7 @@ impl Journal {
             gate: RwLock::new(()),
             syncs: AtomicU64::new(0),
             checkpointing: AtomicBool::new(false),
+            checkpoint_due: AtomicBool::new(false),
             torn: AtomicBool::new(false),
         };
         journal.start_epoch(&mut journal.lock())?;
@@ -238,6 +242,9 @@ impl Journal {
         let len = (state.buffer.len() - start) as u64;
         state.next_seq += 1;
         state.end += len;
+        if state.end >= self.capacity {
+            self.checkpoint_due.store(true, Ordering::Relaxed);
+        }
         Ok(state.end)
     }
 
@@ -327,7 +334,7 @@ impl Journal {
 
     /// Whether the frames have reached the capacity, so a checkpoint is due.
     pub(crate) fn wants_checkpoint(&self) -> bool {
-        self.lock().end >= self.capacity
+        self.checkpoint_due.load(Ordering::Relaxed)
     }
 
     /// Flushes sled and starts a new epoch, emptying the journal. Call outside
@@ -375,6 +382,7 @@ impl Journal {
         state.next_seq = 0;
         state.end = DATA_START;
         state.durable = DATA_START;
+        self.checkpoint_due.store(false, Ordering::Relaxed);
         Ok(())
     }
 
@@ -713,6 +721,11 @@ mod tests {
         ]
     }
 
+    fn epoch_and_salt(journal: &Journal) -> (u64, u64) {
+        let state = journal.lock();
+        (state.epoch, state.salt)
+    }
+
     fn temp_db(dir: &Path) -> (sled::Db, sled::Tree) {
         let db = sled::Config::new().path(dir.join("db")).open().unwrap();
         let tree = db.open_tree("t").unwrap();
@@ -878,10 +891,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
         let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
-        let (epoch, salt) = {
-            let state = journal.lock();
-            (state.epoch, state.salt)
-        };
+        let (epoch, salt) = epoch_and_salt(&journal);
         // Right epoch and sequence, as bytes an earlier epoch left there might be: but not
         // this epoch's salt.
         let mut forged = Vec::new();
@@ -949,10 +959,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let (db, tree) = temp_db(dir.path());
             let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
-            let (epoch, salt) = {
-                let state = journal.lock();
-                (state.epoch, state.salt)
-            };
+            let (epoch, salt) = epoch_and_salt(&journal);
             drop(journal);
             let mut frames = Vec::new();
             let mut ends = Vec::new();
