@@ -48,35 +48,23 @@ pub(crate) fn update<'a>(
                 None => None,
             };
             let decision = (f.borrow_mut())(current.as_ref());
-            if !matches!(decision, Update::Keep) {
-                pending.mark();
+            if matches!(decision, Update::Keep) {
+                return Ok(());
             }
-            match decision {
-                Update::Keep => Ok(()),
-                Update::Delete => delete(tx, name),
-                Update::Write {
-                    record,
-                    put_payloads,
-                    delete_payloads,
-                } => {
-                    if record.name != *name {
-                        return abort(StorageError::NameMismatch);
-                    }
-                    let mut index = read_index(tx, name)?;
-                    for (id, bytes) in put_payloads {
-                        tx.insert(payload_key(name, &id), &*bytes)?;
-                        index.versions.insert(id);
-                    }
-                    for id in &delete_payloads {
-                        tx.remove(payload_key(name, id))?;
-                        index.versions.remove(id);
-                    }
-                    index.stamp = tx.generate_id()?;
-                    tx.insert(index_key(name), index.encode())?;
-                    tx.insert(record_key(name), encode_record(&record))?;
-                    Ok(())
-                }
+            pending.mark();
+            let index = read_index(tx, name)?;
+            let stamp = if matches!(decision, Update::Write { .. }) {
+                tx.generate_id()?
+            } else {
+                0
+            };
+            for (key, value) in plan(name, decision, index, stamp).or_else(abort)? {
+                match value {
+                    Some(value) => tx.insert(key, value)?,
+                    None => tx.remove(key)?,
+                };
             }
+            Ok(())
         })
         .map_err(|e| from_transaction("updating a secret", e))
 }
@@ -89,15 +77,59 @@ fn read_index(tx: &TransactionalTree, name: &SecretName) -> TxResult<PayloadInde
     }
 }
 
-/// Removes the record, the index and every payload the index lists.
-fn delete(tx: &TransactionalTree, name: &SecretName) -> TxResult<()> {
-    let index = read_index(tx, name)?;
-    for id in &index.versions {
-        tx.remove(payload_key(name, id))?;
+/// The keys `decision` (a `Write` or a `Delete`) changes, with their new values (`None`:
+/// removed), given the secret's current payload index and, for a `Write`, the new index's
+/// stamp. Both write paths apply exactly these; the order is the one the journaled path
+/// applies them in (see [`journaled`]): new payloads, the index and the record, then removed
+/// payloads — a deleted secret's record and index first.
+///
+/// A payload both put and deleted ends up without one. Errors: `NameMismatch` if a `Write`'s
+/// record names another secret.
+fn plan(
+    name: &SecretName,
+    decision: Update<'_>,
+    mut index: PayloadIndex,
+    stamp: u64,
+) -> Result<Vec<Op>, StorageError> {
+    match decision {
+        Update::Keep => Ok(Vec::new()),
+        Update::Delete => {
+            let mut ops: Vec<Op> = vec![(record_key(name), None), (index_key(name), None)];
+            ops.extend(
+                index
+                    .versions
+                    .iter()
+                    .map(|id| (payload_key(name, id), None)),
+            );
+            Ok(ops)
+        }
+        Update::Write {
+            record,
+            put_payloads,
+            delete_payloads,
+        } => {
+            if record.name != *name {
+                return Err(StorageError::NameMismatch);
+            }
+            let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
+            for (id, bytes) in put_payloads {
+                ops.push((payload_key(name, &id), Some(sled::IVec::from(&*bytes))));
+                index.versions.insert(id);
+            }
+            let mut removals = Vec::with_capacity(delete_payloads.len());
+            for id in delete_payloads {
+                let key = payload_key(name, &id);
+                ops.retain(|(put, _)| *put != key);
+                index.versions.remove(&id);
+                removals.push((key, None));
+            }
+            index.stamp = stamp;
+            ops.push((index_key(name), Some(index.encode().into())));
+            ops.push((record_key(name), Some(encode_record(&record).into())));
+            ops.extend(removals);
+            Ok(ops)
+        }
     }
-    tx.remove(index_key(name))?;
-    tx.remove(record_key(name))?;
-    Ok(())
 }
 
 /// The journaled write path: the journal, and two locks per secret (striped: secrets share
@@ -181,50 +213,21 @@ pub(crate) fn journaled<'a>(
         .map_err(|e| from_sled("reading a record", e))?
         .map(|bytes| decode_stored(name, &bytes))
         .transpose()?;
-    let ops = match f(current.as_ref()) {
-        Update::Keep => return Ok(()),
-        Update::Delete => {
-            let index = plain_index(store, name)?;
-            if current.is_none() && index.is_none() {
-                return Ok(());
-            }
-            let mut ops: Vec<Op> = vec![(record_key(name), None), (index_key(name), None)];
-            let versions = index.unwrap_or_default().versions;
-            ops.extend(versions.iter().map(|id| (payload_key(name, id), None)));
-            ops
-        }
-        Update::Write {
-            record,
-            put_payloads,
-            delete_payloads,
-        } => {
-            if record.name != *name {
-                return Err(StorageError::NameMismatch);
-            }
-            let mut index = plain_index(store, name)?.unwrap_or_default();
-            let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
-            for (id, bytes) in put_payloads {
-                ops.push((payload_key(name, &id), Some(sled::IVec::from(&*bytes))));
-                index.versions.insert(id);
-            }
-            let mut removals = Vec::with_capacity(delete_payloads.len());
-            for id in delete_payloads {
-                // A payload both put and deleted ends up without one (the put is undone here).
-                let key = payload_key(name, &id);
-                ops.retain(|(put, _)| *put != key);
-                index.versions.remove(&id);
-                removals.push((key, None));
-            }
-            index.stamp = store
-                .db
-                .generate_id()
-                .map_err(|e| from_sled("stamping a payload index", e))?;
-            ops.push((index_key(name), Some(index.encode().into())));
-            ops.push((record_key(name), Some(encode_record(&record).into())));
-            ops.extend(removals);
-            ops
-        }
+    let decision = f(current.as_ref());
+    if matches!(decision, Update::Keep) {
+        return Ok(());
+    }
+    let index = plain_index(store, name)?;
+    let stamp = match decision {
+        Update::Write { .. } => store
+            .db
+            .generate_id()
+            .map_err(|e| from_sled("stamping a payload index", e))?,
+        // Nothing to delete: nothing to journal.
+        _ if current.is_none() && index.is_none() => return Ok(()),
+        _ => 0,
     };
+    let ops = plan(name, decision, index.unwrap_or_default(), stamp)?;
     let journal = &journaled.journal;
     {
         let _inside = journal.enter();
