@@ -286,12 +286,17 @@ impl LocalKms {
 
 impl Kms for LocalKms {
     fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError> {
-        let mut ring = self.lock();
-        self.reserve_wrap(&mut ring, key_id)?;
-        let key = ring.get_mut(key_id).expect("reserve_wrap found the key");
-        let number = key.primary_version();
-        let version = key.versions.last_mut().expect("a master key has a version");
-        version.wraps += 1;
+        // The lock covers counting the wrap; the random draw and the wrap run outside it, on a
+        // copy of the version's material, so concurrent callers do not queue behind a syscall.
+        let (number, material) = {
+            let mut ring = self.lock();
+            self.reserve_wrap(&mut ring, key_id)?;
+            let key = ring.get_mut(key_id).expect("reserve_wrap found the key");
+            let number = key.primary_version();
+            let version = key.versions.last_mut().expect("a master key has a version");
+            version.wraps += 1;
+            (number, Zeroizing::new(**version.material))
+        };
 
         // One getrandom call for the key and its wrap nonce: each call costs a syscall.
         let mut random = Zeroizing::new([0u8; 32 + NONCE_LEN]);
@@ -300,7 +305,7 @@ impl Kms for LocalKms {
         dek.copy_from_slice(&random[..32]);
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&random[32..]);
-        let ciphertext = wrap_with_nonce(&version.material, key_id, number, context, &dek, nonce);
+        let ciphertext = wrap_with_nonce(&material, key_id, number, context, &dek, nonce);
         Ok(DataKey {
             plaintext: DataKeyBytes(dek),
             wrapped: WrappedDataKey {
