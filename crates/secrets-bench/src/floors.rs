@@ -45,7 +45,9 @@ impl Envelope {
         let (key_bytes, nonce_bytes) = material.split_at(32);
         let key_bytes: [u8; 32] = key_bytes.try_into().expect("32 bytes");
         let nonce_bytes: [u8; 12] = nonce_bytes.try_into().expect("12 bytes");
-        let mut buf = self.plaintext.clone();
+        // Room for the tag up front, as the envelope makes it: no reallocation, no slack.
+        let mut buf = Vec::with_capacity(self.plaintext.len() + AES_256_GCM.tag_len());
+        buf.extend_from_slice(&self.plaintext);
         key(&key_bytes)
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
@@ -107,6 +109,26 @@ impl Map {
             map: Mutex::new(map),
             next: AtomicU64::new(0),
         }
+    }
+
+    /// An empty map with room for `capacity` entries, for [`Map::insert_new`]: it grows as a
+    /// store does when secrets are created (its table is made once, so no insert pays for
+    /// moving the others).
+    pub(crate) fn empty(capacity: usize) -> Self {
+        Map {
+            map: Mutex::new(HashMap::with_capacity(capacity)),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Inserts `bytes` under a name never used before, as a create does: the map grows (and
+    /// the process with it, page by page), which an overwrite does not pay for.
+    pub(crate) fn insert_new(&self, bytes: Vec<u8>) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.map
+            .lock()
+            .expect("no thread panics holding the map")
+            .insert(format!("floor/new/{n}"), bytes);
     }
 
     /// Inserts `bytes` under a name of its own (cycling through [`KEYS`] names).
@@ -230,15 +252,16 @@ impl Sled {
             .expect("the transaction commits");
     }
 
-    /// Writes the same three keys as [`Sled::tx`] with three plain inserts, as the store's
-    /// journaled updates apply them; no flush.
-    pub(crate) fn inserts(&self, payload: &[u8]) {
+    /// Writes what the store writes for a new secret, as the store's journaled updates apply
+    /// it: three plain inserts of keys never used before (`payload`, a 24-byte payload index,
+    /// a 200-byte record), so that sled's tree grows and its leaves split as they do under
+    /// creates; no flush.
+    pub(crate) fn new_secret_inserts(&self, payload: &[u8]) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let k = n % KEYS;
         let sets: [(String, &[u8]); 3] = [
-            (format!("p/{k}"), &stamped(payload, n)[..]),
-            (format!("i/{k}"), &[7u8; 24][..]),
-            (format!("r/{k}"), &[7u8; 200][..]),
+            (format!("p/new/{n}"), payload),
+            (format!("i/new/{n}"), &[7u8; 24][..]),
+            (format!("r/new/{n}"), &[7u8; 200][..]),
         ];
         for (key, value) in sets {
             self.tree.insert(key, value).expect("sled inserts");
@@ -285,6 +308,12 @@ mod tests {
         map.insert_as("read", b"r".to_vec());
         assert_eq!(map.get("read"), Some(b"r".to_vec()));
 
+        let growing = Map::empty(2);
+        growing.insert_new(b"a".to_vec());
+        growing.insert_new(b"b".to_vec());
+        assert_eq!(growing.get("floor/new/0"), Some(b"a".to_vec()));
+        assert_eq!(growing.get("floor/new/1"), Some(b"b".to_vec()));
+
         let dir = tempfile::tempdir().unwrap();
         let sled = Sled::open(dir.path());
         sled.insert_flush(b"0123456789");
@@ -293,8 +322,11 @@ mod tests {
         assert_eq!(sled.get("floor/1"), Some(b"\x01".to_vec()));
         sled.tx_flush(b"z");
         assert_eq!(sled.tree.len(), 3);
-        sled.inserts(b"w");
+        sled.new_secret_inserts(b"w");
         assert_eq!(sled.tree.len(), 6);
+        // Every call writes keys of a new secret: the tree grows.
+        sled.new_secret_inserts(b"w");
+        assert_eq!(sled.tree.len(), 9);
         sled.insert_as("read", b"r".to_vec());
         assert_eq!(sled.get("read"), Some(b"r".to_vec()));
 
