@@ -236,15 +236,18 @@ impl Sled {
     }
 
     /// Writes what the store writes for a new secret, as one transaction: `payload`, a
-    /// 24-byte payload index and a 200-byte record under three keys of their own; no flush.
+    /// 24-byte payload index and a 200-byte record under three keys never used before (the
+    /// tree grows, as under creates); no flush.
     pub(crate) fn tx(&self, payload: &[u8]) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let k = n % KEYS;
-        let keys = [format!("p/{k}"), format!("i/{k}"), format!("r/{k}")];
-        let payload = stamped(payload, n);
+        let keys = [
+            format!("p/new/{n}"),
+            format!("i/new/{n}"),
+            format!("r/new/{n}"),
+        ];
         self.tree
             .transaction(|tx| {
-                tx.insert(keys[0].as_bytes(), &payload[..])?;
+                tx.insert(keys[0].as_bytes(), payload)?;
                 tx.insert(keys[1].as_bytes(), &[7u8; 24][..])?;
                 tx.insert(keys[2].as_bytes(), &[7u8; 200][..])?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
