@@ -287,15 +287,18 @@ impl LocalKms {
 impl Kms for LocalKms {
     fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError> {
         // The lock covers counting the wrap; the random draw and the wrap run outside it, on a
-        // copy of the version's material, so concurrent callers do not queue behind a syscall.
-        let (number, material) = {
+        // copy of the version's material (copied straight into zeroizing memory), so concurrent
+        // callers do not queue behind a syscall.
+        let mut material = Zeroizing::new([0u8; 32]);
+        let number = {
             let mut ring = self.lock();
             self.reserve_wrap(&mut ring, key_id)?;
             let key = ring.get_mut(key_id).expect("reserve_wrap found the key");
             let number = key.primary_version();
             let version = key.versions.last_mut().expect("a master key has a version");
             version.wraps += 1;
-            (number, Zeroizing::new(**version.material))
+            material.copy_from_slice(&version.material[..]);
+            number
         };
 
         // One getrandom call for the key and its wrap nonce: each call costs a syscall.

@@ -204,7 +204,8 @@ impl Disk {
 /// A raw sled tree: insert + flush (a durable write) and get.
 pub(crate) struct Sled {
     db: sled::Db,
-    /// For the transactions, apart from the plain inserts.
+    /// A tree of its own for the transactions and the new secrets' inserts (the durable
+    /// floors use the default tree).
     tree: sled::Tree,
     next: AtomicU64,
 }

@@ -253,8 +253,9 @@ const FLOORS: &[(&str, &str, &str)] = &[
     (
         "seal+map_insert_new",
         "seal + map insert, new key",
-        "seal, then insert under a name never used before into a map that grows (a fresh one \
-         each round, as the create benchmark's store)",
+        "seal, then insert under a name never used before (the map takes fresh memory for every \
+         entry, as a create does; its table is pre-sized, and fresh each round, as the create \
+         benchmark's store)",
     ),
     ("map_get+open", "map get + open", "map get, then open"),
     (
@@ -292,14 +293,17 @@ pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Res
     let pg = postgres.map(|url| Pg::open(url, CALLERS));
     let envelope = Envelope::new();
     let plaintext = crate::value();
-    // A sealed value, the size of what the store keeps for a 1 KiB value.
+    // A sealed 1 KiB value (1,040 B: the store's envelope adds ~96 B more, its header and the
+    // wrapped data key).
     let sealed = envelope.sealed_bytes();
     let map = Map::filled();
     map.insert_as("floor/read", envelope.sealed_bytes());
     let raw_sled = Sled::open(&dir.join("raw-sled"));
     // The floors that never flush write here, so that the durable floors' flushes do not
     // carry their data.
-    let unflushed_sled = Sled::open(&dir.join("raw-sled-unflushed"));
+    let unflushed_tx = Sled::open(&dir.join("raw-sled-unflushed-tx"));
+    // And each its own, so that neither runs on a tree the other has grown.
+    let unflushed_inserts = Sled::open(&dir.join("raw-sled-unflushed-inserts"));
     raw_sled.insert_as("floor/read", envelope.sealed_bytes());
     let disk = Disk::open(&dir.join("raw-disk"));
     let memory = Facade::memory();
@@ -338,9 +342,9 @@ pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Res
         (
             "sled_tx_32",
             Box::new(|budget| {
-                let rate = measure::concurrent(CALLERS, budget, &|_| unflushed_sled.tx(&sealed));
+                let rate = measure::concurrent(CALLERS, budget, &|_| unflushed_tx.tx(&sealed));
                 // Untimed: so that sled's background flush of it does not slow what comes next.
-                unflushed_sled.flush();
+                unflushed_tx.flush();
                 rate
             }),
         ),
@@ -348,10 +352,10 @@ pub(crate) fn run(settings: Settings, dir: &Path, postgres: Option<&str>) -> Res
             "sled_new_inserts_32",
             Box::new(|budget| {
                 let rate = measure::concurrent(CALLERS, budget, &|_| {
-                    unflushed_sled.new_secret_inserts(&sealed)
+                    unflushed_inserts.new_secret_inserts(&sealed)
                 });
                 // Untimed: so that sled's background flush of it does not slow what comes next.
-                unflushed_sled.flush();
+                unflushed_inserts.flush();
                 rate
             }),
         ),
@@ -552,7 +556,7 @@ impl Results {
         out
     }
 
-    /// Issue 8's targets, met or not.
+    /// Issue 8's targets, met or not (the 2× target checked against both create floors).
     fn targets(&self) -> String {
         let checks: [(&str, f64, f64, bool); 7] = [
             (
@@ -568,7 +572,7 @@ impl Results {
                 false,
             ),
             (
-                "memory create_secret within 2× of seal + map insert of a new key",
+                "memory create_secret within 2× of seal + map insert (the floor with new keys)",
                 self.ratio("op/memory/create", "seal+map_insert_new"),
                 2.0,
                 false,
