@@ -14,14 +14,27 @@ use crate::value;
 const KEYS: u64 = 1 << 14;
 
 const AAD: &[u8] = b"secrets-bench";
+/// The associated data of a data key's wrap (the store's binds the key id, version and
+/// context; any 32 bytes cost the same).
+const WRAP_AAD: &[u8; 32] = b"secrets-bench/wrap/key-id+contxt";
+/// A wrapped data key: the key and its tag.
+const WRAPPED_LEN: usize = 32 + 16;
 
-/// A raw envelope seal / open with ring: what the envelope does for a value, without the
-/// wrapping of the data key under the master key and without the envelope's header.
+/// Raw envelope encryption with ring, without the envelope's header: [`Envelope::seal`] and
+/// [`Envelope::open`] do the value's part alone (a fresh data key, a seal / open of the 1 KiB
+/// value); [`Envelope::wrap_seal`] and [`Envelope::unwrap_open`] the whole of it, the data key
+/// also wrapped under / unwrapped from a master key whose ring key is built just in time, as
+/// the store's KMS does.
 pub(crate) struct Envelope {
     rng: SystemRandom,
     plaintext: Vec<u8>,
     /// One sealed value, with the key and nonce it was sealed with, for `open`.
     sealed: (Vec<u8>, [u8; 32], [u8; 12]),
+    /// The master key data keys are wrapped under.
+    master: [u8; 32],
+    /// One whole envelope (wrapped key, then sealed value), with its wrap and value nonces,
+    /// for `unwrap_open`.
+    enveloped: (Vec<u8>, [u8; 12], [u8; 12]),
 }
 
 impl Envelope {
@@ -30,9 +43,86 @@ impl Envelope {
             rng: SystemRandom::new(),
             plaintext: value(),
             sealed: (Vec::new(), [0; 32], [0; 12]),
+            master: [0; 32],
+            enveloped: (Vec::new(), [0; 12], [0; 12]),
         };
-        floor.sealed = floor.seal();
         floor
+            .rng
+            .fill(&mut floor.master)
+            .expect("the OS random number generator works");
+        floor.sealed = floor.seal();
+        floor.enveloped = floor.wrap_seal_with_nonces();
+        floor
+    }
+
+    /// Draws a fresh data key and the nonces of its wrap and of the value in one OS random
+    /// call (as the store's KMS and envelope do), wraps the key under the master key and seals
+    /// a copy of the 1 KiB value under it, into one buffer sized up front: wrapped key, then
+    /// ciphertext and tag.
+    pub(crate) fn wrap_seal(&self) -> Vec<u8> {
+        self.wrap_seal_with_nonces().0
+    }
+
+    fn wrap_seal_with_nonces(&self) -> (Vec<u8>, [u8; 12], [u8; 12]) {
+        let mut random = [0u8; 32 + 12 + 12];
+        self.rng
+            .fill(&mut random)
+            .expect("the OS random number generator works");
+        let (data_key, nonces) = random.split_at(32);
+        let data_key: [u8; 32] = data_key.try_into().expect("32 bytes");
+        let wrap_nonce: [u8; 12] = nonces[..12].try_into().expect("12 bytes");
+        let value_nonce: [u8; 12] = nonces[12..].try_into().expect("12 bytes");
+        let tag_len = AES_256_GCM.tag_len();
+        let mut out = Vec::with_capacity(WRAPPED_LEN + self.plaintext.len() + tag_len);
+        out.extend_from_slice(&data_key);
+        let tag = key(&self.master)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(wrap_nonce),
+                Aad::from(WRAP_AAD),
+                &mut out,
+            )
+            .expect("wrapping 32 bytes cannot fail");
+        out.extend_from_slice(tag.as_ref());
+        out.extend_from_slice(&self.plaintext);
+        let tag = key(&data_key)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(value_nonce),
+                Aad::from(AAD),
+                &mut out[WRAPPED_LEN..],
+            )
+            .expect("sealing 1 KiB cannot fail");
+        out.extend_from_slice(tag.as_ref());
+        (out, wrap_nonce, value_nonce)
+    }
+
+    /// A copy of the whole envelope made at start-up (as a read from storage would hand over).
+    pub(crate) fn enveloped_bytes(&self) -> Vec<u8> {
+        self.enveloped.0.clone()
+    }
+
+    /// Unwraps the data key of `enveloped` (made by this floor's own `wrap_seal` at start-up)
+    /// under the master key, then opens the value with it; returns the plaintext length.
+    pub(crate) fn unwrap_open(&self, mut enveloped: Vec<u8>) -> usize {
+        let (_, wrap_nonce, value_nonce) = &self.enveloped;
+        let mut wrapped = [0u8; WRAPPED_LEN];
+        wrapped.copy_from_slice(&enveloped[..WRAPPED_LEN]);
+        let data_key: [u8; 32] = key(&self.master)
+            .open_in_place(
+                Nonce::assume_unique_for_key(*wrap_nonce),
+                Aad::from(WRAP_AAD),
+                &mut wrapped,
+            )
+            .expect("the floor's own wrapped key opens")[..]
+            .try_into()
+            .expect("a wrapped key holds 32 bytes");
+        key(&data_key)
+            .open_in_place(
+                Nonce::assume_unique_for_key(*value_nonce),
+                Aad::from(AAD),
+                &mut enveloped[WRAPPED_LEN..],
+            )
+            .expect("the floor's own ciphertext opens")
+            .len()
     }
 
     /// Draws a fresh data key and nonce in one OS random call (as the envelope does), builds
@@ -305,6 +395,15 @@ mod tests {
         let (sealed, _, _) = envelope.seal();
         assert_eq!(sealed.len(), 1024 + 16);
         assert_eq!(envelope.open(envelope.sealed_bytes()), 1024);
+        let (one, two) = (envelope.wrap_seal(), envelope.wrap_seal());
+        assert_eq!(one.len(), WRAPPED_LEN + 1024 + 16);
+        assert_ne!(one, two, "every envelope has a fresh data key and nonces");
+        assert_eq!(envelope.unwrap_open(envelope.enveloped_bytes()), 1024);
+        // The wrapped key really is checked: the floor does the unwrap's work.
+        let mut forged = envelope.enveloped_bytes();
+        forged[0] ^= 1;
+        let unwrap = std::panic::catch_unwind(|| envelope.unwrap_open(forged));
+        assert!(unwrap.is_err(), "a damaged wrapped key does not open");
 
         let map = Map::filled();
         map.insert(b"x".to_vec());
