@@ -97,7 +97,7 @@ fn attempt_once<'a>(
         current = locked_record(&mut tx, st, name)?;
     }
     let existed = current.is_some();
-    match f(current.as_ref()) {
+    match f(current.as_ref()).for_secret(name)? {
         Update::Keep => {}
         Update::Delete => {
             if existed {
@@ -109,9 +109,6 @@ fn attempt_once<'a>(
             put_payloads,
             delete_payloads,
         } => {
-            if record.name != *name {
-                return Err(StorageError::NameMismatch.into());
-            }
             let bytes = encode_record(&record);
             let statement = if existed {
                 &st.update_record

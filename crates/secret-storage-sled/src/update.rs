@@ -91,7 +91,7 @@ fn plan(
     mut index: PayloadIndex,
     stamp: u64,
 ) -> Result<Vec<Op>, StorageError> {
-    match decision {
+    match decision.for_secret(name)? {
         Update::Keep => Ok(Vec::new()),
         Update::Delete => {
             let mut ops: Vec<Op> = vec![(record_key(name), None), (index_key(name), None)];
@@ -108,9 +108,6 @@ fn plan(
             put_payloads,
             delete_payloads,
         } => {
-            if record.name != *name {
-                return Err(StorageError::NameMismatch);
-            }
             let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
             for (id, bytes) in put_payloads {
                 ops.push((payload_key(name, &id), Some(sled::IVec::from(&*bytes))));

@@ -131,6 +131,19 @@ pub enum Update<'a> {
     Delete,
 }
 
+impl<'a> Update<'a> {
+    /// This decision, checked against the secret being updated, `name`: every backend checks
+    /// a decision so before it applies anything.
+    ///
+    /// Errors: [`StorageError::NameMismatch`] if a `Write`'s record names another secret.
+    pub fn for_secret(self, name: &SecretName) -> Result<Update<'a>, StorageError> {
+        match &self {
+            Update::Write { record, .. } if record.name != *name => Err(StorageError::NameMismatch),
+            _ => Ok(self),
+        }
+    }
+}
+
 /// A consistent view of one secret: its record and all of its payloads, read at one instant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {

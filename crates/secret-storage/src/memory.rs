@@ -127,7 +127,7 @@ impl Storage for MemoryStorage {
             .get_key_value(name)
             .map(|(name, stored)| stored.record.to_record(name))
             .transpose()?;
-        match f(current.as_ref()) {
+        match f(current.as_ref()).for_secret(name)? {
             Update::Keep => {}
             Update::Delete => {
                 secrets.remove(name);
@@ -137,9 +137,6 @@ impl Storage for MemoryStorage {
                 put_payloads,
                 delete_payloads,
             } => {
-                if record.name != *name {
-                    return Err(StorageError::NameMismatch);
-                }
                 let (name, record) = CompactRecord::new(record);
                 let stored = match secrets.entry(name) {
                     Entry::Occupied(entry) => {
