@@ -7,8 +7,8 @@ use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex};
 
 use common::{
-    ACCOUNT, Fixture, REGION, code, create_request, delete, force_delete, on_every_backend,
-    put_request, restore, secret_arn,
+    ACCOUNT, Fixture, REGION, code, create_request, delete, force_delete, get_request,
+    on_every_backend, put_request, restore, secret_arn, stage_request,
 };
 use secret_model::{ErrorCode, SecretDataType, SecretName, VersionId, WireTag};
 use secret_storage::Update;
@@ -30,11 +30,7 @@ fn tag(key: &str, value: &str) -> WireTag {
 }
 
 fn get(name: &str, version: Option<&str>) -> GetSecretValueRequest {
-    GetSecretValueRequest {
-        secret_name: name.into(),
-        version_id: version.map(Into::into),
-        version_stage: None,
-    }
+    get_request(name, version, None)
 }
 
 fn stage(
@@ -42,12 +38,7 @@ fn stage(
     remove_from: Option<&str>,
     move_to: Option<&str>,
 ) -> UpdateSecretVersionStageRequest {
-    UpdateSecretVersionStageRequest {
-        secret_name: name.into(),
-        version_stage: "blue".into(),
-        remove_from_version: remove_from.map(Into::into),
-        move_to_version: move_to.map(Into::into),
-    }
+    stage_request(name, "blue", remove_from, move_to)
 }
 
 fn list_versions(name: &str) -> ListSecretVersionIdsRequest {
