@@ -1,16 +1,16 @@
 //! [`SledStorage::check_integrity`]: a full scan that checks every invariant of the layout.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use secret_model::{SecretName, VersionId};
 use secret_storage::StorageError;
 
 use crate::error::from_sled;
 use crate::keys::{
-    INDEX_PREFIX, META_FORMAT, META_JOURNAL, PAYLOAD_PREFIX, PayloadIndex, RECORD_PREFIX,
-    name_in_key, split_payload_key,
+    META_FORMAT, META_JOURNAL, PAYLOAD_PREFIX, PayloadIndex, RECORD_PREFIX, name_in_key,
+    split_payload_key,
 };
-use crate::{SledStorage, decode_stored};
+use crate::{SledStorage, decode_stored_with_index};
 
 /// What [`SledStorage::check_integrity`] found in a sound store.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,9 +22,9 @@ pub struct IntegrityReport {
 }
 
 impl SledStorage {
-    /// Scans the whole store and checks that it is sound: every record decodes and is stored
-    /// under its own name; every secret has exactly one payload index, listing exactly the
-    /// payloads stored for it; no payload or index exists without a record; no other key
+    /// Scans the whole store and checks that it is sound: every record and its payload index
+    /// decode and the record is stored under its own name; each secret's payload index lists
+    /// exactly the payloads stored for it; no payload exists without a record; no other key
     /// exists. (Whether each version *has* a payload is the facade's rule, not checked here.)
     ///
     /// The scan is not atomic: run it on a store no one is writing to, such as right after
@@ -32,7 +32,6 @@ impl SledStorage {
     /// if sled fails, or a journaled write could not be fully applied (reopen the store).
     pub fn check_integrity(&self) -> Result<IntegrityReport, StorageError> {
         self.check_readable()?;
-        let mut records: BTreeSet<SecretName> = BTreeSet::new();
         let mut indexes: BTreeMap<SecretName, PayloadIndex> = BTreeMap::new();
         let mut payloads: BTreeMap<SecretName, Vec<VersionId>> = BTreeMap::new();
         let mut payload_count = 0;
@@ -42,11 +41,7 @@ impl SledStorage {
                 continue;
             } else if key.starts_with(RECORD_PREFIX) {
                 let name = name_in_key(RECORD_PREFIX, &key)?;
-                decode_stored(&name, &value)?;
-                records.insert(name);
-            } else if key.starts_with(INDEX_PREFIX) {
-                let name = name_in_key(INDEX_PREFIX, &key)?;
-                let index = PayloadIndex::decode(&name, &value)?;
+                let (index, _record) = decode_stored_with_index(&name, &value)?;
                 indexes.insert(name, index);
             } else if key.starts_with(PAYLOAD_PREFIX) {
                 let (name, id) = split_payload_key(&key)?;
@@ -59,15 +54,8 @@ impl SledStorage {
                 )));
             }
         }
-        for name in &records {
-            if !indexes.contains_key(name) {
-                return Err(corrupt(format!("{name} has a record but no payload index")));
-            }
-        }
+        let secrets = indexes.len();
         for (name, index) in &mut indexes {
-            if !records.contains(name) {
-                return Err(corrupt(format!("{name} has a payload index but no record")));
-            }
             // Remove what is found; what remains is listed but missing.
             for id in payloads.remove(name).unwrap_or_default() {
                 if !index.versions.remove(&id) {
@@ -82,14 +70,14 @@ impl SledStorage {
                 )));
             }
         }
-        // Payloads of secrets with an index were removed above.
+        // Payloads of existing secrets were removed above.
         if let Some(owner) = payloads.keys().next() {
             return Err(corrupt(format!(
                 "payloads of {owner} are stored but {owner} does not exist"
             )));
         }
         Ok(IntegrityReport {
-            secrets: records.len(),
+            secrets,
             payloads: payload_count,
         })
     }

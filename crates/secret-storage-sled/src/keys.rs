@@ -1,28 +1,31 @@
 //! The key layout of the store's sled tree (layout version [`LAYOUT_VERSION`]), and the value
-//! of a secret's payload index.
+//! stored under a record key: the secret's payload index, then its record.
 //!
 //! | key                                   | value                                  |
 //! |---------------------------------------|----------------------------------------|
 //! | `meta/format`                         | the layout version, `u32` big-endian   |
 //! | `meta/journal`                        | `1` while the store uses a write journal |
-//! | `r/` name                             | the record, in record format 1         |
-//! | `i/` name                             | the payload index (below)              |
+//! | `r/` name                             | the payload index and the record (below) |
 //! | `p/` name `0x00` version id           | the payload of that version            |
 //!
-//! Names never contain `0x00`, so `p/a\0…` and `p/ab\0…` cannot be confused. The payload index
-//! of a secret exists exactly when its record does, and is rewritten by every write: an `u64`
-//! write stamp (unique in the database, never reused) followed by the version id of every
+//! Names never contain `0x00`, so `p/a\0…` and `p/ab\0…` cannot be confused. The value under
+//! `r/` name is: the payload index's length `u32` big-endian, the payload index, then the
+//! record (`secret_storage::encode_record`). The payload index is rewritten by every write: an
+//! `u64` write stamp (unique in the database, never reused) followed by the version id of every
 //! stored payload, each ended by `0x00`. It lets a transaction, which cannot scan, find every
 //! payload, and lets a reader that is not in a transaction detect that a write slipped between
 //! its reads.
+//!
+//! Layout 1 kept the payload index under a key of its own, `i/` name; opening a layout-1 store
+//! folds each index into its record ([`crate::upgrade`]).
 
 use std::collections::BTreeSet;
 
 use secret_model::{SecretName, VersionId};
 use secret_storage::StorageError;
 
-/// The layout version this release reads and writes.
-pub(crate) const LAYOUT_VERSION: u32 = 1;
+/// The layout version this release writes (and reads; layout 1 is upgraded on open).
+pub(crate) const LAYOUT_VERSION: u32 = 2;
 
 /// The key of the layout version.
 pub(crate) const META_FORMAT: &[u8] = b"meta/format";
@@ -31,8 +34,8 @@ pub(crate) const META_FORMAT: &[u8] = b"meta/format";
 pub(crate) const META_JOURNAL: &[u8] = b"meta/journal";
 /// The prefix of record keys.
 pub(crate) const RECORD_PREFIX: &[u8] = b"r/";
-/// The prefix of payload index keys.
-pub(crate) const INDEX_PREFIX: &[u8] = b"i/";
+/// The prefix of layout 1's payload index keys (layout 2 has none).
+pub(crate) const LEGACY_INDEX_PREFIX: &[u8] = b"i/";
 /// The prefix of payload keys.
 pub(crate) const PAYLOAD_PREFIX: &[u8] = b"p/";
 
@@ -50,9 +53,32 @@ pub(crate) fn record_key(name: &SecretName) -> Vec<u8> {
     prefixed(RECORD_PREFIX, name)
 }
 
-/// `i/` + name.
-pub(crate) fn index_key(name: &SecretName) -> Vec<u8> {
-    prefixed(INDEX_PREFIX, name)
+/// The value stored under the record key: the payload index's length, the index, and the
+/// record (already encoded by `secret_storage::encode_record`).
+pub(crate) fn encode_stored(index: &PayloadIndex, record: &[u8]) -> Vec<u8> {
+    let index = index.encode();
+    let mut out = Vec::with_capacity(4 + index.len() + record.len());
+    out.extend_from_slice(&(index.len() as u32).to_be_bytes());
+    out.extend_from_slice(&index);
+    out.extend_from_slice(record);
+    out
+}
+
+/// Splits a value stored under the record key of `name` into the payload index and the
+/// record's bytes. Errors: `Corrupt` naming `name` if it is cut short or the index does not
+/// decode.
+pub(crate) fn split_stored<'b>(
+    name: &SecretName,
+    bytes: &'b [u8],
+) -> Result<(PayloadIndex, &'b [u8]), StorageError> {
+    let truncated = || StorageError::Corrupt(format!("the stored record of {name} is truncated"));
+    let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(truncated)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(truncated());
+    }
+    let (index, record) = rest.split_at(len);
+    Ok((PayloadIndex::decode(name, index)?, record))
 }
 
 /// `p/` + name + `0x00` + version id.
@@ -180,6 +206,25 @@ mod tests {
         assert!(record_key(&name("a")) < after);
         assert!(after < record_key(&name("a-")));
         assert!(after < record_key(&name("a.b")));
+    }
+
+    #[test]
+    fn stored_values_split_into_index_and_record() {
+        let index = PayloadIndex {
+            stamp: 9,
+            versions: [id("v1")].into(),
+        };
+        let n = name("s");
+        let stored = encode_stored(&index, b"record bytes");
+        assert_eq!(&stored[..4], &[0, 0, 0, 11]);
+        let (back, record) = split_stored(&n, &stored).unwrap();
+        assert_eq!((back, record), (index, &b"record bytes"[..]));
+        for cut in 0..15 {
+            assert!(split_stored(&n, &stored[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut bad = stored.clone();
+        bad[4 + 8 + 2] = b'x';
+        assert!(split_stored(&n, &bad).is_err());
     }
 
     #[test]

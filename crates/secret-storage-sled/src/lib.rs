@@ -46,6 +46,7 @@ mod keys;
 mod options;
 mod snapshot;
 mod update;
+mod upgrade;
 
 use std::fmt;
 use std::path::Path;
@@ -136,7 +137,7 @@ impl SledStorage {
             }
         };
         let tree = open_tree(&db)?;
-        check_layout(&db, &tree)?;
+        let layout = check_layout(&db, &tree)?;
         let marked = tree
             .get(META_JOURNAL)
             .map_err(|e| from_sled("reading the journal mark", e))?
@@ -162,6 +163,9 @@ impl SledStorage {
             journal::remove(path)?;
             WritePath::Transactions(GroupCommit::new())
         };
+        // Before any write, and with nothing in the journal (it was replayed, and a new epoch
+        // begun, on a durable sled).
+        finish_upgrade(layout, &tree, &|| journal::make_sled_durable(&db, path))?;
         Ok(SledStorage {
             db,
             tree,
@@ -182,7 +186,7 @@ impl SledStorage {
     /// [`SledOptions::journal`] off to fold the journal into sled).
     pub fn from_db(db: sled::Db) -> Result<Self, StorageError> {
         let tree = open_tree(&db)?;
-        check_layout(&db, &tree)?;
+        let layout = check_layout(&db, &tree)?;
         if tree
             .get(META_JOURNAL)
             .map_err(|e| from_sled("reading the journal mark", e))?
@@ -196,6 +200,7 @@ impl SledStorage {
                 retryable: false,
             });
         }
+        finish_upgrade(layout, &tree, &|| flush(&db))?;
         Ok(SledStorage {
             db,
             tree,
@@ -233,45 +238,64 @@ fn flush(db: &sled::Db) -> Result<(), StorageError> {
         .map_err(|e| from_sled("flushing the sled store to disk", e))
 }
 
-/// Checks `meta/format`, writing it into a new, empty tree.
-fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<(), StorageError> {
-    {
-        let ours = LAYOUT_VERSION.to_be_bytes();
-        let stored = tree
-            .get(META_FORMAT)
-            .map_err(|e| from_sled("reading the layout version", e))?;
-        let Some(stored) = stored else {
-            if !tree.is_empty() {
-                return Err(StorageError::Corrupt(
-                    "the sled store holds data but no layout version (meta/format)".into(),
-                ));
-            }
-            // Two openers racing on an empty tree both write the same value: harmless.
-            tree.insert(META_FORMAT, &ours[..])
-                .map_err(|e| from_sled("writing the layout version", e))?;
-            return flush(db);
-        };
-        let found = <[u8; 4]>::try_from(stored.as_ref())
-            .map(u32::from_be_bytes)
-            .map_err(|_| {
-                StorageError::Corrupt(format!(
-                    "the layout version (meta/format) is {} bytes long, not 4",
-                    stored.len()
-                ))
-            })?;
-        if found == LAYOUT_VERSION {
-            Ok(())
-        } else if found > LAYOUT_VERSION {
-            Err(StorageError::Corrupt(format!(
-                "the sled store has layout version {found}, written by a newer release; \
-                 this release reads layout version {LAYOUT_VERSION} only"
-            )))
-        } else {
-            Err(StorageError::Corrupt(format!(
-                "the sled store has unknown layout version {found}"
-            )))
+/// Checks `meta/format`, writing it into a new, empty tree, and returns the layout version the
+/// store has: [`LAYOUT_VERSION`], or 1, which [`finish_upgrade`] upgrades once the write journal
+/// is replayed.
+fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u32, StorageError> {
+    let ours = LAYOUT_VERSION.to_be_bytes();
+    let stored = tree
+        .get(META_FORMAT)
+        .map_err(|e| from_sled("reading the layout version", e))?;
+    let Some(stored) = stored else {
+        if !tree.is_empty() {
+            return Err(StorageError::Corrupt(
+                "the sled store holds data but no layout version (meta/format)".into(),
+            ));
         }
+        // Two openers racing on an empty tree both write the same value: harmless.
+        tree.insert(META_FORMAT, &ours[..])
+            .map_err(|e| from_sled("writing the layout version", e))?;
+        flush(db)?;
+        return Ok(LAYOUT_VERSION);
+    };
+    let found = <[u8; 4]>::try_from(stored.as_ref())
+        .map(u32::from_be_bytes)
+        .map_err(|_| {
+            StorageError::Corrupt(format!(
+                "the layout version (meta/format) is {} bytes long, not 4",
+                stored.len()
+            ))
+        })?;
+    if found == LAYOUT_VERSION || found == 1 {
+        Ok(found)
+    } else if found > LAYOUT_VERSION {
+        Err(StorageError::Corrupt(format!(
+            "the sled store has layout version {found}, written by a newer release; \
+             this release reads layout versions 1 and {LAYOUT_VERSION} only"
+        )))
+    } else {
+        Err(StorageError::Corrupt(format!(
+            "the sled store has unknown layout version {found}"
+        )))
     }
+}
+
+/// If the store had layout 1, upgrades it to [`LAYOUT_VERSION`] ([`upgrade`]): every secret,
+/// then `make_durable`, then `meta/format`, then `make_durable` again. Call after the write
+/// journal (whose frames hold keys of the store's own layout) is replayed.
+fn finish_upgrade(
+    found: u32,
+    tree: &sled::Tree,
+    make_durable: &dyn Fn() -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    if found == LAYOUT_VERSION {
+        return Ok(());
+    }
+    upgrade::from_layout_1(tree)?;
+    make_durable()?;
+    tree.insert(META_FORMAT, &LAYOUT_VERSION.to_be_bytes()[..])
+        .map_err(|e| from_sled("writing the layout version", e))?;
+    make_durable()
 }
 
 impl SledStorage {
@@ -306,6 +330,22 @@ impl SledStorage {
 /// Decodes the record stored under the record key of `name`.
 /// Errors: `Corrupt` if it does not decode or names another secret.
 pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
+    let (_index, record) = keys::split_stored(name, bytes)?;
+    decode_named(name, record)
+}
+
+/// Decodes the payload index and the record stored under the record key of `name`.
+/// Errors: `Corrupt` if either does not decode, or the record names another secret.
+pub(crate) fn decode_stored_with_index(
+    name: &SecretName,
+    bytes: &[u8],
+) -> Result<(keys::PayloadIndex, SecretRecord), StorageError> {
+    let (index, record) = keys::split_stored(name, bytes)?;
+    Ok((index, decode_named(name, record)?))
+}
+
+/// Decodes a record (`secret_storage::decode_record`) that must be `name`'s.
+fn decode_named(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
     let record = decode_record(bytes).map_err(|e| match e {
         StorageError::Corrupt(why) => StorageError::Corrupt(format!("record of {name}: {why}")),
         other => other,

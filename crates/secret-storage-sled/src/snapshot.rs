@@ -1,13 +1,14 @@
 //! [`Storage::snapshot`](secret_storage::Storage::snapshot): optimistic plain reads validated
-//! by the payload index's write stamp, with a transaction as the fallback.
+//! by the write stamp of the payload index stored with the record, with a transaction as the
+//! fallback.
 
 use secret_model::SecretName;
 use secret_storage::{Snapshot, StorageError};
 use sled::transaction::ConflictableTransactionError;
 
 use crate::error::{from_sled, from_transaction};
-use crate::keys::{PayloadIndex, index_key, payload_key, record_key};
-use crate::{SledStorage, decode_stored};
+use crate::keys::{payload_key, record_key};
+use crate::{SledStorage, decode_stored_with_index};
 
 /// Optimistic tries before falling back to a transaction.
 const OPTIMISTIC_TRIES: usize = 8;
@@ -27,8 +28,9 @@ pub(crate) fn snapshot(
 /// One optimistic read: `Ok(None)` if a write interfered and it must be tried again.
 ///
 /// Each sled read is atomic with respect to a transaction's commit, and every write of a
-/// secret gives its index a stamp never used before. So if the index reads the same before
-/// and after the other reads, no write committed in between, and they all saw one state.
+/// secret gives its payload index (stored with its record) a stamp never used before. So if
+/// the record reads the same before and after the payloads, no write committed in between, and
+/// they all saw one state.
 fn try_optimistic(
     store: &SledStorage,
     name: &SecretName,
@@ -39,25 +41,20 @@ fn try_optimistic(
             .get(key)
             .map_err(|e| from_sled("reading a snapshot", e))
     };
-    let Some(index_bytes) = get(index_key(name))? else {
+    let Some(stored) = get(record_key(name))? else {
         // The secret did not exist at the instant of this read.
         return Ok(Some(None));
     };
-    let record = get(record_key(name))?;
-    let index = PayloadIndex::decode(name, &index_bytes)?;
+    let (index, record) = decode_stored_with_index(name, &stored)?;
     let mut read = Vec::with_capacity(index.versions.len());
     for id in index.versions {
         let bytes = get(payload_key(name, &id))?;
         read.push((id, bytes));
     }
-    if get(index_key(name))?.as_deref() != Some(&index_bytes[..]) {
+    if get(record_key(name))?.as_deref() != Some(&stored[..]) {
         return Ok(None);
     }
     // Consistent: anything missing now is damage, not a race.
-    let Some(record) = record else {
-        return Err(no_record(name));
-    };
-    let record = decode_stored(name, &record)?;
     let mut payloads = Vec::with_capacity(read.len());
     for (id, bytes) in read {
         let Some(bytes) = bytes else {
@@ -66,10 +63,6 @@ fn try_optimistic(
         payloads.push((id, bytes.to_vec()));
     }
     Ok(Some(Some(Snapshot { record, payloads })))
-}
-
-fn no_record(name: &SecretName) -> StorageError {
-    StorageError::Corrupt(format!("{name} has a payload index but no record"))
 }
 
 fn missing_payload(name: &SecretName, id: &secret_model::VersionId) -> StorageError {
@@ -86,16 +79,11 @@ pub(crate) fn in_transaction(
     store
         .tree
         .transaction(|tx| {
-            let Some(index) = tx.get(index_key(name))? else {
+            let Some(stored) = tx.get(record_key(name))? else {
                 return Ok(None);
             };
-            let index =
-                PayloadIndex::decode(name, &index).map_err(ConflictableTransactionError::Abort)?;
-            let Some(record) = tx.get(record_key(name))? else {
-                return Err(ConflictableTransactionError::Abort(no_record(name)));
-            };
-            let record =
-                decode_stored(name, &record).map_err(ConflictableTransactionError::Abort)?;
+            let (index, record) = decode_stored_with_index(name, &stored)
+                .map_err(ConflictableTransactionError::Abort)?;
             let mut payloads = Vec::with_capacity(index.versions.len());
             for id in index.versions {
                 let Some(bytes) = tx.get(payload_key(name, &id))? else {

@@ -7,15 +7,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockW
 
 use secret_model::SecretName;
 use secret_storage::{SecretRecord, StorageError, Update, encode_record};
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
-};
+use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use crate::error::{from_sled, from_transaction};
 use crate::group_commit::Pending;
 use crate::journal::{Journal, Op};
-use crate::keys::{PayloadIndex, index_key, payload_key, record_key};
-use crate::{SledStorage, decode_stored};
+use crate::keys::{PayloadIndex, encode_stored, payload_key, record_key};
+use crate::{SledStorage, decode_stored_with_index};
 
 type TxResult<T> = ConflictableTransactionResult<T, StorageError>;
 
@@ -40,19 +38,18 @@ pub(crate) fn update<'a>(
     store
         .tree
         .transaction(|tx| {
-            let current = match tx.get(record_key(name))? {
-                Some(bytes) => match decode_stored(name, &bytes) {
-                    Ok(record) => Some(record),
+            let (index, current) = match tx.get(record_key(name))? {
+                Some(bytes) => match decode_stored_with_index(name, &bytes) {
+                    Ok((index, record)) => (index, Some(record)),
                     Err(e) => return abort(e),
                 },
-                None => None,
+                None => (PayloadIndex::default(), None),
             };
             let decision = (f.borrow_mut())(current.as_ref());
             if matches!(decision, Update::Keep) {
                 return Ok(());
             }
             pending.mark();
-            let index = read_index(tx, name)?;
             let stamp = if matches!(decision, Update::Write { .. }) {
                 tx.generate_id()?
             } else {
@@ -69,19 +66,11 @@ pub(crate) fn update<'a>(
         .map_err(|e| from_transaction("updating a secret", e))
 }
 
-/// The payload index of `name`, empty if there is none.
-fn read_index(tx: &TransactionalTree, name: &SecretName) -> TxResult<PayloadIndex> {
-    match tx.get(index_key(name))? {
-        Some(bytes) => PayloadIndex::decode(name, &bytes).or_else(abort),
-        None => Ok(PayloadIndex::default()),
-    }
-}
-
 /// The keys `decision` (a `Write` or a `Delete`) changes, with their new values (`None`:
 /// removed), given the secret's current payload index and, for a `Write`, the new index's
 /// stamp. Both write paths apply exactly these; the order is the one the journaled path
-/// applies them in (see [`journaled`]): new payloads, the index and the record, then removed
-/// payloads — a deleted secret's record and index first.
+/// applies them in (see [`journaled`]): new payloads, the record (with its payload index), then
+/// removed payloads — a deleted secret's record first.
 ///
 /// A payload both put and deleted ends up without one. Errors: `NameMismatch` if a `Write`'s
 /// record names another secret.
@@ -94,7 +83,7 @@ fn plan(
     match decision.for_secret(name)? {
         Update::Keep => Ok(Vec::new()),
         Update::Delete => {
-            let mut ops: Vec<Op> = vec![(record_key(name), None), (index_key(name), None)];
+            let mut ops: Vec<Op> = vec![(record_key(name), None)];
             ops.extend(
                 index
                     .versions
@@ -121,8 +110,8 @@ fn plan(
                 removals.push((key, None));
             }
             index.stamp = stamp;
-            ops.push((index_key(name), Some(index.encode().into())));
-            ops.push((record_key(name), Some(encode_record(&record).into())));
+            let stored = encode_stored(&index, &encode_record(&record));
+            ops.push((record_key(name), Some(stored.into())));
             ops.extend(removals);
             Ok(ops)
         }
@@ -203,28 +192,30 @@ pub(crate) fn journaled<'a>(
     // A write that could not be fully applied leaves sled torn in this process: `f` must not
     // decide on it, not even to keep it.
     journaled.journal.check_readable()?;
-    // Only writers change the secret's keys, and this one holds its write lock: plain reads.
-    let current = store
+    // Only writers change the secret's keys, and this one holds its write lock: a plain read.
+    let (index, current) = match store
         .tree
         .get(record_key(name))
         .map_err(|e| from_sled("reading a record", e))?
-        .map(|bytes| decode_stored(name, &bytes))
-        .transpose()?;
+    {
+        Some(bytes) => {
+            let (index, record) = decode_stored_with_index(name, &bytes)?;
+            (index, Some(record))
+        }
+        None => (PayloadIndex::default(), None),
+    };
     let decision = f(current.as_ref());
-    if matches!(decision, Update::Keep) {
-        return Ok(());
-    }
-    let index = plain_index(store, name)?;
     let stamp = match decision {
+        Update::Keep => return Ok(()),
         Update::Write { .. } => store
             .db
             .generate_id()
             .map_err(|e| from_sled("stamping a payload index", e))?,
         // Nothing to delete: nothing to journal.
-        _ if current.is_none() && index.is_none() => return Ok(()),
-        _ => 0,
+        Update::Delete if current.is_none() => return Ok(()),
+        Update::Delete => 0,
     };
-    let ops = plan(name, decision, index.unwrap_or_default(), stamp)?;
+    let ops = plan(name, decision, index, stamp)?;
     let journal = &journaled.journal;
     {
         let _inside = journal.enter();
@@ -251,18 +242,4 @@ pub(crate) fn journaled<'a>(
         let _ = journal.checkpoint(&store.db);
     }
     Ok(())
-}
-
-/// The payload index of `name`, read outside a transaction (the caller holds the secret's
-/// lock).
-fn plain_index(
-    store: &SledStorage,
-    name: &SecretName,
-) -> Result<Option<PayloadIndex>, StorageError> {
-    store
-        .tree
-        .get(index_key(name))
-        .map_err(|e| from_sled("reading a payload index", e))?
-        .map(|bytes| PayloadIndex::decode(name, &bytes))
-        .transpose()
 }

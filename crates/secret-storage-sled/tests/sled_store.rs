@@ -86,13 +86,13 @@ fn store_with_a_newer_layout_version_is_refused_on_open() {
     {
         let db = sled::open(dir.path()).unwrap();
         raw_tree(&db)
-            .insert(b"meta/format", &2u32.to_be_bytes()[..])
+            .insert(b"meta/format", &3u32.to_be_bytes()[..])
             .unwrap();
         db.flush().unwrap();
     }
     assert_corrupt(
         SledStorage::open(dir.path()),
-        "layout version 2, written by a newer release",
+        "layout version 3, written by a newer release",
     );
 }
 
@@ -121,7 +121,7 @@ fn a_new_store_records_its_layout_version() {
     let _store = SledStorage::from_db(db.clone()).unwrap();
     assert_eq!(
         raw_tree(&db).get(b"meta/format").unwrap().unwrap().as_ref(),
-        &1u32.to_be_bytes()
+        &2u32.to_be_bytes()
     );
 }
 
@@ -143,8 +143,12 @@ fn damaged_record_is_reported_as_corrupt_by_every_operation() {
     let store = SledStorage::from_db(db.clone()).unwrap();
     let record = sample_record("s", &["v1"]);
     write(&store, &record);
-    let mut bytes = encode_record(&record);
-    bytes[0] = 9;
+    // The stored value: the index's length, the index, then the record; damage the record's
+    // format version.
+    let mut bytes = raw_tree(&db).get(b"r/s").unwrap().unwrap().to_vec();
+    let index_len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    assert_eq!(bytes[4 + index_len..], encode_record(&record)[..]);
+    bytes[4 + index_len] = 9;
     raw_tree(&db).insert(b"r/s", bytes).unwrap();
 
     let name = secret_name("s");
@@ -184,7 +188,7 @@ fn record_stored_under_another_name_is_corrupt() {
 
 #[test]
 fn integrity_check_finds_payloads_and_indexes_out_of_place() {
-    let cases: [(&[u8], &[u8], &str); 4] = [
+    let cases: [(&[u8], &[u8], &str); 5] = [
         (
             b"p/ghost\0v1",
             b"x",
@@ -195,10 +199,12 @@ fn integrity_check_finds_payloads_and_indexes_out_of_place() {
             b"x",
             "payload of s version v9 is stored but not in its index",
         ),
+        // A layout-1 index key has no place in layout 2.
+        (b"i/ghost", &[0; 8], "unexpected key"),
         (
-            b"i/ghost",
-            &[0; 8],
-            "ghost has a payload index but no record",
+            b"r/ghost",
+            &[0, 0, 0, 9],
+            "stored record of ghost is truncated",
         ),
         (b"x/unknown", b"x", "unexpected key"),
     ];
@@ -225,11 +231,9 @@ fn integrity_check_finds_payloads_and_indexes_out_of_place() {
         store.check_integrity(),
         "lists version v1, whose payload is missing",
     );
-    raw_tree(&db).remove(b"i/s").unwrap();
-    assert_corrupt(
-        store.check_integrity(),
-        "s has a record but no payload index",
-    );
+    let stored = raw_tree(&db).get(b"r/s").unwrap().unwrap();
+    raw_tree(&db).insert(b"r/s", &stored[..6]).unwrap();
+    assert_corrupt(store.check_integrity(), "stored record of s is truncated");
 }
 
 #[test]

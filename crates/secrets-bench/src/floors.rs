@@ -259,6 +259,10 @@ pub(crate) struct Disk {
 /// The preallocated file holds this many 1 KiB slots, overwritten in turn.
 const DISK_SLOTS: u64 = 4096;
 
+/// The size of a stored record in the sled floors: a 200-byte record behind its payload index
+/// (sled layout 2).
+const STORED_RECORD: usize = 228;
+
 impl Disk {
     pub(crate) fn open(path: &std::path::Path) -> Self {
         use std::io::Write;
@@ -326,36 +330,30 @@ impl Sled {
         self.db.flush().expect("sled flushes");
     }
 
-    /// Writes what the store writes for a new secret, as one transaction: `payload`, a
-    /// 24-byte payload index and a 200-byte record under three keys never used before (the
-    /// tree grows, as under creates); no flush.
+    /// Writes what the store writes for a new secret, as one transaction: `payload` and a
+    /// 228-byte record (a 200-byte record behind its payload index) under two keys never used
+    /// before (the tree grows, as under creates); no flush.
     pub(crate) fn tx(&self, payload: &[u8]) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let keys = [
-            format!("p/new/{n}"),
-            format!("i/new/{n}"),
-            format!("r/new/{n}"),
-        ];
+        let keys = [format!("p/new/{n}"), format!("r/new/{n}")];
         self.tree
             .transaction(|tx| {
                 tx.insert(keys[0].as_bytes(), payload)?;
-                tx.insert(keys[1].as_bytes(), &[7u8; 24][..])?;
-                tx.insert(keys[2].as_bytes(), &[7u8; 200][..])?;
+                tx.insert(keys[1].as_bytes(), &[7u8; STORED_RECORD][..])?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .expect("the transaction commits");
     }
 
     /// Writes what the store writes for a new secret, as the store's journaled updates apply
-    /// it: three plain inserts of keys never used before (`payload`, a 24-byte payload index,
-    /// a 200-byte record), so that sled's tree grows and its leaves split as they do under
-    /// creates; no flush.
+    /// it: two plain inserts of keys never used before (`payload`, and a 228-byte record: a
+    /// 200-byte record behind its payload index), so that sled's tree grows and its leaves
+    /// split as they do under creates; no flush.
     pub(crate) fn new_secret_inserts(&self, payload: &[u8]) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let sets: [(String, &[u8]); 3] = [
+        let sets: [(String, &[u8]); 2] = [
             (format!("p/new/{n}"), payload),
-            (format!("i/new/{n}"), &[7u8; 24][..]),
-            (format!("r/new/{n}"), &[7u8; 200][..]),
+            (format!("r/new/{n}"), &[7u8; STORED_RECORD][..]),
         ];
         for (key, value) in sets {
             self.tree.insert(key, value).expect("sled inserts");
@@ -424,12 +422,12 @@ mod tests {
         sled.insert_flush(b"y");
         assert_eq!(sled.get("floor/1"), Some(b"\x01".to_vec()));
         sled.tx_flush(b"z");
-        assert_eq!(sled.tree.len(), 3);
+        assert_eq!(sled.tree.len(), 2);
         sled.new_secret_inserts(b"w");
-        assert_eq!(sled.tree.len(), 6);
+        assert_eq!(sled.tree.len(), 4);
         // Every call writes keys of a new secret: the tree grows.
         sled.new_secret_inserts(b"w");
-        assert_eq!(sled.tree.len(), 9);
+        assert_eq!(sled.tree.len(), 6);
         sled.insert_as("read", b"r".to_vec());
         assert_eq!(sled.get("read"), Some(b"r".to_vec()));
 

@@ -239,14 +239,14 @@ const FLOORS: &[(&str, &str, &str)] = &[
     (
         "sled_tx_32",
         "sled tx ×32, no flush",
-        "sled: the transaction of a new secret's three keys (never used before) on 32 threads, \
+        "sled: the transaction of a new secret's two keys (never used before) on 32 threads, \
          never flushed — the most creates/s sled's transactions allow here even without \
          durability (no row's floor)",
     ),
     (
         "sled_new_inserts_32",
         "sled new-secret inserts ×32, no flush",
-        "sled: a new secret's three keys (never used before, so the tree grows) as three plain \
+        "sled: a new secret's two keys (never used before, so the tree grows) as two plain \
          inserts, as the write journal applies them, on 32 threads, never flushed — the most \
          journaled creates/s sled allows here even without durability",
     ),
@@ -259,7 +259,7 @@ const FLOORS: &[(&str, &str, &str)] = &[
     (
         "sled_tx_flush",
         "sled tx+flush",
-        "sled: one transaction of the three keys a new secret writes, then `Db::flush` \
+        "sled: one transaction of the two keys a new secret writes, then `Db::flush` \
          (shows what the layout costs; no row's floor)",
     ),
     (

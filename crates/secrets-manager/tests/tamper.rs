@@ -66,6 +66,23 @@ fn record_key(name: &str) -> Vec<u8> {
     [b"r/".as_slice(), name.as_bytes()].concat()
 }
 
+/// The value sled layout 2 stores under a record key (docs/formats.md) in its two parts: the
+/// payload index with its length in front (`u32` big-endian), and the encoded record.
+fn stored_parts(t: &Tampered, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let stored = t.db.get(record_key(name)).unwrap().unwrap().to_vec();
+    let index_len = u32::from_be_bytes(stored[..4].try_into().unwrap()) as usize;
+    let (index, record) = stored.split_at(4 + index_len);
+    (index.to_vec(), record.to_vec())
+}
+
+/// Stores `record_bytes` as `name`'s record, behind the payload index `index` (as
+/// [`stored_parts`] returns it); returns the whole stored value.
+fn store_record_bytes(t: &Tampered, name: &str, index: &[u8], record_bytes: &[u8]) -> Vec<u8> {
+    let stored = [index, record_bytes].concat();
+    t.db.insert(record_key(name), stored.clone()).unwrap();
+    stored
+}
+
 fn get(store: &SecretsManager, name: &str, version: Option<&str>) -> Result<Vec<u8>, Error> {
     store
         .get_secret_value(GetSecretValueRequest {
@@ -168,18 +185,17 @@ fn swapped_records_are_refused() {
 #[test]
 fn every_changed_record_byte_is_an_internal_failure() {
     let t = setup();
-    let key = record_key("a");
-    let original = t.db.get(&key).unwrap().unwrap().to_vec();
+    let (index, original) = stored_parts(&t, "a");
     assert_eq!(original[0], 2, "sled records are sealed (record format 2)");
     for i in 0..original.len() {
         for flip in [0x01u8, 0x80] {
             let mut bad = original.clone();
             bad[i] ^= flip;
-            t.db.insert(&key, bad).unwrap();
+            store_record_bytes(&t, "a", &index, &bad);
             every_read_of_a_fails(&t.store, &format!("byte {i} ^ {flip:#x}"));
         }
     }
-    t.db.insert(&key, original).unwrap();
+    store_record_bytes(&t, "a", &index, &original);
     assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v2");
 }
 
@@ -187,14 +203,13 @@ fn every_changed_record_byte_is_an_internal_failure() {
 fn an_edited_record_with_its_old_seal_is_refused_and_nothing_is_written() {
     let t = setup();
     let key = record_key("a");
-    let original = t.db.get(&key).unwrap().unwrap().to_vec();
+    let (index, original) = stored_parts(&t, "a");
     // A well-formed edit: move ACSCurrent back to v1, keeping the seal.
     let mut record = decode_record(&original).unwrap();
     let stages: Vec<_> = record.versions.iter().map(|v| v.stages.clone()).collect();
     record.versions[0].stages = stages[1].clone();
     record.versions[1].stages = stages[0].clone();
-    let edited = encode_record(&record);
-    t.db.insert(&key, edited.clone()).unwrap();
+    let edited = store_record_bytes(&t, "a", &index, &encode_record(&record));
     every_read_of_a_fails(&t.store, "stages swapped");
     // A write on top of it is refused too, and leaves the stored bytes alone.
     let e = t
@@ -214,12 +229,12 @@ fn an_edited_record_with_its_old_seal_is_refused_and_nothing_is_written() {
 #[test]
 fn a_record_stripped_of_its_seal_is_refused() {
     let t = setup();
-    let key = record_key("a");
-    let mut record = decode_record(&t.db.get(&key).unwrap().unwrap()).unwrap();
+    let (index, original) = stored_parts(&t, "a");
+    let mut record = decode_record(&original).unwrap();
     record.seal = None;
     let stripped = encode_record(&record);
     assert_eq!(stripped[0], 1, "a record without a seal is record format 1");
-    t.db.insert(&key, stripped).unwrap();
+    store_record_bytes(&t, "a", &index, &stripped);
     every_read_of_a_fails(&t.store, "seal stripped");
 }
 
@@ -227,10 +242,10 @@ fn a_record_stripped_of_its_seal_is_refused() {
 fn accepting_unsealed_records_reads_a_format_1_record_and_seals_it_on_the_next_write() {
     let root = RootKey::from_bytes([4; 32]);
     let t = setup_with(LocalKms::in_memory(root), true);
-    let key = record_key("a");
-    let mut record = decode_record(&t.db.get(&key).unwrap().unwrap()).unwrap();
+    let (index, original) = stored_parts(&t, "a");
+    let mut record = decode_record(&original).unwrap();
     record.seal = None;
-    t.db.insert(&key, encode_record(&record)).unwrap();
+    store_record_bytes(&t, "a", &index, &encode_record(&record));
     assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v2");
     t.store
         .put_secret_value(PutSecretValueRequest {
@@ -240,7 +255,7 @@ fn accepting_unsealed_records_reads_a_format_1_record_and_seals_it_on_the_next_w
             ..Default::default()
         })
         .unwrap();
-    let rewritten = decode_record(&t.db.get(&key).unwrap().unwrap()).unwrap();
+    let rewritten = decode_record(&stored_parts(&t, "a").1).unwrap();
     assert!(rewritten.seal.is_some(), "sealed by its next write");
     assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v3");
 }
@@ -257,16 +272,15 @@ fn a_record_sealed_by_another_store_is_refused() {
 
 #[test]
 fn every_changed_byte_of_the_payload_index_gives_an_error_or_the_secrets_own_value() {
-    // The index is sled's own bookkeeping (which payloads a secret has, and a write stamp);
-    // it holds no value and is not sealed. A changed byte must still never panic nor yield
-    // another secret's value.
+    // The index is sled's own bookkeeping (which payloads a secret has, and a write stamp),
+    // stored in front of the record; it holds no value and is not sealed. A changed byte must
+    // still never panic nor yield another secret's value.
     let t = setup();
-    let key = [b"i/".as_slice(), b"a"].concat();
-    let original = t.db.get(&key).unwrap().unwrap().to_vec();
-    for i in 0..original.len() {
-        let mut bad = original.clone();
+    let (index, record) = stored_parts(&t, "a");
+    for i in 0..index.len() {
+        let mut bad = index.clone();
         bad[i] ^= 0x41;
-        t.db.insert(&key, bad).unwrap();
+        store_record_bytes(&t, "a", &bad, &record);
         for version in ["v1", "v2"] {
             if let Ok(value) = get(&t.store, "a", Some(version)) {
                 assert_eq!(
@@ -283,6 +297,6 @@ fn every_changed_byte_of_the_payload_index_gives_an_error_or_the_secrets_own_val
             ..Default::default()
         });
         assert_eq!(get(&t.store, "b", None).unwrap(), b"value-of-b-v1");
-        t.db.insert(&key, original.clone()).unwrap();
+        store_record_bytes(&t, "a", &index, &record);
     }
 }

@@ -1,0 +1,193 @@
+//! Opening a store written in layout 1 (the payload index under `i/` name) upgrades it to
+//! layout 2 (the index stored with the record), whichever way it is opened, and a store left
+//! half-upgraded by a crash is finished on the next open.
+
+use secret_storage::testkit::{sample_payload, sample_record, secret_name, version_id};
+use secret_storage::{SecretRecord, Storage, StorageError, Update, encode_record};
+use secret_storage_sled::{IntegrityReport, SledOptions, SledStorage};
+
+fn raw_tree(db: &sled::Db) -> sled::Tree {
+    db.open_tree(b"secrets").unwrap()
+}
+
+/// Writes `record` and a payload for each of its versions exactly as layout 1 stored them.
+fn write_layout_1(tree: &sled::Tree, record: &SecretRecord, stamp: u64) {
+    let name = record.name.as_str();
+    let mut index = stamp.to_be_bytes().to_vec();
+    for version in &record.versions {
+        let id = version.version_id.as_str();
+        index.extend_from_slice(id.as_bytes());
+        index.push(0);
+        tree.insert(
+            format!("p/{name}\0{id}").as_bytes(),
+            sample_payload(name, id),
+        )
+        .unwrap();
+    }
+    tree.insert(format!("i/{name}").as_bytes(), index).unwrap();
+    tree.insert(format!("r/{name}").as_bytes(), encode_record(record))
+        .unwrap();
+}
+
+/// A layout-1 store in `dir` holding `records`.
+fn layout_1_store(dir: &std::path::Path, records: &[SecretRecord]) {
+    let db = sled::open(dir).unwrap();
+    let tree = raw_tree(&db);
+    tree.insert(b"meta/format", &1u32.to_be_bytes()[..])
+        .unwrap();
+    for (stamp, record) in records.iter().enumerate() {
+        write_layout_1(&tree, record, stamp as u64 + 1);
+    }
+    db.flush().unwrap();
+}
+
+fn records() -> Vec<SecretRecord> {
+    vec![
+        sample_record("prod/db", &["v1", "v2"]),
+        sample_record("prod/api", &["v1"]),
+    ]
+}
+
+/// What a store holding `records()` must answer, however it was upgraded.
+fn assert_holds_records(store: &SledStorage) {
+    for record in records() {
+        let snapshot = store.snapshot(&record.name).unwrap().unwrap();
+        assert_eq!(snapshot.record, record);
+        let expected: Vec<_> = record
+            .versions
+            .iter()
+            .map(|v| {
+                let id = v.version_id.as_str();
+                (
+                    v.version_id.clone(),
+                    sample_payload(record.name.as_str(), id),
+                )
+            })
+            .collect();
+        assert_eq!(snapshot.payloads, expected);
+    }
+    assert_eq!(
+        store.check_integrity().unwrap(),
+        IntegrityReport {
+            secrets: 2,
+            payloads: 3
+        }
+    );
+}
+
+fn layout_of(tree: &sled::Tree) -> u32 {
+    u32::from_be_bytes(
+        tree.get(b"meta/format")
+            .unwrap()
+            .unwrap()
+            .as_ref()
+            .try_into()
+            .unwrap(),
+    )
+}
+
+fn index_keys(tree: &sled::Tree) -> usize {
+    tree.scan_prefix(b"i/").count()
+}
+
+#[test]
+fn open_with_the_journal_upgrades_a_layout_1_store() {
+    let dir = tempfile::tempdir().unwrap();
+    layout_1_store(dir.path(), &records());
+    {
+        let store = SledStorage::open(dir.path()).unwrap();
+        assert_holds_records(&store);
+        // Writes go on in the new layout.
+        let name = secret_name("prod/db");
+        store
+            .update(&name, &mut |current| {
+                let record = current.unwrap().clone();
+                Update::Write {
+                    record,
+                    put_payloads: vec![],
+                    delete_payloads: vec![version_id("v1")],
+                }
+            })
+            .unwrap();
+        assert_eq!(store.read_payload(&name, &version_id("v1")).unwrap(), None);
+    }
+    let store =
+        SledStorage::open_with(dir.path(), SledOptions::default().with_journal(false)).unwrap();
+    let report = store.check_integrity().unwrap();
+    assert_eq!((report.secrets, report.payloads), (2, 2));
+    drop(store);
+    let db = sled::open(dir.path()).unwrap();
+    let tree = raw_tree(&db);
+    assert_eq!(layout_of(&tree), 2);
+    assert_eq!(index_keys(&tree), 0);
+}
+
+#[test]
+fn from_db_upgrades_a_layout_1_store() {
+    let dir = tempfile::tempdir().unwrap();
+    layout_1_store(dir.path(), &records());
+    let db = sled::open(dir.path()).unwrap();
+    let store = SledStorage::from_db(db.clone()).unwrap();
+    assert_holds_records(&store);
+    assert_eq!(layout_of(&raw_tree(&db)), 2);
+    assert_eq!(index_keys(&raw_tree(&db)), 0);
+    // A second value on the same database finds it upgraded.
+    assert_holds_records(&SledStorage::from_db(db).unwrap());
+}
+
+#[test]
+fn a_half_upgraded_store_is_finished_on_the_next_open() {
+    // One secret already in layout 2 (as a crash mid-upgrade leaves it), the other not.
+    let upgraded = {
+        let dir = tempfile::tempdir().unwrap();
+        layout_1_store(dir.path(), &records()[..1]);
+        let db = sled::open(dir.path()).unwrap();
+        drop(SledStorage::from_db(db.clone()).unwrap());
+        raw_tree(&db).get(b"r/prod/db").unwrap().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = raw_tree(&db);
+        tree.insert(b"meta/format", &1u32.to_be_bytes()[..])
+            .unwrap();
+        write_layout_1(&tree, &records()[1], 7);
+        tree.insert(b"r/prod/db", upgraded).unwrap();
+        for id in ["v1", "v2"] {
+            tree.insert(
+                format!("p/prod/db\0{id}").as_bytes(),
+                sample_payload("prod/db", id),
+            )
+            .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let store = SledStorage::open(dir.path()).unwrap();
+    assert_holds_records(&store);
+}
+
+#[test]
+fn a_damaged_layout_1_store_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    layout_1_store(dir.path(), &records());
+    {
+        let db = sled::open(dir.path()).unwrap();
+        raw_tree(&db).remove(b"r/prod/api").unwrap();
+        db.flush().unwrap();
+    }
+    match SledStorage::open(dir.path()) {
+        Err(StorageError::Corrupt(m)) => {
+            assert!(
+                m.contains("prod/api has a payload index but no record"),
+                "{m}"
+            )
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let db = sled::open(dir.path()).unwrap();
+    assert_eq!(
+        layout_of(&raw_tree(&db)),
+        1,
+        "the layout version is unchanged"
+    );
+}
