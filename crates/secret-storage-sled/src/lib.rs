@@ -12,7 +12,8 @@
 //! - [`Storage::snapshot`] reads a secret's record and payloads as of one instant, without
 //!   blocking writers in the common case.
 //! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
-//!   with another layout is refused on open rather than misread.
+//!   with another layout is refused on open rather than misread, and one written in the older
+//!   layout 1 is upgraded on open (crash-safely; a damaged one is refused and left as it was).
 //!
 //! The layout is described in `docs/formats.md`.
 //!
@@ -108,7 +109,8 @@ impl SledStorage {
     /// Errors: `Backend` if sled cannot open the directory (for example because another
     /// process holds it) or the journal cannot be read or written; `Corrupt` if the store's
     /// layout version or journal format is not one this release reads (a store written by a
-    /// newer release is refused, never misread), or the journal's header is damaged.
+    /// newer release is refused, never misread), the journal's header is damaged, or a store in
+    /// the older layout 1 cannot be upgraded because a secret in it is damaged.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         Self::open_with(path, SledOptions::default())
     }
@@ -280,22 +282,28 @@ fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u32, StorageError> {
     }
 }
 
-/// If the store had layout 1, upgrades it to [`LAYOUT_VERSION`] ([`upgrade`]): every secret,
-/// then `make_durable`, then `meta/format`, then `make_durable` again. Call after the write
-/// journal (whose frames hold keys of the store's own layout) is replayed.
+/// Finishes the store's upgrade to [`LAYOUT_VERSION`] (see [`upgrade`]). If `meta/format` said
+/// 1: checks every layout-1 secret (a damaged store is refused and left as it was), then sets
+/// `meta/format` to [`LAYOUT_VERSION`] and calls `make_durable`, before changing any secret.
+/// Then, whatever the version, folds any layout-1 index left (by this upgrade, or by one a
+/// crash interrupted) into its record, and calls `make_durable` if it folded any. Call after
+/// the write journal (whose frames hold keys of the store's own layout) is replayed, and
+/// before any write.
 fn finish_upgrade(
     found: u32,
     tree: &sled::Tree,
     make_durable: &dyn Fn() -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
-    if found == LAYOUT_VERSION {
-        return Ok(());
+    if found != LAYOUT_VERSION {
+        upgrade::check_layout_1(tree)?;
+        tree.insert(META_FORMAT, &LAYOUT_VERSION.to_be_bytes()[..])
+            .map_err(|e| from_sled("writing the layout version", e))?;
+        make_durable()?;
     }
-    upgrade::from_layout_1(tree)?;
-    make_durable()?;
-    tree.insert(META_FORMAT, &LAYOUT_VERSION.to_be_bytes()[..])
-        .map_err(|e| from_sled("writing the layout version", e))?;
-    make_durable()
+    if upgrade::fold_layout_1(tree)? > 0 {
+        make_durable()?;
+    }
+    Ok(())
 }
 
 impl SledStorage {
@@ -474,4 +482,70 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Whether sled refused to open because another handle holds the directory's lock.
 fn is_lock_error(e: &sled::Error) -> bool {
     e.to_string().contains("could not acquire lock")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use secret_storage::encode_record;
+    use secret_storage::testkit::sample_record;
+
+    use super::*;
+    use crate::keys::LEGACY_INDEX_PREFIX;
+
+    fn layout_1_tree(db: &sled::Db) -> sled::Tree {
+        let tree = open_tree(db).unwrap();
+        tree.insert(META_FORMAT, &1u32.to_be_bytes()[..]).unwrap();
+        for (stamp, name) in [(1u64, "a"), (2, "b")] {
+            let record = sample_record(name, &["v1"]);
+            let mut index = stamp.to_be_bytes().to_vec();
+            index.extend_from_slice(b"v1\0");
+            tree.insert(format!("i/{name}"), index).unwrap();
+            tree.insert(format!("r/{name}"), encode_record(&record))
+                .unwrap();
+        }
+        tree
+    }
+
+    fn format(tree: &sled::Tree) -> u32 {
+        u32::from_be_bytes(
+            tree.get(META_FORMAT).unwrap().unwrap()[..]
+                .try_into()
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_new_layout_version_is_durable_before_any_secret_changes() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = layout_1_tree(&db);
+        // What the store held at each make_durable call: (meta/format, layout-1 indexes left).
+        let seen = RefCell::new(Vec::new());
+        finish_upgrade(1, &tree, &|| {
+            seen.borrow_mut()
+                .push((format(&tree), tree.scan_prefix(LEGACY_INDEX_PREFIX).count()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen.into_inner(),
+            [(LAYOUT_VERSION, 2), (LAYOUT_VERSION, 0)]
+        );
+    }
+
+    #[test]
+    fn a_layout_2_store_without_leftovers_is_not_touched() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = open_tree(&db).unwrap();
+        tree.insert(META_FORMAT, &LAYOUT_VERSION.to_be_bytes()[..])
+            .unwrap();
+        let calls = RefCell::new(0);
+        finish_upgrade(LAYOUT_VERSION, &tree, &|| {
+            *calls.borrow_mut() += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls.into_inner(), 0);
+    }
 }

@@ -1,49 +1,106 @@
 //! Upgrading a store written in layout 1 (payload index under a key of its own, `i/` name) to
 //! layout 2 (the index stored with the record, under `r/` name).
 //!
-//! Each secret is upgraded with one sled batch: its record key gets the index and the record,
-//! and its index key is removed. sled applies a batch whole or not at all, after a crash too;
-//! so a store left half-upgraded by a crash holds upgraded secrets (no `i/` key) and layout-1
-//! secrets (an `i/` key), and the next open carries on with the latter. `meta/format` says 2
-//! only after every secret is upgraded and durable.
+//! The upgrade runs in three steps (`finish_upgrade` in the crate root):
+//!
+//! 1. [`check_layout_1`]: every layout-1 index is read with its record and checked, changing
+//!    nothing. A damaged store is refused here and left exactly as it was, at layout 1.
+//! 2. `meta/format` is set to 2 and made durable, *before* any secret changes. A release that
+//!    reads layout 1 only refuses a layout-2 store; so it never opens a half-upgraded store
+//!    and misreads the secrets already upgraded.
+//! 3. [`fold_layout_1`]: each secret is upgraded in one sled transaction: its record key gets
+//!    the index and the record, and its index key is removed. sled applies a transaction whole
+//!    or not at all, after a crash too; so a store left half-upgraded by a crash says layout 2
+//!    and holds upgraded secrets (no `i/` key) beside layout-1 ones (an `i/` key), and every
+//!    open folds whatever `i/` keys it finds. (Layout 2 never writes an `i/` key, so one is
+//!    always a leftover of an interrupted upgrade; finding none costs one empty prefix scan.)
+//!
+//! The transaction makes the fold safe against another `SledStorage` on the same database
+//! ([`SledStorage::from_db`](crate::SledStorage::from_db) may be called twice on one `Db`):
+//! a secret whose index key is already gone was upgraded, and perhaps written since, by the
+//! other value, and is skipped rather than overwritten with its old record.
 
+use secret_model::SecretName;
 use secret_storage::{StorageError, decode_record};
+use sled::transaction::ConflictableTransactionError;
 
-use crate::error::from_sled;
+use crate::error::{from_sled, from_transaction};
 use crate::keys::{LEGACY_INDEX_PREFIX, PayloadIndex, encode_stored, name_in_key, record_key};
 
-/// Folds every layout-1 payload index into its record; returns how many secrets it upgraded.
-/// Does not make anything durable, nor change `meta/format`: the caller does both, in that
-/// order.
+/// The layout-2 value of a secret stored in layout 1 as `index` (its `i/` value) and `record`
+/// (its `r/` value, if any).
 ///
-/// Errors: `Corrupt` if an index does not decode, has no record, or its record does not
-/// decode (the store is left as it was for that secret); `Backend` if sled fails.
-pub(crate) fn from_layout_1(tree: &sled::Tree) -> Result<u64, StorageError> {
-    let mut upgraded = 0;
+/// Errors: `Corrupt` if the index does not decode, there is no record, or the record does not
+/// decode.
+fn layout_2_value(
+    name: &SecretName,
+    index: &[u8],
+    record: Option<&[u8]>,
+) -> Result<Vec<u8>, StorageError> {
+    let index = PayloadIndex::decode(name, index)?;
+    let record = record.ok_or_else(|| {
+        StorageError::Corrupt(format!("{name} has a payload index but no record"))
+    })?;
+    // A layout-1 record is a bare record: check it is one before wrapping it.
+    decode_record(record).map_err(|e| match e {
+        StorageError::Corrupt(why) => {
+            StorageError::Corrupt(format!("layout-1 record of {name}: {why}"))
+        }
+        other => other,
+    })?;
+    Ok(encode_stored(&index, record))
+}
+
+/// Checks that every layout-1 index in `tree` can be folded into its record; changes nothing.
+/// Returns how many there are.
+///
+/// Errors: `Corrupt` for the first index that does not decode, has no record, or whose record
+/// does not decode; `Backend` if sled fails.
+pub(crate) fn check_layout_1(tree: &sled::Tree) -> Result<u64, StorageError> {
+    each_layout_1(tree, Step::Check)
+}
+
+/// Folds every layout-1 payload index left in `tree` into its record, one sled transaction
+/// per secret; returns how many secrets it upgraded. A secret whose index key is gone by the
+/// time its transaction runs is skipped. Does not make anything durable.
+///
+/// Errors: as [`check_layout_1`] (the secret in question is left as it was).
+pub(crate) fn fold_layout_1(tree: &sled::Tree) -> Result<u64, StorageError> {
+    each_layout_1(tree, Step::Fold)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Step {
+    Check,
+    Fold,
+}
+
+/// Runs `step` on each secret with a layout-1 index, each in a sled transaction that reads
+/// the index and the record together (another value on this database may be folding them
+/// meanwhile) and skips the secret if its index is gone. Returns how many it did not skip.
+fn each_layout_1(tree: &sled::Tree, step: Step) -> Result<u64, StorageError> {
+    let mut done = 0;
     for entry in tree.scan_prefix(LEGACY_INDEX_PREFIX) {
-        let (index_key, index) = entry.map_err(|e| from_sled("reading a layout-1 index", e))?;
+        let (index_key, _) = entry.map_err(|e| from_sled("reading a layout-1 index", e))?;
         let name = name_in_key(LEGACY_INDEX_PREFIX, &index_key)?;
-        let index = PayloadIndex::decode(&name, &index)?;
         let key = record_key(&name);
-        let record = tree
-            .get(&key)
-            .map_err(|e| from_sled("reading a layout-1 record", e))?
-            .ok_or_else(|| {
-                StorageError::Corrupt(format!("{name} has a payload index but no record"))
-            })?;
-        // A layout-1 record is a bare record: check it is one before wrapping it.
-        decode_record(&record).map_err(|e| match e {
-            StorageError::Corrupt(why) => {
-                StorageError::Corrupt(format!("layout-1 record of {name}: {why}"))
-            }
-            other => other,
-        })?;
-        let mut batch = sled::Batch::default();
-        batch.insert(key, encode_stored(&index, &record));
-        batch.remove(index_key);
-        tree.apply_batch(batch)
-            .map_err(|e| from_sled("upgrading a secret to layout 2", e))?;
-        upgraded += 1;
+        let did = tree
+            .transaction(|tx| {
+                // Read again inside the transaction: the scan's value may be stale.
+                let Some(index) = tx.get(&index_key)? else {
+                    return Ok(false);
+                };
+                let record = tx.get(&key)?;
+                let value = layout_2_value(&name, &index, record.as_deref())
+                    .map_err(ConflictableTransactionError::Abort)?;
+                if step == Step::Fold {
+                    tx.insert(key.as_slice(), value)?;
+                    tx.remove(index_key.as_ref())?;
+                }
+                Ok(true)
+            })
+            .map_err(|e| from_transaction("upgrading a secret to layout 2", e))?;
+        done += u64::from(did);
     }
-    Ok(upgraded)
+    Ok(done)
 }

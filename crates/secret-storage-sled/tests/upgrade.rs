@@ -2,6 +2,7 @@
 //! layout 2 (the index stored with the record), whichever way it is opened, and a store left
 //! half-upgraded by a crash is finished on the next open.
 
+use secret_model::Description;
 use secret_storage::testkit::{sample_payload, sample_record, secret_name, version_id};
 use secret_storage::{SecretRecord, Storage, StorageError, Update, encode_record};
 use secret_storage_sled::{IntegrityReport, SledOptions, SledStorage};
@@ -29,8 +30,8 @@ fn write_layout_1(tree: &sled::Tree, record: &SecretRecord, stamp: u64) {
         .unwrap();
 }
 
-/// A layout-1 store in `dir` holding `records`.
-fn layout_1_store(dir: &std::path::Path, records: &[SecretRecord]) {
+/// A layout-1 store in `dir` holding `records`, left open.
+fn layout_1_db(dir: &std::path::Path, records: &[SecretRecord]) -> sled::Db {
     let db = sled::open(dir).unwrap();
     let tree = raw_tree(&db);
     tree.insert(b"meta/format", &1u32.to_be_bytes()[..])
@@ -39,6 +40,12 @@ fn layout_1_store(dir: &std::path::Path, records: &[SecretRecord]) {
         write_layout_1(&tree, record, stamp as u64 + 1);
     }
     db.flush().unwrap();
+    db
+}
+
+/// A layout-1 store in `dir` holding `records`.
+fn layout_1_store(dir: &std::path::Path, records: &[SecretRecord]) {
+    drop(layout_1_db(dir, records));
 }
 
 fn records() -> Vec<SecretRecord> {
@@ -135,9 +142,9 @@ fn from_db_upgrades_a_layout_1_store() {
     assert_holds_records(&SledStorage::from_db(db).unwrap());
 }
 
-#[test]
-fn a_half_upgraded_store_is_finished_on_the_next_open() {
-    // One secret already in layout 2 (as a crash mid-upgrade leaves it), the other not.
+/// A store as a crash in the middle of an upgrade leaves it: `prod/db` already in layout 2,
+/// `prod/api` not, and `meta/format` saying `format`.
+fn half_upgraded_store(dir: &std::path::Path, format: u32) {
     let upgraded = {
         let dir = tempfile::tempdir().unwrap();
         layout_1_store(dir.path(), &records()[..1]);
@@ -145,36 +152,61 @@ fn a_half_upgraded_store_is_finished_on_the_next_open() {
         drop(SledStorage::from_db(db.clone()).unwrap());
         raw_tree(&db).get(b"r/prod/db").unwrap().unwrap()
     };
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let db = sled::open(dir.path()).unwrap();
-        let tree = raw_tree(&db);
-        tree.insert(b"meta/format", &1u32.to_be_bytes()[..])
-            .unwrap();
-        write_layout_1(&tree, &records()[1], 7);
-        tree.insert(b"r/prod/db", upgraded).unwrap();
-        for id in ["v1", "v2"] {
-            tree.insert(
-                format!("p/prod/db\0{id}").as_bytes(),
-                sample_payload("prod/db", id),
-            )
-            .unwrap();
-        }
-        db.flush().unwrap();
+    let db = sled::open(dir).unwrap();
+    let tree = raw_tree(&db);
+    tree.insert(b"meta/format", &format.to_be_bytes()[..])
+        .unwrap();
+    write_layout_1(&tree, &records()[1], 7);
+    tree.insert(b"r/prod/db", upgraded).unwrap();
+    for id in ["v1", "v2"] {
+        tree.insert(
+            format!("p/prod/db\0{id}").as_bytes(),
+            sample_payload("prod/db", id),
+        )
+        .unwrap();
     }
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_half_upgraded_store_is_finished_on_the_next_open() {
+    // Layout 2 with a layout-1 secret left: what an interrupted upgrade leaves now, as
+    // `meta/format` is set before any secret changes.
+    let dir = tempfile::tempdir().unwrap();
+    half_upgraded_store(dir.path(), 2);
     let store = SledStorage::open(dir.path()).unwrap();
     assert_holds_records(&store);
+    drop(store);
+    let db = sled::open(dir.path()).unwrap();
+    assert_eq!(index_keys(&raw_tree(&db)), 0);
+}
+
+#[test]
+fn a_half_upgraded_store_still_saying_layout_1_is_finished_too() {
+    // What an upgrade interrupted by the first layout-2 release (which set `meta/format` last)
+    // leaves.
+    let dir = tempfile::tempdir().unwrap();
+    half_upgraded_store(dir.path(), 1);
+    let db = sled::open(dir.path()).unwrap();
+    let store = SledStorage::from_db(db.clone()).unwrap();
+    assert_holds_records(&store);
+    assert_eq!(layout_of(&raw_tree(&db)), 2);
+    assert_eq!(index_keys(&raw_tree(&db)), 0);
 }
 
 #[test]
 fn a_damaged_layout_1_store_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
+    // `prod/api` sorts first: the secret after the damaged one is intact and must not be
+    // upgraded either.
     layout_1_store(dir.path(), &records());
-    {
+    let before: Vec<_> = {
         let db = sled::open(dir.path()).unwrap();
-        raw_tree(&db).remove(b"r/prod/api").unwrap();
+        let tree = raw_tree(&db);
+        tree.remove(b"r/prod/api").unwrap();
         db.flush().unwrap();
-    }
+        tree.iter().map(Result::unwrap).collect()
+    };
     match SledStorage::open(dir.path()) {
         Err(StorageError::Corrupt(m)) => {
             assert!(
@@ -185,9 +217,64 @@ fn a_damaged_layout_1_store_is_refused_and_left_as_it_was() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
     let db = sled::open(dir.path()).unwrap();
-    assert_eq!(
-        layout_of(&raw_tree(&db)),
-        1,
-        "the layout version is unchanged"
-    );
+    // Opening set the journal mark (a store opened with its journal keeps one); nothing else
+    // changed.
+    let after: Vec<_> = raw_tree(&db)
+        .iter()
+        .map(Result::unwrap)
+        .filter(|(key, _)| key != b"meta/journal")
+        .collect();
+    assert_eq!(after, before, "the store is unchanged, still at layout 1");
+}
+
+#[test]
+fn values_upgrading_one_database_at_once_lose_no_write() {
+    // Several `from_db` values on one layout-1 database: each upgrades what it finds, and the
+    // first one done writes every secret at once. No other value's upgrade may put an old
+    // record back over such a write.
+    const SECRETS: usize = 300;
+    let all: Vec<_> = (0..SECRETS)
+        .map(|i| sample_record(&format!("s{i:04}"), &["v1"]))
+        .collect();
+    for _round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = layout_1_db(dir.path(), &all);
+        std::thread::scope(|scope| {
+            for writer in 0..4 {
+                let db = db.clone();
+                let all = &all;
+                scope.spawn(move || {
+                    let store = SledStorage::from_db(db).unwrap();
+                    if writer != 0 {
+                        return;
+                    }
+                    for record in all {
+                        store
+                            .update(&record.name, &mut |current| {
+                                let mut record = current.unwrap().clone();
+                                record.description =
+                                    Some(Description::parse("written after the upgrade").unwrap());
+                                Update::Write {
+                                    record,
+                                    put_payloads: vec![],
+                                    delete_payloads: vec![],
+                                }
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let store = SledStorage::from_db(db.clone()).unwrap();
+        for record in &all {
+            let read = store.read(&record.name).unwrap().unwrap();
+            assert_eq!(
+                read.description.as_ref().map(|d| d.as_str()),
+                Some("written after the upgrade"),
+                "{}",
+                record.name.as_str()
+            );
+        }
+        assert_eq!(index_keys(&raw_tree(&db)), 0);
+    }
 }
