@@ -53,6 +53,11 @@ pub(crate) fn record_key(name: &SecretName) -> Vec<u8> {
     prefixed(RECORD_PREFIX, name)
 }
 
+/// `i/` + name: where layout 1 kept the payload index.
+pub(crate) fn legacy_index_key(name: &SecretName) -> Vec<u8> {
+    prefixed(LEGACY_INDEX_PREFIX, name)
+}
+
 /// The value stored under the record key: the payload index's length, the index, and the
 /// record (already encoded by `secret_storage::encode_record`).
 pub(crate) fn encode_stored(index: &PayloadIndex, record: &[u8]) -> Vec<u8> {

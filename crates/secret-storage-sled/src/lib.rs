@@ -13,7 +13,8 @@
 //!   blocking writers in the common case.
 //! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
 //!   with another layout is refused on open rather than misread, and one written in the older
-//!   layout 1 is upgraded on open (crash-safely; a damaged one is refused and left as it was).
+//!   layout 1 is upgraded on open (crash-safely; a damaged one is refused, its secrets
+//!   and layout version unchanged).
 //!
 //! The layout is described in `docs/formats.md`.
 //!
@@ -283,7 +284,7 @@ fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u32, StorageError> {
 }
 
 /// Finishes the store's upgrade to [`LAYOUT_VERSION`] (see [`upgrade`]). If `meta/format` said
-/// 1: checks every layout-1 secret (a damaged store is refused and left as it was), then sets
+/// 1: checks every layout-1 secret (a damaged store is refused, no secret changed), then sets
 /// `meta/format` to [`LAYOUT_VERSION`] and calls `make_durable`, before changing any secret.
 /// Then, whatever the version, folds any layout-1 index left (by this upgrade, or by one a
 /// crash interrupted) into its record, and calls `make_durable` if it folded any. Call after
@@ -353,7 +354,7 @@ pub(crate) fn decode_stored_with_index(
 }
 
 /// Decodes a record (`secret_storage::decode_record`) that must be `name`'s.
-fn decode_named(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
+pub(crate) fn decode_named(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
     let record = decode_record(bytes).map_err(|e| match e {
         StorageError::Corrupt(why) => StorageError::Corrupt(format!("record of {name}: {why}")),
         other => other,
@@ -540,6 +541,10 @@ mod tests {
         let tree = open_tree(&db).unwrap();
         tree.insert(META_FORMAT, &LAYOUT_VERSION.to_be_bytes()[..])
             .unwrap();
+        let record = sample_record("a", &["v1"]);
+        let stored = keys::encode_stored(&keys::PayloadIndex::default(), &encode_record(&record));
+        tree.insert(keys::record_key(&record.name), stored).unwrap();
+        let before: Vec<_> = tree.iter().map(Result::unwrap).collect();
         let calls = RefCell::new(0);
         finish_upgrade(LAYOUT_VERSION, &tree, &|| {
             *calls.borrow_mut() += 1;
@@ -547,5 +552,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(calls.into_inner(), 0);
+        assert_eq!(tree.iter().map(Result::unwrap).collect::<Vec<_>>(), before);
     }
 }

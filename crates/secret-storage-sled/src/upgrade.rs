@@ -3,8 +3,9 @@
 //!
 //! The upgrade runs in three steps (`finish_upgrade` in the crate root):
 //!
-//! 1. [`check_layout_1`]: every layout-1 index is read with its record and checked, changing
-//!    nothing. A damaged store is refused here and left exactly as it was, at layout 1.
+//! 1. [`check_layout_1`]: every layout-1 index is read with its record and checked, and every
+//!    record without an index must already be a layout-2 value; nothing is written. A damaged
+//!    store is refused here with no secret and no layout version changed.
 //! 2. `meta/format` is set to 2 and made durable, *before* any secret changes. A release that
 //!    reads layout 1 only refuses a layout-2 store; so it never opens a half-upgraded store
 //!    and misreads the secrets already upgraded.
@@ -21,17 +22,21 @@
 //! other value, and is skipped rather than overwritten with its old record.
 
 use secret_model::SecretName;
-use secret_storage::{StorageError, decode_record};
+use secret_storage::StorageError;
 use sled::transaction::ConflictableTransactionError;
 
 use crate::error::{from_sled, from_transaction};
-use crate::keys::{LEGACY_INDEX_PREFIX, PayloadIndex, encode_stored, name_in_key, record_key};
+use crate::keys::{
+    LEGACY_INDEX_PREFIX, PayloadIndex, RECORD_PREFIX, encode_stored, legacy_index_key, name_in_key,
+    record_key,
+};
+use crate::{decode_named, decode_stored};
 
 /// The layout-2 value of a secret stored in layout 1 as `index` (its `i/` value) and `record`
 /// (its `r/` value, if any).
 ///
 /// Errors: `Corrupt` if the index does not decode, there is no record, or the record does not
-/// decode.
+/// decode or names another secret.
 fn layout_2_value(
     name: &SecretName,
     index: &[u8],
@@ -41,23 +46,46 @@ fn layout_2_value(
     let record = record.ok_or_else(|| {
         StorageError::Corrupt(format!("{name} has a payload index but no record"))
     })?;
-    // A layout-1 record is a bare record: check it is one before wrapping it.
-    decode_record(record).map_err(|e| match e {
-        StorageError::Corrupt(why) => {
-            StorageError::Corrupt(format!("layout-1 record of {name}: {why}"))
-        }
+    // A layout-1 record is a bare record: check it is one, and this secret's, before wrapping.
+    decode_named(name, record).map_err(|e| match e {
+        StorageError::Corrupt(why) => StorageError::Corrupt(format!("layout 1: {why}")),
         other => other,
     })?;
     Ok(encode_stored(&index, record))
 }
 
-/// Checks that every layout-1 index in `tree` can be folded into its record; changes nothing.
-/// Returns how many there are.
+/// Checks that every layout-1 index in `tree` can be folded into its record, and that every
+/// record without an index is already a layout-2 value (folded by an interrupted upgrade, or
+/// by another value on this database); changes nothing. Returns how many indexes there are.
 ///
 /// Errors: `Corrupt` for the first index that does not decode, has no record, or whose record
-/// does not decode; `Backend` if sled fails.
+/// does not decode or names another secret, and for the first record without an index that is
+/// not a layout-2 value of its secret; `Backend` if sled fails.
 pub(crate) fn check_layout_1(tree: &sled::Tree) -> Result<u64, StorageError> {
-    each_layout_1(tree, Step::Check)
+    let found = each_layout_1(tree, Step::Check)?;
+    for entry in tree.scan_prefix(RECORD_PREFIX) {
+        let (key, _) = entry.map_err(|e| from_sled("reading a layout-1 record", e))?;
+        let name = name_in_key(RECORD_PREFIX, &key)?;
+        let index_key = legacy_index_key(&name);
+        tree.transaction(|tx| {
+            if tx.get(&index_key)?.is_some() {
+                return Ok(()); // checked above
+            }
+            if let Some(value) = tx.get(&key)? {
+                decode_stored(&name, &value).map_err(|e| {
+                    ConflictableTransactionError::Abort(match e {
+                        StorageError::Corrupt(why) => StorageError::Corrupt(format!(
+                            "layout 1: {name} has a record but no payload index ({why})"
+                        )),
+                        other => other,
+                    })
+                })?;
+            }
+            Ok(())
+        })
+        .map_err(|e| from_transaction("checking a layout-1 secret", e))?;
+    }
+    Ok(found)
 }
 
 /// Folds every layout-1 payload index left in `tree` into its record, one sled transaction

@@ -196,42 +196,60 @@ fn a_half_upgraded_store_still_saying_layout_1_is_finished_too() {
 
 #[test]
 fn a_damaged_layout_1_store_is_refused_and_left_as_it_was() {
-    let dir = tempfile::tempdir().unwrap();
-    // `prod/api` sorts first: the secret after the damaged one is intact and must not be
-    // upgraded either.
-    layout_1_store(dir.path(), &records());
-    let before: Vec<_> = {
-        let db = sled::open(dir.path()).unwrap();
-        let tree = raw_tree(&db);
-        tree.remove(b"r/prod/api").unwrap();
-        db.flush().unwrap();
-        tree.iter().map(Result::unwrap).collect()
-    };
-    match SledStorage::open(dir.path()) {
-        Err(StorageError::Corrupt(m)) => {
-            assert!(
-                m.contains("prod/api has a payload index but no record"),
-                "{m}"
-            )
+    // Each damage is to `prod/db`; `prod/api` sorts first and is intact, so an upgrade that
+    // folded as it went would have changed it before finding the damage.
+    type Damage = fn(&sled::Tree);
+    let damages: [(Damage, &str); 3] = [
+        (
+            |tree| {
+                tree.remove(b"r/prod/db").unwrap();
+            },
+            "prod/db has a payload index but no record",
+        ),
+        (
+            |tree| {
+                tree.remove(b"i/prod/db").unwrap();
+            },
+            "prod/db has a record but no payload index",
+        ),
+        (
+            |tree| {
+                let other = tree.get(b"r/prod/api").unwrap().unwrap();
+                tree.insert(b"r/prod/db", other).unwrap();
+            },
+            "the record stored for prod/db names prod/api",
+        ),
+    ];
+    for (damage, expected) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        let before: Vec<_> = {
+            let db = layout_1_db(dir.path(), &records());
+            let tree = raw_tree(&db);
+            damage(&tree);
+            db.flush().unwrap();
+            tree.iter().map(Result::unwrap).collect()
+        };
+        match SledStorage::open(dir.path()) {
+            Err(StorageError::Corrupt(m)) => assert!(m.contains(expected), "{m}"),
+            other => panic!("expected Corrupt, got {other:?}"),
         }
-        other => panic!("expected Corrupt, got {other:?}"),
+        let db = sled::open(dir.path()).unwrap();
+        // Opening replayed the journal and set its mark (as any open with the journal does);
+        // no secret and no layout version changed.
+        let after: Vec<_> = raw_tree(&db)
+            .iter()
+            .map(Result::unwrap)
+            .filter(|(key, _)| key != b"meta/journal")
+            .collect();
+        assert_eq!(after, before, "the store is unchanged, still at layout 1");
     }
-    let db = sled::open(dir.path()).unwrap();
-    // Opening set the journal mark (a store opened with its journal keeps one); nothing else
-    // changed.
-    let after: Vec<_> = raw_tree(&db)
-        .iter()
-        .map(Result::unwrap)
-        .filter(|(key, _)| key != b"meta/journal")
-        .collect();
-    assert_eq!(after, before, "the store is unchanged, still at layout 1");
 }
 
 #[test]
 fn values_upgrading_one_database_at_once_lose_no_write() {
-    // Several `from_db` values on one layout-1 database: each upgrades what it finds, and the
-    // first one done writes every secret at once. No other value's upgrade may put an old
-    // record back over such a write.
+    // Several `from_db` values on one layout-1 database, each upgrading what it finds; one of
+    // them writes every secret, one by one, as soon as it is open. No other value's upgrade
+    // may put an old record back over such a write, nor mistake it for damage.
     const SECRETS: usize = 300;
     let all: Vec<_> = (0..SECRETS)
         .map(|i| sample_record(&format!("s{i:04}"), &["v1"]))
