@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use postgres::Row;
 use secret_model::{SecretName, VersionId};
-use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record};
+use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record_of};
 
 pub use config::{DEFAULT_SCHEMA, PostgresConfig};
 pub use keyring::{DEFAULT_KEYRING, PostgresKeyring};
@@ -136,22 +136,6 @@ impl PostgresStorage {
     }
 }
 
-/// Decodes the record stored for `name`.
-/// Errors: `Corrupt` if it does not decode or names another secret.
-pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
-    let record = decode_record(bytes).map_err(|e| match e {
-        StorageError::Corrupt(why) => StorageError::Corrupt(format!("record of {name}: {why}")),
-        other => other,
-    })?;
-    if record.name != *name {
-        return Err(StorageError::Corrupt(format!(
-            "the record stored for {name} names {}",
-            record.name
-        )));
-    }
-    Ok(record)
-}
-
 /// The secret name in a `name` column. Errors: `Corrupt` for a name that does not validate.
 fn stored_name(row: &Row) -> Result<SecretName, Failed> {
     let text: &str = row.try_get(0)?;
@@ -177,7 +161,7 @@ impl Storage for PostgresStorage {
             let (client, st) = conn.parts()?;
             match client.query_opt(&st.read_record, &[&name.as_str()])? {
                 None => Ok(None),
-                Some(row) => Ok(Some(decode_stored(name, row.try_get(0)?)?)),
+                Some(row) => Ok(Some(decode_record_of(name, row.try_get(0)?)?)),
             }
         })
     }
@@ -204,7 +188,7 @@ impl Storage for PostgresStorage {
             let Some(first) = rows.first() else {
                 return Ok(None);
             };
-            let record = decode_stored(name, first.try_get(0)?)?;
+            let record = decode_record_of(name, first.try_get(0)?)?;
             let mut payloads = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id: Option<&str> = row.try_get(1)?;
@@ -249,7 +233,7 @@ impl Storage for PostgresStorage {
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
                 let name = stored_name(row)?;
-                out.push(decode_stored(&name, row.try_get(1)?)?);
+                out.push(decode_record_of(&name, row.try_get(1)?)?);
             }
             Ok(out)
         })

@@ -17,11 +17,11 @@ use postgres::{IsolationLevel, Transaction};
 use secret_model::{SecretName, VersionId};
 use secret_storage::{SecretRecord, StorageError, Update, encode_record};
 
+use crate::PostgresStorage;
 use crate::error::{Failed, commit, gave_up, is_conflict};
 use crate::pool::{Conn, STALE_ATTEMPTS, checkout_error};
 use crate::schema::lock_key;
 use crate::statements::Statements;
-use crate::{PostgresStorage, decode_stored};
 
 const CONTEXT: &str = "updating a secret";
 
@@ -134,7 +134,7 @@ fn locked_record(
         None => Ok(None),
         Some(row) => {
             let bytes: Vec<u8> = row.try_get(0)?;
-            Ok(Some(decode_stored(name, &bytes)?))
+            Ok(Some(secret_storage::decode_record_of(name, &bytes)?))
         }
     }
 }

@@ -55,7 +55,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use secret_model::{SecretName, VersionId};
-use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record};
+use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record_of};
 
 pub use integrity::IntegrityReport;
 pub use options::SledOptions;
@@ -340,7 +340,7 @@ impl SledStorage {
 /// Errors: `Corrupt` if it does not decode or names another secret.
 pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
     let (_index, record) = keys::split_stored(name, bytes)?;
-    decode_named(name, record)
+    decode_record_of(name, record)
 }
 
 /// Decodes the payload index and the record stored under the record key of `name`.
@@ -350,22 +350,7 @@ pub(crate) fn decode_stored_with_index(
     bytes: &[u8],
 ) -> Result<(keys::PayloadIndex, SecretRecord), StorageError> {
     let (index, record) = keys::split_stored(name, bytes)?;
-    Ok((index, decode_named(name, record)?))
-}
-
-/// Decodes a record (`secret_storage::decode_record`) that must be `name`'s.
-pub(crate) fn decode_named(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
-    let record = decode_record(bytes).map_err(|e| match e {
-        StorageError::Corrupt(why) => StorageError::Corrupt(format!("record of {name}: {why}")),
-        other => other,
-    })?;
-    if record.name != *name {
-        return Err(StorageError::Corrupt(format!(
-            "the record stored for {name} names {}",
-            record.name
-        )));
-    }
-    Ok(record)
+    Ok((index, decode_record_of(name, record)?))
 }
 
 impl Storage for SledStorage {

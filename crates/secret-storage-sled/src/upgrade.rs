@@ -22,15 +22,15 @@
 //! other value, and is skipped rather than overwritten with its old record.
 
 use secret_model::SecretName;
-use secret_storage::StorageError;
+use secret_storage::{StorageError, decode_record_of};
 use sled::transaction::ConflictableTransactionError;
 
+use crate::decode_stored;
 use crate::error::{from_sled, from_transaction};
 use crate::keys::{
     LEGACY_INDEX_PREFIX, PayloadIndex, RECORD_PREFIX, encode_stored, legacy_index_key, name_in_key,
     record_key,
 };
-use crate::{decode_named, decode_stored};
 
 /// The layout-2 value of a secret stored in layout 1 as `index` (its `i/` value) and `record`
 /// (its `r/` value, if any).
@@ -47,10 +47,7 @@ fn layout_2_value(
         StorageError::Corrupt(format!("{name} has a payload index but no record"))
     })?;
     // A layout-1 record is a bare record: check it is one, and this secret's, before wrapping.
-    decode_named(name, record).map_err(|e| match e {
-        StorageError::Corrupt(why) => StorageError::Corrupt(format!("layout 1: {why}")),
-        other => other,
-    })?;
+    decode_record_of(name, record).map_err(|e| e.in_context("layout 1"))?;
     Ok(encode_stored(&index, record))
 }
 
@@ -73,12 +70,8 @@ pub(crate) fn check_layout_1(tree: &sled::Tree) -> Result<u64, StorageError> {
             }
             if let Some(value) = tx.get(&key)? {
                 decode_stored(&name, &value).map_err(|e| {
-                    ConflictableTransactionError::Abort(match e {
-                        StorageError::Corrupt(why) => StorageError::Corrupt(format!(
-                            "layout 1: {name} has a record but no payload index ({why})"
-                        )),
-                        other => other,
-                    })
+                    let context = format!("layout 1: {name} has a record but no payload index");
+                    ConflictableTransactionError::Abort(e.in_context(&context))
                 })?;
             }
             Ok(())

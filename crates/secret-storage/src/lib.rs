@@ -44,7 +44,9 @@ mod memory;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use codec::{RECORD_FORMAT_VERSION, decode_record, encode_record, sealed_bytes};
+pub use codec::{
+    RECORD_FORMAT_VERSION, decode_record, decode_record_of, encode_record, sealed_bytes,
+};
 pub use memory::MemoryStorage;
 
 use std::borrow::Cow;
@@ -171,6 +173,17 @@ pub enum StorageError {
     /// The update closure returned a record whose name is not the one being updated.
     #[error("an update for one secret tried to write another secret's record")]
     NameMismatch,
+}
+
+impl StorageError {
+    /// A `Corrupt` error with `context` put in front of its message (`"context: message"`);
+    /// any other error unchanged.
+    pub fn in_context(self, context: &str) -> Self {
+        match self {
+            StorageError::Corrupt(why) => StorageError::Corrupt(format!("{context}: {why}")),
+            other => other,
+        }
+    }
 }
 
 /// A place to keep secrets. Backends hold no business rules: the facade decides, they store.

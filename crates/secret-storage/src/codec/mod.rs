@@ -152,6 +152,22 @@ pub fn decode_record(bytes: &[u8]) -> Result<SecretRecord, StorageError> {
     Ok(record)
 }
 
+/// Decodes, as [`decode_record`] does, a record stored for `name`: a backend's check that what
+/// it read under a secret's key is that secret's record.
+///
+/// Errors: [`StorageError::Corrupt`], naming `name`, when the record does not decode or names
+/// another secret.
+pub fn decode_record_of(name: &SecretName, bytes: &[u8]) -> Result<SecretRecord, StorageError> {
+    let record = decode_record(bytes).map_err(|e| e.in_context(&format!("record of {name}")))?;
+    if record.name != *name {
+        return Err(StorageError::Corrupt(format!(
+            "the record stored for {name} names {}",
+            record.name
+        )));
+    }
+    Ok(record)
+}
+
 fn decode_fields(r: &mut Reader<'_>) -> Result<SecretRecord, StorageError> {
     let name = r.parsed("secret name", SecretName::parse)?;
     let secret_type = match r.u8("secret type")? {

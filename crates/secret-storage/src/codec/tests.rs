@@ -153,3 +153,25 @@ fn huge_counts_fail_without_allocating() {
     bytes[TAG_COUNT_AT..TAG_COUNT_AT + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(corrupt_message(&bytes).contains("truncated"));
 }
+
+#[test]
+fn a_record_of_a_name_must_be_that_names_and_errors_say_whose() {
+    let bytes = encode_record(&record());
+    let db = SecretName::parse("prod/db").unwrap();
+    assert_eq!(decode_record_of(&db, &bytes).unwrap(), record());
+    match decode_record_of(&SecretName::parse("prod/api").unwrap(), &bytes) {
+        Err(StorageError::Corrupt(m)) => {
+            assert_eq!(m, "the record stored for prod/api names prod/db")
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    match decode_record_of(&db, &bytes[..bytes.len() - 1]) {
+        Err(StorageError::Corrupt(m)) => assert!(m.starts_with("record of prod/db: "), "{m}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // Only `Corrupt` gets the context.
+    assert!(matches!(
+        StorageError::NameMismatch.in_context("x"),
+        StorageError::NameMismatch
+    ));
+}
