@@ -208,7 +208,8 @@ pub(crate) fn command() -> Command {
     for (action, name, about) in KEY_COMMANDS {
         cmd = cmd.subcommand(key_command(action, name, about));
     }
-    cmd.subcommand(crate::serve::command())
+    cmd.subcommand(crate::root::command())
+        .subcommand(crate::serve::command())
 }
 
 #[cfg(test)]

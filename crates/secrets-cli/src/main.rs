@@ -15,6 +15,7 @@
 mod command;
 mod keys;
 mod output;
+mod root;
 mod serve;
 mod store;
 
@@ -124,6 +125,9 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
             matches.get_one::<String>("root-key-file"),
             location,
         );
+    }
+    if sub == "change-root-key" {
+        return root::run(args, &place, matches.get_one::<String>("root-key-file"));
     }
     if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
         let store = open()?;

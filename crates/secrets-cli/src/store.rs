@@ -183,18 +183,24 @@ fn open_dir(
 ) -> Result<(Arc<dyn secret_storage::Storage>, KeyAdmin), Failure> {
     create_private_dir(dir)?;
     // sled first: its lock keeps a second process out before the keyring is touched.
-    let storage = SledStorage::open(dir.join("data")).map_err(|e| {
-        Failure::internal(format!(
-            "cannot open the store at {}: {e}. Is another `secrets` process using it?",
-            dir.display()
-        ))
-    })?;
+    let storage = open_sled(dir)?;
     let root = root_key(dir, root_key_file)?;
     let kms =
         LocalKms::open(root, Box::new(FileKeyring::new(dir.join("keyring")))).map_err(|e| {
             Failure::internal(format!("cannot open the keyring in {}: {e}", dir.display()))
         })?;
     Ok((Arc::new(storage), KeyAdmin::Local(Arc::new(kms))))
+}
+
+/// The embedded store's sled database in `dir`, which also holds the directory's lock: while it
+/// is open, no other process opens the store (nor its keyring through `secrets`).
+pub(crate) fn open_sled(dir: &Path) -> Result<SledStorage, Failure> {
+    SledStorage::open(dir.join("data")).map_err(|e| {
+        Failure::internal(format!(
+            "cannot open the store at {}: {e}. Is another `secrets` process using it?",
+            dir.display()
+        ))
+    })
 }
 
 /// PostgreSQL: the secrets and the keyring (sealed under the root key) in one database, shared
@@ -204,27 +210,35 @@ fn open_postgres(
     url: &str,
     root_key_file: Option<&String>,
 ) -> Result<(Arc<dyn secret_storage::Storage>, KeyAdmin), Failure> {
-    let (url, schema) = split_schema(url);
-    let mut config = secret_storage_postgres::PostgresConfig::new(&url);
-    if let Some(schema) = &schema {
-        config = config.schema(schema);
-    }
-    let storage = PostgresStorage::open(&config).map_err(|e| {
-        // The connection string may hold a password: never repeat it.
-        Failure::internal(format!("cannot open the PostgreSQL store: {e}"))
-    })?;
+    let storage = open_postgres_storage(url)?;
     let root_file = root_key_file.cloned();
     if root_file.is_none() && std::env::var_os("SECRETS_ROOT_KEY").is_none_or(|v| v.is_empty()) {
         return Err(Failure::usage(
             "a PostgreSQL store needs its root key from --root-key-file or SECRETS_ROOT_KEY",
         ));
     }
-    let kms = SharedKeyringKms::open(storage.keyring("default"), move || match &root_file {
+    let kms = SharedKeyringKms::open(storage.keyring(KEYRING), move || match &root_file {
         Some(path) => RootKey::from_file(path),
         None => RootKey::from_env("SECRETS_ROOT_KEY"),
     })
     .map_err(|e| Failure::internal(format!("cannot open the keyring in PostgreSQL: {e}")))?;
     Ok((Arc::new(storage), KeyAdmin::Shared(Arc::new(kms))))
+}
+
+/// The name of the keyring every `secrets` process on a PostgreSQL store shares.
+pub(crate) const KEYRING: &str = "default";
+
+/// The PostgreSQL store named by a connection string (with the store's own `schema=NAME`).
+pub(crate) fn open_postgres_storage(url: &str) -> Result<PostgresStorage, Failure> {
+    let (url, schema) = split_schema(url);
+    let mut config = secret_storage_postgres::PostgresConfig::new(&url);
+    if let Some(schema) = &schema {
+        config = config.schema(schema);
+    }
+    PostgresStorage::open(&config).map_err(|e| {
+        // The connection string may hold a password: never repeat it.
+        Failure::internal(format!("cannot open the PostgreSQL store: {e}"))
+    })
 }
 
 /// Takes the store's own `schema=NAME` query parameter (several stores may share a database)
@@ -270,14 +284,10 @@ fn create_private_dir(dir: &Path) -> Result<(), Failure> {
 
 /// The root key: `--root-key-file`, else `$SECRETS_ROOT_KEY`, else `root.key` in the store
 /// directory, generated on first use with a notice on stderr.
-fn root_key(dir: &Path, flag: Option<&String>) -> Result<RootKey, Failure> {
-    if let Some(path) = flag {
-        return RootKey::from_file(path).map_err(|e| Failure::internal(e.to_string()));
-    }
-    if std::env::var_os("SECRETS_ROOT_KEY").is_some_and(|v| !v.is_empty()) {
-        return RootKey::from_env("SECRETS_ROOT_KEY").map_err(|e| Failure::internal(e.to_string()));
-    }
-    let path = dir.join("root.key");
+pub(crate) fn root_key(dir: &Path, flag: Option<&String>) -> Result<RootKey, Failure> {
+    let Some(path) = store_root_key_file(dir, flag) else {
+        return given_root_key(flag);
+    };
     if path.exists() {
         return RootKey::from_file(&path).map_err(|e| Failure::internal(e.to_string()));
     }
@@ -296,6 +306,32 @@ fn root_key(dir: &Path, flag: Option<&String>) -> Result<RootKey, Failure> {
         path.display()
     );
     Ok(key)
+}
+
+/// The store directory's own `root.key`, when it is where the root key comes from: neither
+/// `--root-key-file` nor `$SECRETS_ROOT_KEY` gives one.
+pub(crate) fn store_root_key_file(dir: &Path, flag: Option<&String>) -> Option<PathBuf> {
+    let given =
+        flag.is_some() || std::env::var_os("SECRETS_ROOT_KEY").is_some_and(|v| !v.is_empty());
+    (!given).then(|| dir.join("root.key"))
+}
+
+/// The root key given by `--root-key-file`, else by `$SECRETS_ROOT_KEY`.
+pub(crate) fn given_root_key(flag: Option<&String>) -> Result<RootKey, Failure> {
+    match flag {
+        Some(path) => RootKey::from_file(path),
+        None => RootKey::from_env("SECRETS_ROOT_KEY"),
+    }
+    .map_err(|e| Failure::internal(e.to_string()))
+}
+
+/// Where the root key comes from, for messages.
+pub(crate) fn root_key_source(dir: Option<&Path>, flag: Option<&String>) -> String {
+    match (flag, dir.and_then(|d| store_root_key_file(d, flag))) {
+        (Some(path), _) => format!("--root-key-file {path}"),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => "$SECRETS_ROOT_KEY".to_owned(),
+    }
 }
 
 #[cfg(test)]

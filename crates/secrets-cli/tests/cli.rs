@@ -805,4 +805,263 @@ fn store_postgres_runs_the_same_commands_across_processes() {
         !no_key.stderr.contains(&url),
         "the connection string is never echoed"
     );
+
+    // The root-key rotation re-seals the shared keyring: afterwards only the new key opens it.
+    let new_key = dir.path().join("new.key");
+    let changed = run(&[
+        "change-root-key",
+        "--new-root-key-file",
+        new_key.to_str().unwrap(),
+    ]);
+    assert_eq!(changed["KeyringResealed"], true, "{changed}");
+    assert_eq!(changed["StoreRootKeyFile"], Value::Null);
+    let old_key = secrets(
+        dir.path(),
+        &with(&["get-secret-value", "--secret-name", "pg/db"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(old_key.code, 1, "{}", old_key.stderr);
+    assert!(
+        error_json(&old_key)["Message"]
+            .as_str()
+            .unwrap()
+            .contains("root key")
+    );
+    let got = ok(
+        dir.path(),
+        &[
+            "--store",
+            store.as_str(),
+            "--root-key-file",
+            new_key.to_str().unwrap(),
+            "get-secret-value",
+            "--secret-name",
+            "pg/db",
+        ],
+    );
+    assert_eq!(got["SecretData"], "in postgres");
+}
+
+fn write_key_file(path: &Path, key: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, key).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn create_db_secret(d: &Path) {
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "kept",
+        ],
+    );
+}
+
+#[test]
+fn change_root_key_reseals_the_keyring_and_the_store_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    create_db_secret(&d);
+    let old = std::fs::read(d.join("root.key")).unwrap();
+    let new_file = dir.path().join("new.key");
+
+    let changed = secrets(
+        &d,
+        &[
+            "change-root-key",
+            "--new-root-key-file",
+            new_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert_eq!(changed.stdout["KeyringResealed"], true);
+    assert_eq!(changed.stdout["NewRootKeyGenerated"], true);
+    assert_eq!(
+        changed.stdout["StoreRootKeyFile"],
+        d.join("root.key").to_str().unwrap()
+    );
+    assert!(
+        changed.stderr.contains("generated a new root key"),
+        "{}",
+        changed.stderr
+    );
+    let new = std::fs::read(&new_file).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(mode_of(&new_file), 0o600);
+    // The store's own root.key is now the new key, still the owner's only.
+    assert_eq!(std::fs::read(d.join("root.key")).unwrap(), new);
+    assert_eq!(mode_of(&d.join("root.key")), 0o600);
+    assert!(!d.join("root.key.new").exists());
+
+    // Every secret and master key reads as before; the old key opens nothing any more.
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "kept"
+    );
+    let old_file = dir.path().join("old.key");
+    write_key_file(&old_file, &old);
+    let refused = secrets(
+        &d,
+        &[
+            "--root-key-file",
+            old_file.to_str().unwrap(),
+            "list-secrets",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        error_json(&refused)["Message"]
+            .as_str()
+            .unwrap()
+            .contains("root key")
+    );
+
+    // An existing file gives the new key instead of a generated one.
+    let third = dir.path().join("third.key");
+    write_key_file(&third, "cd".repeat(32).as_bytes());
+    let again = ok(
+        &d,
+        &[
+            "change-root-key",
+            "--new-root-key-file",
+            third.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again["NewRootKeyGenerated"], false);
+    assert_eq!(
+        std::fs::read(d.join("root.key")).unwrap(),
+        "cd".repeat(32).as_bytes()
+    );
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "kept"
+    );
+}
+
+/// Runs `change-root-key` to `new_file`, after the global flags `before`, expecting it to fail
+/// with `exit`, `code` and a message that says `says`.
+fn change_root_key_fails(
+    d: &Path,
+    before: &[&str],
+    new_file: &Path,
+    (exit, code): (i32, &str),
+    says: &str,
+) {
+    let mut args = before.to_vec();
+    args.extend([
+        "change-root-key",
+        "--new-root-key-file",
+        new_file.to_str().unwrap(),
+    ]);
+    let body = fails(d, &args, exit, code);
+    assert!(
+        body["Message"].as_str().unwrap().contains(says),
+        "{args:?}: {body}"
+    );
+}
+
+#[test]
+fn change_root_key_refuses_what_it_cannot_do_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    let new_file = dir.path().join("new.key");
+    const USAGE: (i32, &str) = (2, "InvalidParameter");
+    const INTERNAL: (i32, &str) = (1, "InternalFailure");
+    // No store yet: nothing to re-seal, and nothing is created.
+    let nothing = dir.path().join("nothing");
+    change_root_key_fails(&nothing, &[], &new_file, USAGE, "no keyring");
+    assert!(!nothing.exists() && !new_file.exists());
+
+    create_db_secret(&d);
+    let before = std::fs::read(d.join("keyring")).unwrap();
+    // The current key named as the new one.
+    change_root_key_fails(
+        &d,
+        &[],
+        &d.join("root.key"),
+        USAGE,
+        "is the current root key",
+    );
+    // A current key that does not open the keyring: no new key is generated.
+    let wrong = dir.path().join("wrong.key");
+    write_key_file(&wrong, "ef".repeat(32).as_bytes());
+    let wrong_flag = ["--root-key-file", wrong.to_str().unwrap()];
+    change_root_key_fails(
+        &d,
+        &wrong_flag,
+        &new_file,
+        INTERNAL,
+        "does not open the keyring",
+    );
+    assert!(!new_file.exists());
+    // The store in use by another process.
+    {
+        let _held = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+        change_root_key_fails(&d, &[], &new_file, INTERNAL, "another `secrets` process");
+        assert!(!new_file.exists());
+    }
+    assert_eq!(std::fs::read(d.join("keyring")).unwrap(), before);
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "kept"
+    );
+}
+
+#[test]
+fn an_interrupted_change_root_key_is_finished_by_running_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    create_db_secret(&d);
+    let old_file = dir.path().join("old.key");
+    write_key_file(&old_file, &std::fs::read(d.join("root.key")).unwrap());
+    let new_file = dir.path().join("new.key");
+    // Re-seal with the current key given by flag: the store's root.key is not its source and
+    // stays the old key — where a crash between the re-seal and the replacement leaves it.
+    let first = ok(
+        &d,
+        &[
+            "--root-key-file",
+            old_file.to_str().unwrap(),
+            "change-root-key",
+            "--new-root-key-file",
+            new_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(first["StoreRootKeyFile"], Value::Null);
+    assert_eq!(
+        secrets(&d, &["list-secrets"]).code,
+        1,
+        "root.key is the old key"
+    );
+    // Run again as the store's default: the keyring is left as it is, root.key follows.
+    let second = ok(
+        &d,
+        &[
+            "change-root-key",
+            "--new-root-key-file",
+            new_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(second["KeyringResealed"], false, "{second}");
+    assert_eq!(
+        std::fs::read(d.join("root.key")).unwrap(),
+        std::fs::read(&new_file).unwrap()
+    );
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "kept"
+    );
 }
