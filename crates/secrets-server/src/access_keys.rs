@@ -194,6 +194,11 @@ impl AccessKeys {
         self.keys.get(access_key_id)
     }
 
+    /// The ids of the access keys.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
     /// How many access keys there are.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -5,6 +5,7 @@
 //! signature, and only then the nonce — so an unsigned request cannot fill the replay guard.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use hyper::HeaderMap;
@@ -43,7 +44,9 @@ pub(crate) struct Authenticated {
 /// Verifies signatures against the access keys and remembers nonces.
 pub(crate) struct Authenticator {
     keys: Arc<AccessKeys>,
-    nonces: NonceCache,
+    /// Each access key's replay guard, an equal share of the capacity: a key that fills its
+    /// own (a leaked or misbehaving client) throttles only itself.
+    nonces: HashMap<String, NonceCache>,
     clock: Arc<dyn Clock>,
     /// The largest accepted distance between a request's time and the server's, in seconds.
     skew: i64,
@@ -56,9 +59,14 @@ impl Authenticator {
         skew_secs: i64,
         nonce_capacity: usize,
     ) -> Self {
+        let share = nonce_capacity / keys.len().max(1);
+        let nonces = keys
+            .ids()
+            .map(|id| (id.to_owned(), NonceCache::new(share)))
+            .collect();
         Authenticator {
             keys,
-            nonces: NonceCache::new(nonce_capacity),
+            nonces,
             clock,
             skew: skew_secs,
         }
@@ -151,7 +159,8 @@ impl Authenticator {
                 &string_to_sign,
             ));
         }
-        self.check_nonce(auth.access_key_id, &nonce, time)?;
+        // The nonce as signed: the canonical request trims its value the same way.
+        self.check_nonce(auth.access_key_id, nonce.trim_ascii(), time)?;
 
         let action = match (
             header_text(req.headers, "x-acs-action"),
@@ -227,19 +236,27 @@ impl Authenticator {
         Ok(time.unix())
     }
 
-    /// Remembers the nonce until the request's time leaves the window; refuses a repeat.
+    /// Remembers the nonce for the window's length after the server saw it, or until the
+    /// request's time leaves the window if that is later (a time ahead of the server's clock);
+    /// refuses a repeat meanwhile.
     fn check_nonce(&self, access_key_id: &str, nonce: &str, time: i64) -> Result<(), Rejection> {
-        if nonce.is_empty() || nonce.len() > NONCE_MAX {
+        // Visible ASCII only: a nonce is remembered byte for byte, so nothing may make two
+        // spellings of one nonce.
+        if nonce.is_empty()
+            || nonce.len() > NONCE_MAX
+            || !nonce.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(Rejection::invalid(
                 "SignatureNonce",
-                "must be 1 to 256 characters",
+                "must be 1 to 256 visible ASCII characters",
             ));
         }
         let now = self.clock.now().unix();
-        match self
-            .nonces
-            .check_and_insert(access_key_id, nonce, time + self.skew, now)
-        {
+        // Only a known key's signature gets this far.
+        let Some(nonces) = self.nonces.get(access_key_id) else {
+            return Err(Rejection::access_key_not_found());
+        };
+        match nonces.check_and_insert(access_key_id, nonce, time.max(now) + self.skew, now) {
             NonceCheck::Fresh => Ok(()),
             NonceCheck::Used => Err(Rejection::nonce_used()),
             NonceCheck::Full => Err(Rejection::throttled()),

@@ -37,11 +37,14 @@ pub struct ServerConfig {
     /// Default 30 s.
     pub read_timeout: Duration,
     /// The largest accepted distance between a request's timestamp and the server's clock;
-    /// nonces are remembered that long. Default 15 minutes (SPEC §5).
+    /// a nonce is remembered that long after it is seen (longer for a request timed ahead of
+    /// the server: until its time leaves the window). Default 15 minutes (SPEC §5).
     pub max_clock_skew: Duration,
-    /// How many nonces the replay guard holds; when full, requests get `Rejected.Throttling`
-    /// until old nonces expire. The sustained request rate it allows is this divided by the
-    /// seconds of `max_clock_skew` (plus up to a minute). Default [`DEFAULT_NONCE_CAPACITY`].
+    /// How many nonces the replay guard holds, shared equally among the access keys; when an
+    /// access key's share is full, its requests get `Rejected.Throttling` until its old nonces
+    /// expire (other keys are not affected). The sustained request rate a key is allowed is
+    /// its share divided by the seconds of `max_clock_skew` (plus up to a minute). Default
+    /// [`DEFAULT_NONCE_CAPACITY`].
     pub nonce_capacity: usize,
     /// The server's clock, for timestamp checks (injectable for tests).
     pub clock: Arc<dyn Clock>,

@@ -1,5 +1,6 @@
-//! The replay guard: every (AccessKeyId, nonce) pair seen is remembered until the request's
-//! timestamp leaves the accepted window, in bounded memory.
+//! The replay guard: every (AccessKeyId, nonce) pair seen is remembered for the accepted
+//! window's length after it was seen (longer when the request's time is ahead of the server's:
+//! until that time leaves the window), in bounded memory.
 //!
 //! Each nonce is kept as a 64-bit digest in a bucket of the minute it expires in; a bucket is
 //! dropped whole once its minute has passed. So a nonce is forgotten at most a minute late and

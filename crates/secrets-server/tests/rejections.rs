@@ -111,6 +111,47 @@ fn clone_request(r: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>>
     copy
 }
 
+/// A captured V3 request sent again with its nonce padded by characters a Unicode-aware trim
+/// would drop: the padding must make it no new request — neither a fresh nonce over the same
+/// signature, nor a value read or written twice.
+#[tokio::test]
+async fn a_nonce_padded_with_unicode_whitespace_is_not_a_new_nonce() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let request = list_secrets(&c);
+    let nonce = request.headers()["x-acs-signature-nonce"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let padded = |pad: &str| {
+        let mut copy = clone_request(&request);
+        let value = hyper::header::HeaderValue::from_bytes(format!("{nonce}{pad}").as_bytes())
+            .expect("non-ASCII bytes are a valid header value");
+        copy.headers_mut().insert("x-acs-signature-nonce", value);
+        copy
+    };
+    let copies: Vec<_> = ["\u{a0}", "\u{a0}\u{a0}", "\u{2003}", "\u{85}"]
+        .into_iter()
+        .map(padded)
+        .collect();
+    assert_eq!(c.send(request).await.unwrap().status, 200);
+    for copy in copies {
+        let reply = c.send(copy).await.unwrap();
+        assert_code(&reply, 400, "SignatureDoesNotMatch");
+    }
+    // Signed as sent, a nonce must still be visible ASCII: one spelling per nonce.
+    let mut v1 = server.client(ADMIN, SignatureVersion::V1).await;
+    for nonce in ["two words", "nbsp\u{a0}"] {
+        let options = CallOptions {
+            nonce: Some(nonce.to_owned()),
+            ..CallOptions::default()
+        };
+        let reply = v1.call_with("ListSecrets", &[], &options).await.unwrap();
+        assert_code(&reply, 400, "InvalidParameter");
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_wrong_secret_gets_signature_does_not_match_with_the_string_to_sign() {
     let server = common::start().await;
@@ -318,6 +359,47 @@ async fn error_bodies_have_alibabas_shape_and_content_type() {
     server.stop().await;
 }
 
+/// A nonce is refused for 15 minutes after the server saw it, whatever time its first request
+/// claimed (SPEC §5): not only until that time leaves the window.
+#[tokio::test]
+async fn a_nonce_is_refused_for_15_minutes_after_it_was_seen() {
+    let start = now();
+    let clock = secrets_manager::ManualClock::new(Timestamp::from_unix(start));
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.clock = std::sync::Arc::new(clock.clone());
+    })
+    .await;
+    for (version, nonce) in [
+        (SignatureVersion::V3, "old-time-v3"),
+        (SignatureVersion::V1, "old-time-v1"),
+    ] {
+        clock.set(Timestamp::from_unix(start));
+        let mut c = server.client(ADMIN, version).await;
+        let at = |time: i64| CallOptions {
+            nonce: Some(nonce.to_owned()),
+            time: Some(Timestamp::from_unix(time)),
+            ..CallOptions::default()
+        };
+        // Signed almost 15 minutes ago: accepted, and its time leaves the window at once.
+        let first = c
+            .call_with("ListSecrets", &[], &at(start - 14 * 60 - 58))
+            .await;
+        assert_eq!(first.unwrap().status, 200);
+        for later in [125, 14 * 60 + 59] {
+            clock.set(Timestamp::from_unix(start + later));
+            let reply = c.call_with("ListSecrets", &[], &at(start + later)).await;
+            assert_code(&reply.unwrap(), 400, "SignatureNonceUsed");
+        }
+        // Past 15 minutes (and the minute a nonce may be kept late), it is forgotten.
+        clock.set(Timestamp::from_unix(start + 16 * 60 + 1));
+        let reply = c
+            .call_with("ListSecrets", &[], &at(start + 16 * 60 + 1))
+            .await;
+        assert_eq!(reply.unwrap().status, 200);
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_full_replay_guard_throttles_rather_than_forgets() {
     let server = common::start_with(common::memory_storage(), |c| c.nonce_capacity = 16).await;
@@ -332,5 +414,35 @@ async fn a_full_replay_guard_throttles_rather_than_forgets() {
     }
     let reply = throttled.expect("a guard of 16 nonces fills within 64 requests");
     assert_code(&reply, 429, "Rejected.Throttling");
+    server.stop().await;
+}
+
+/// One access key filling the replay guard — even with requests its policy then refuses —
+/// throttles only itself.
+#[tokio::test]
+async fn one_access_key_cannot_fill_the_replay_guard_for_the_others() {
+    let server = common::start_with(common::memory_storage(), |c| c.nonce_capacity = 64).await;
+    let mut reader = server.client(common::READER, SignatureVersion::V3).await;
+    let mut refused = 0;
+    let throttled = loop {
+        // Not the reader's to do: refused by policy, but its nonce is remembered.
+        let create = [
+            ("SecretName", "x"),
+            ("VersionId", "v1"),
+            ("SecretData", "d"),
+        ];
+        let reply = reader.call("CreateSecret", &create).await.unwrap();
+        if reply.code() == Some("Rejected.Throttling") {
+            break reply;
+        }
+        assert_code(&reply, 403, "Forbidden.NoPermission");
+        refused += 1;
+        assert!(refused < 256, "the reader's share of 64 nonces fills");
+    };
+    assert_code(&throttled, 429, "Rejected.Throttling");
+    let mut admin = server.client(ADMIN, SignatureVersion::V3).await;
+    for _ in 0..8 {
+        assert_eq!(admin.call("ListSecrets", &[]).await.unwrap().status, 200);
+    }
     server.stop().await;
 }

@@ -53,8 +53,10 @@ pub fn canonical_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) 
 }
 
 /// The canonical request and the signed-header list (`a;b;c`) for `headers`, the signed
-/// headers' names and values. Names are lower-cased and sorted; values are trimmed, and the
-/// values of a header given more than once are sorted and joined with `,`.
+/// headers' names and values. Names are lower-cased and sorted; values are trimmed of ASCII
+/// whitespace only (a value padded with other characters signs differently, so no header —
+/// the nonce above all — can be varied without breaking the signature), and the values of a
+/// header given more than once are sorted and joined with `,`.
 pub fn canonical_request<'a>(
     method: &str,
     canonical_query: &str,
@@ -66,7 +68,7 @@ pub fn canonical_request<'a>(
         grouped
             .entry(name.to_ascii_lowercase())
             .or_default()
-            .push(value.trim());
+            .push(value.trim_ascii());
     }
     let mut lines = String::new();
     for (name, values) in &mut grouped {
