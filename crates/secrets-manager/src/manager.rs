@@ -478,12 +478,15 @@ impl SecretsManager {
         if version.data_type != value.data_type() {
             return Ok(false);
         }
-        // Comparing is reading: without `kms:Decrypt` on the key, a retry could be used to test
-        // guesses at a stored value. Such a caller gets "exists", as for another value.
-        if self
-            .authorize_with(Action::Decrypt, || self.key_arn(&record.encryption_key_id))
-            .is_err()
-        {
+        // Comparing is reading: without what GetSecretValue needs (`kms:GetSecretValue` on the
+        // secret and `kms:Decrypt` on its key), a retry could be used to test guesses at a
+        // stored value. Such a caller gets "exists", as for another value.
+        let may_read = self
+            .authorize_with(Action::GetSecretValue, || self.secret_arn(&record.name))
+            .and_then(|()| {
+                self.authorize_with(Action::Decrypt, || self.key_arn(&record.encryption_key_id))
+            });
+        if may_read.is_err() {
             return Ok(false);
         }
         let Some(payload) = self.inner.storage.read_payload(&record.name, version_id)? else {

@@ -905,7 +905,7 @@ fn a_value_never_appears_in_tracing_output() {
 }
 
 #[test]
-fn a_retry_without_decrypt_permission_cannot_test_guesses_at_a_stored_value() {
+fn a_retry_without_permission_to_read_cannot_test_guesses_at_a_stored_value() {
     on_every_backend(|f| {
         f.store
             .create_secret(create_request("db", "v1", "the-real-value"))
@@ -914,23 +914,33 @@ fn a_retry_without_decrypt_permission_cannot_test_guesses_at_a_stored_value() {
             .put_secret_value(put_request("db", "v2", "second"))
             .unwrap();
         let key = f.record("db").unwrap().encryption_key_id;
-        f.denials.deny(
-            Action::Decrypt,
-            format!("acs:kms:{REGION}:{ACCOUNT}:key/{key}"),
-        );
-        // A right guess and a wrong one answer alike: the value is never compared.
-        for guess in ["the-real-value", "a-wrong-guess"] {
-            let put = f.store.put_secret_value(put_request("db", "v1", guess));
-            assert_eq!(code(put), ErrorCode::ResourceExist, "{guess}");
-            let create = f.store.create_secret(create_request("db", "v1", guess));
-            assert_eq!(code(create), ErrorCode::ResourceExist, "{guess}");
+        // Reading needs both: GetSecretValue on the secret and Decrypt on its key.
+        let denials = [
+            (
+                Action::Decrypt,
+                format!("acs:kms:{REGION}:{ACCOUNT}:key/{key}"),
+            ),
+            (
+                Action::GetSecretValue,
+                format!("acs:kms:{REGION}:{ACCOUNT}:secret/db"),
+            ),
+        ];
+        for (action, resource) in denials {
+            f.denials.deny(action, resource);
+            // A right guess and a wrong one answer alike: the value is never compared.
+            for guess in ["the-real-value", "a-wrong-guess"] {
+                let put = f.store.put_secret_value(put_request("db", "v1", guess));
+                assert_eq!(code(put), ErrorCode::ResourceExist, "{action:?} {guess}");
+                let create = f.store.create_secret(create_request("db", "v1", guess));
+                assert_eq!(code(create), ErrorCode::ResourceExist, "{action:?} {guess}");
+            }
+            // Allowed to read, the exact retry succeeds again.
+            f.denials.clear();
+            assert!(
+                f.store
+                    .put_secret_value(put_request("db", "v1", "the-real-value"))
+                    .is_ok()
+            );
         }
-        // With Decrypt, the exact retry succeeds again.
-        f.denials.clear();
-        assert!(
-            f.store
-                .put_secret_value(put_request("db", "v1", "the-real-value"))
-                .is_ok()
-        );
     });
 }
