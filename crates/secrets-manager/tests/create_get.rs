@@ -113,6 +113,64 @@ fn create_retry_with_same_version_and_value_succeeds_and_changes_nothing() {
 }
 
 #[test]
+fn only_the_create_itself_is_a_retry_not_a_later_version_or_other_metadata() {
+    on_every_backend(|f| {
+        let first = || CreateSecretRequest {
+            description: Some("the database".into()),
+            tags: common::tag_list(&[("team", "a"), ("env", "prod")]),
+            ..create("db", "v1", "one")
+        };
+        f.store.create_secret(first()).unwrap();
+        f.store
+            .put_secret_value(common::put_request("db", "v2", "two"))
+            .unwrap();
+        let before = f.record("db").unwrap();
+        // The put's version, value and all, was not written by a create.
+        let later = CreateSecretRequest {
+            version_id: "v2".into(),
+            secret_data: "two".into(),
+            ..first()
+        };
+        assert_eq!(code(f.store.create_secret(later)), ErrorCode::ResourceExist);
+        // Another description, no description, other tags, no tags: another create.
+        let others = [
+            CreateSecretRequest {
+                description: Some("another".into()),
+                ..first()
+            },
+            CreateSecretRequest {
+                description: None,
+                ..first()
+            },
+            CreateSecretRequest {
+                tags: common::tag_list(&[("team", "b"), ("env", "prod")]),
+                ..first()
+            },
+            CreateSecretRequest {
+                tags: Vec::new(),
+                ..first()
+            },
+        ];
+        for other in others {
+            let asked = format!("{:?} {:?}", other.description, other.tags);
+            assert_eq!(
+                code(f.store.create_secret(other)),
+                ErrorCode::ResourceExist,
+                "{asked}"
+            );
+        }
+        // The very same create, tags in another order, is still a retry; nothing changed.
+        let reordered = CreateSecretRequest {
+            tags: common::tag_list(&[("env", "prod"), ("team", "a")]),
+            ..first()
+        };
+        assert_eq!(f.store.create_secret(reordered).unwrap().version_id, "v1");
+        assert_eq!(f.store.create_secret(first()).unwrap().version_id, "v1");
+        assert_eq!(f.record("db").unwrap(), before);
+    });
+}
+
+#[test]
 fn create_on_a_taken_name_with_another_value_is_resource_exist() {
     on_every_backend(|f| {
         f.store.create_secret(create("db", "v1", "one")).unwrap();

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use secret_model::{
     Description, KeyId, SecretBytes, SecretDataType, SecretName, SecretType, SecretValue,
-    StageLabel, TagSet, VersionId, WireTag,
+    StageLabel, Tag, TagSet, VersionId, WireTag,
 };
 use secret_storage::{SecretRecord, Update, VersionRecord};
 
@@ -128,15 +128,22 @@ impl SecretsManager {
             secret_type: SecretType::Generic.as_str().to_owned(),
         };
 
+        let tags = tags.into_vec();
+        let asked = Asked {
+            version_id: &version_id,
+            value: &value,
+            description: description.as_ref(),
+            tags: &tags,
+            key_id: &key_id,
+        };
         // Fast path for a retry or a conflict: no data key is spent on a secret that exists.
         if let Some(existing) = self.live_record(&name)? {
-            self.check_create_retry(&existing, &version_id, &value)?;
+            self.check_create_retry(&existing, &asked)?;
             return Ok(respond(&name, &version_id));
         }
 
         let envelope = self.seal(&key_id, &name, &version_id, &value)?;
         let now = self.now();
-        let tags = tags.into_vec();
         // Built inside the step (which usually runs once) rather than built here and copied
         // into every run of it.
         let record = || SecretRecord {
@@ -186,21 +193,30 @@ impl SecretsManager {
         self.forget_cached(&name, None);
         if let Some(existing) = existing {
             // Another caller created the name between our read and our write.
-            self.check_create_retry(&existing, &version_id, &value)?;
+            self.check_create_retry(&existing, &asked)?;
         }
         Ok(respond(&name, &version_id))
     }
 
     /// A create on a name that exists succeeds only as an exact retry of the create that made
-    /// it: same version id, same value and type (compared in constant time).
-    fn check_create_retry(
-        &self,
-        existing: &SecretRecord,
-        version_id: &VersionId,
-        value: &SecretValue,
-    ) -> Result<(), Error> {
+    /// it: its version is the secret's first (written with the secret, and still kept), with
+    /// the same value and type (compared in constant time), and the secret still has the
+    /// description, tags and key the create asks for. A version added later by
+    /// PutSecretValue is not the create's, nor is a secret changed since.
+    fn check_create_retry(&self, existing: &SecretRecord, asked: &Asked<'_>) -> Result<(), Error> {
         ensure_not_pending(existing)?;
-        if self.stores_same_value(existing, version_id, value)? {
+        let created = existing.versions.first().is_some_and(|first| {
+            first.version_id == *asked.version_id && first.create_time == existing.create_time
+        });
+        let same_tags = existing.tags.len() == asked.tags.len()
+            && asked.tags.iter().all(|t| existing.tags.contains(t));
+        let same_metadata = existing.description.as_ref() == asked.description
+            && existing.encryption_key_id == *asked.key_id
+            && same_tags;
+        if created
+            && same_metadata
+            && self.stores_same_value(existing, asked.version_id, asked.value)?
+        {
             return Ok(());
         }
         Err(Error::ResourceExist(format!(
@@ -208,4 +224,14 @@ impl SecretsManager {
             existing.name
         )))
     }
+}
+
+/// What a create asks for besides the name: an existing secret is this create's own only if
+/// it matches all of it.
+struct Asked<'a> {
+    version_id: &'a VersionId,
+    value: &'a SecretValue,
+    description: Option<&'a Description>,
+    tags: &'a [Tag],
+    key_id: &'a KeyId,
 }

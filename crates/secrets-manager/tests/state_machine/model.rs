@@ -307,9 +307,18 @@ impl Model {
             if s.planned_delete_time.is_some() {
                 return fail(ErrorCode::ResourceInDeleteWindow);
             }
-            let retry = s.version(&version_id).is_some_and(|i| {
-                s.versions[i].value == value && s.versions[i].data_type == data_type
+            // Only the create itself: its version is still the first, and the secret still
+            // has the value, description and tags it asks for.
+            let created = s.versions.first().is_some_and(|v| {
+                v.id == version_id
+                    && v.create_time == s.create_time
+                    && v.value == value
+                    && v.data_type == data_type
             });
+            let tags_of = |tags: &[(String, String)]| tags.iter().cloned().collect::<BTreeSet<_>>();
+            let retry = created
+                && s.description == a.description.clone().filter(|d| !d.is_empty())
+                && tags_of(&s.tags) == tags_of(&a.tags);
             return if retry {
                 crate::stats::event("model: create retry");
                 Ok(response)
