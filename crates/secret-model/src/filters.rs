@@ -48,8 +48,9 @@ pub struct Filter {
     pub values: Vec<String>,
 }
 
-/// The filters of one ListSecrets request: at most 10, each with 1–10 values; a secret must
-/// match every filter (AND).
+/// The filters of one ListSecrets request: at most 10 given, each with 1–10 values. Filters
+/// given with the same key are merged into one (values of one key are OR-ed, SPEC §2), so each
+/// key appears once; a secret must match every filter (AND).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filters(Vec<Filter>);
 
@@ -72,9 +73,10 @@ impl Filters {
     pub fn new<K: AsRef<str>>(
         filters: impl IntoIterator<Item = (K, Vec<String>)>,
     ) -> Result<Self, ValidationError> {
-        let mut out = Vec::new();
+        let mut out: Vec<Filter> = Vec::new();
+        let mut given = 0;
         for (key, values) in filters {
-            if out.len() == FILTERS_MAX {
+            if given == FILTERS_MAX {
                 return Err(ValidationError::invalid(
                     "Filters",
                     format!("at most {FILTERS_MAX} filters may be given"),
@@ -93,7 +95,11 @@ impl Filters {
                     "a filter value must be at most 1024 characters",
                 ));
             }
-            out.push(Filter { key, values });
+            match out.iter_mut().find(|f: &&mut Filter| f.key == key) {
+                Some(same_key) => same_key.values.extend(values),
+                None => out.push(Filter { key, values }),
+            }
+            given += 1;
         }
         Ok(Filters(out))
     }
@@ -105,7 +111,7 @@ impl Filters {
         Self::new(wire.into_iter().map(|f| (f.key, f.values)))
     }
 
-    /// The filters.
+    /// The filters, one per key, in the order each key was first given.
     pub fn filters(&self) -> &[Filter] {
         &self.0
     }
@@ -130,5 +136,30 @@ mod tests {
         assert!(Filters::new(eleven).is_err());
         let many_values = vec!["v".to_owned(); 11];
         assert!(Filters::new([("TagKey", many_values)]).is_err());
+    }
+
+    #[test]
+    fn filters_of_one_key_are_merged_so_their_values_are_or_ed() {
+        let f = Filters::from_json(
+            r#"[{"Key":"SecretName","Values":["db"]},{"Key":"TagKey","Values":["t"]},
+                {"Key":"SecretName","Values":["api","web"]}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.filters(),
+            [
+                Filter {
+                    key: FilterKey::SecretName,
+                    values: vec!["db".into(), "api".into(), "web".into()],
+                },
+                Filter {
+                    key: FilterKey::TagKey,
+                    values: vec!["t".into()],
+                },
+            ]
+        );
+        // The limit counts filters as given, before merging.
+        let eleven_same = (0..11).map(|_| ("SecretName", vec!["x".to_owned()]));
+        assert!(Filters::new(eleven_same).is_err());
     }
 }

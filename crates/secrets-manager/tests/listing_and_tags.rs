@@ -218,7 +218,7 @@ fn filter_on_secret_type_matches_generic() {
 }
 
 #[test]
-fn values_of_one_filter_are_or_ed_and_filters_are_and_ed() {
+fn values_of_one_key_are_or_ed_and_keys_are_and_ed() {
     on_every_backend(|f| {
         f.create_with("prod/db", None, &[("env", "prod")]);
         f.create_with("prod/api", None, &[("env", "prod"), ("team", "web")]);
@@ -243,6 +243,24 @@ fn values_of_one_filter_are_or_ed_and_filters_are_and_ed() {
                     {"Key":"TagValue","Values":["prod","dev"]}]"#
             ),
             ["prod/api"]
+        );
+        // Two filters of one key are that key's values together: OR-ed, not AND-ed.
+        assert_eq!(
+            filtered(
+                &f,
+                r#"[{"Key":"SecretName","Values":["prod/db"]},
+                    {"Key":"TagKey","Values":["team"]},
+                    {"Key":"SecretName","Values":["dev/api"]}]"#
+            ),
+            ["dev/api"]
+        );
+        assert_eq!(
+            filtered(
+                &f,
+                r#"[{"Key":"SecretName","Values":["prod/db"]},
+                    {"Key":"SecretName","Values":["dev/api"]}]"#
+            ),
+            ["dev/api", "prod/db"]
         );
     });
 }

@@ -133,9 +133,14 @@ impl Model {
             .secrets
             .iter()
             .filter(|(name, s)| {
-                filters
-                    .iter()
-                    .all(|(k, vs)| vs.iter().any(|v| matches(name, s, k, v)))
+                // Every key given (AND) by any value given for it, in any of its filters (OR).
+                filters.iter().all(|(key, _)| {
+                    filters
+                        .iter()
+                        .filter(|(k, _)| k == key)
+                        .flat_map(|(_, vs)| vs)
+                        .any(|v| matches(name, s, key, v))
+                })
             })
             .map(|(name, s)| SecretSummary {
                 secret_name: name.clone(),
