@@ -71,13 +71,9 @@ written once (any write seals its record), then without.";
 
 fn param_arg(param: &Param) -> Arg {
     let long = kebab(param.name);
-    let required = match param.kind {
-        // SecretData may also come from --secret-data-file; checked when the command runs.
-        Kind::SecretData => false,
-        // Flattened lists may also be given as --Name.N; checked by the operation.
-        Kind::FlatList | Kind::FlatTags => false,
-        _ => param.required,
-    };
+    // No flag is required to clap: the operation checks its parameters (as the server's do)
+    // and names a missing one with Alibaba's `MissingParameter`. (SecretData may also come
+    // from --secret-data-file, flattened lists as --Name.N.)
     let help = if param.required {
         format!("[required] {}", param.help)
     } else {
@@ -87,7 +83,6 @@ fn param_arg(param: &Param) -> Arg {
         .long(long)
         .alias(param.name)
         .help(help)
-        .required(required)
         .value_name(value_name(param.kind));
     if matches!(param.kind, Kind::FlatList | Kind::FlatTags) {
         arg = arg.action(ArgAction::Append);
@@ -150,7 +145,6 @@ fn key_command(action: &str, name: &str, about: &str) -> Command {
                 .long("key-id")
                 .alias("KeyId")
                 .value_name("UUID")
-                .required(true)
                 .help("[required] the key's id"),
         ),
     }

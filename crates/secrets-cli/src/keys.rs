@@ -56,7 +56,12 @@ pub(crate) fn run(
             .get_one::<String>("KeyId")
             .map(String::as_str)
             .unwrap_or_default();
-        KeyId::parse_as("KeyId", raw).map_err(|e| Failure::api(e.code().as_str(), 400, e.message()))
+        let parsed = if raw.is_empty() {
+            Err(secret_model::ValidationError::missing("KeyId"))
+        } else {
+            KeyId::parse_as("KeyId", raw)
+        };
+        parsed.map_err(|e| Failure::api(e.code().as_str(), 400, e.message()))
     };
     match action {
         "CreateKey" => {

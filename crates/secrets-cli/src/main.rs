@@ -41,9 +41,13 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(EXIT_OK);
             }
-            return ExitCode::from(print_failure(&Failure::usage(
-                e.to_string().trim().to_owned(),
-            )));
+            let message = e.to_string().trim().to_owned();
+            let failure = if e.kind() == ErrorKind::MissingRequiredArgument {
+                Failure::api("MissingParameter", 400, message)
+            } else {
+                Failure::usage(message)
+            };
+            return ExitCode::from(print_failure(&failure));
         }
     };
     match run(&matches, dotted) {

@@ -401,6 +401,44 @@ fn binary_values_travel_as_base64() {
     );
 }
 
+/// A required flag left out is Alibaba's `MissingParameter` naming the parameter, as from the
+/// server — for every operation, and for the store's own commands.
+#[test]
+fn a_missing_required_flag_is_missing_parameter_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for op in secrets_wire::OPERATIONS {
+        let Some(first) = op.params.iter().find(|p| p.required) else {
+            continue;
+        };
+        let body = fails(d, &[op.action], 2, "MissingParameter");
+        let message = body["Message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("\"{}\"", first.name)),
+            "{}: {message}",
+            op.action
+        );
+    }
+    let body = fails(
+        d,
+        &["create-secret", "--secret-name", "db", "--secret-data", "x"],
+        2,
+        "MissingParameter",
+    );
+    assert!(body["Message"].as_str().unwrap().contains("\"VersionId\""));
+    for key_command in ["describe-key", "enable-key", "disable-key", "rotate-key"] {
+        let body = fails(d, &[key_command], 2, "MissingParameter");
+        assert!(body["Message"].as_str().unwrap().contains("\"KeyId\""));
+    }
+    let body = fails(d, &["change-root-key"], 2, "MissingParameter");
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("--new-root-key-file")
+    );
+}
+
 #[test]
 fn each_error_path_has_its_exit_code_and_alibaba_json() {
     let dir = tempfile::tempdir().unwrap();
