@@ -74,8 +74,7 @@ impl Filters {
         filters: impl IntoIterator<Item = (K, Vec<String>)>,
     ) -> Result<Self, ValidationError> {
         let mut out: Vec<Filter> = Vec::new();
-        let mut given = 0;
-        for (key, values) in filters {
+        for (given, (key, values)) in filters.into_iter().enumerate() {
             if given == FILTERS_MAX {
                 return Err(ValidationError::invalid(
                     "Filters",
@@ -99,7 +98,6 @@ impl Filters {
                 Some(same_key) => same_key.values.extend(values),
                 None => out.push(Filter { key, values }),
             }
-            given += 1;
         }
         Ok(Filters(out))
     }
