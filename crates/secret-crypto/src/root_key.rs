@@ -181,10 +181,12 @@ impl RootKey {
                 }
             }
         })?;
-        let mut text = hex::encode(&key.0[..]);
-        text.push('\n');
+        // The newline is written on its own: pushing it would grow the zeroizing string,
+        // leaving its first buffer (the key in hex) freed without being wiped.
+        let text = hex::encode(&key.0[..]);
         let written = file
             .write_all(text.as_bytes())
+            .and_then(|()| file.write_all(b"\n"))
             .and_then(|()| file.sync_all())
             .and_then(|()| sync_parent_dir(path));
         if let Err(source) = written {

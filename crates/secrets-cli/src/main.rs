@@ -202,15 +202,35 @@ fn params(
 
 /// Reads a value from a file, or from standard input for `-`. The bytes are taken exactly
 /// (a trailing newline is part of the value); they must be UTF-8 text (base64 for binary).
+///
+/// The buffer is sized once for the largest value the API takes (as base64, with room to see
+/// that a longer one is too long), so it never grows and leaves no copy behind; the value moves
+/// into the parameters, which wipe it when dropped.
 fn read_value(path: &str) -> Result<String, Failure> {
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    use zeroize::Zeroize;
+    // Base64 of the largest binary value, and one byte more to tell a longer one.
+    let most = secret_model::limits::SECRET_DATA_MAX.div_ceil(3) * 4 + 1;
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(most));
+    let limit = most as u64;
     let result = if path == "-" {
-        std::io::stdin().read_to_end(&mut bytes)
+        std::io::stdin().take(limit).read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
     };
     result.map_err(|e| Failure::usage(format!("cannot read --secret-data-file {path}: {e}")))?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| {
+    if bytes.len() == most {
+        return Err(Failure::api(
+            "InvalidParameter",
+            400,
+            format!(
+                "The specified parameter \"SecretData\" is invalid: --secret-data-file {path} \
+                 holds more than {} bytes, more than any value (30720 bytes, as base64)",
+                most - 1
+            ),
+        ));
+    }
+    String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+        e.into_bytes().zeroize();
         Failure::usage(
             "the value in --secret-data-file must be UTF-8 text (for a binary value, give base64 with --secret-data-type binary)",
         )

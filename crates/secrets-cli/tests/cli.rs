@@ -360,6 +360,33 @@ fn the_value_can_come_from_stdin_or_a_file() {
         ok(d, &["get-secret-value", "--secret-name", "s"])["SecretData"],
         "from a file"
     );
+
+    // The largest value is read whole; a longer one is refused, however long, and named.
+    let put_file = |version: &str, bytes: usize| {
+        std::fs::write(&file, "a".repeat(bytes)).unwrap();
+        secrets(
+            d,
+            &[
+                "put-secret-value",
+                "--secret-name",
+                "s",
+                "--version-id",
+                version,
+                "--secret-data-file",
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    assert_eq!(put_file("largest", 30_720).code, 0);
+    let got = ok(d, &["get-secret-value", "--secret-name", "s"]);
+    assert_eq!(got["SecretData"].as_str().unwrap().len(), 30_720);
+    for too_long in [30_721, 40_961, 50_000] {
+        let run = put_file("too-long", too_long);
+        assert_eq!(run.code, 2, "{too_long}: {}", run.stderr);
+        let message = error_json(&run)["Message"].as_str().unwrap().to_owned();
+        assert!(message.contains("\"SecretData\""), "{message}");
+        assert!(!message.contains("got 40961"), "{message}");
+    }
 }
 
 #[test]

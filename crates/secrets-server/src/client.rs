@@ -77,13 +77,27 @@ pub struct CallOptions {
     pub get: bool,
 }
 
-/// A response: the HTTP status and the JSON body.
-#[derive(Clone, Debug)]
+/// A response: the HTTP status and the JSON body. `Debug` shows a body's `SecretData` as
+/// `[REDACTED]` (a GetSecretValue reply holds the value).
+#[derive(Clone)]
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
     /// The body (Alibaba's error body when the status is not 200).
     pub body: serde_json::Value,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut body = self.body.clone();
+        if let Some(data) = body.get_mut("SecretData") {
+            *data = serde_json::Value::String("[REDACTED]".to_owned());
+        }
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body", &body)
+            .finish()
+    }
 }
 
 impl Reply {

@@ -185,6 +185,17 @@ async fn a_policy_limits_an_access_key_to_its_actions_and_resources() {
     let mut reader = server.client(READER, SignatureVersion::V3).await;
     let got = ok(&mut reader, "GetSecretValue", &[("SecretName", "app/db")]).await;
     assert_eq!(got["SecretData"], "x");
+    // The client's reply holds the value, and never shows it.
+    let reply = reader
+        .call("GetSecretValue", &[("SecretName", "app/db")])
+        .await
+        .unwrap();
+    assert_eq!(reply.body["SecretData"], "x");
+    let shown = format!("{reply:?}");
+    assert!(
+        shown.contains("\"[REDACTED]\"") && !shown.contains("\"x\""),
+        "{shown}"
+    );
 
     let denied = reader
         .call("GetSecretValue", &[("SecretName", "ops/root")])

@@ -6,8 +6,50 @@ use secret_model::{ValidationError, WireTag, parse_json_string_list};
 
 /// The parameters of one request, merged from the query string and the form body (or from
 /// the command line). Names are Alibaba's (`SecretName`, `Tag.1.Key`, …).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A `SecretData` value is a secret: `Debug` shows it as `[REDACTED]`, and every value is
+/// zeroized when the parameters are dropped.
+///
+/// ```
+/// let mut params = secrets_wire::Params::new();
+/// params.insert("SecretName", "db");
+/// params.insert("SecretData", "hunter2");
+/// assert_eq!(
+///     format!("{params:?}"),
+///     r#"Params {"SecretData": [REDACTED], "SecretName": "db"}"#
+/// );
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params(BTreeMap<String, String>);
+
+/// The parameter whose value is never shown.
+const SECRET: &str = "SecretData";
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Redacted;
+        impl std::fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[REDACTED]")
+            }
+        }
+        f.write_str("Params ")?;
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown: &dyn std::fmt::Debug = if name == SECRET { &Redacted } else { value };
+                (name, shown)
+            }))
+            .finish()
+    }
+}
+
+impl Drop for Params {
+    fn drop(&mut self) {
+        for value in self.0.values_mut() {
+            zeroize::Zeroize::zeroize(value);
+        }
+    }
+}
 
 /// The most entries a flattened list (`ResourceId.N`, `Tag.N.Key`) may have.
 const FLAT_MAX: usize = 200;
