@@ -30,7 +30,7 @@ pub struct ServerConfig {
     pub access_keys: Arc<AccessKeys>,
     /// Serve HTTPS with this certificate chain and key (PEM files) instead of HTTP.
     pub tls: Option<TlsFiles>,
-    /// The largest request body accepted; a larger one gets HTTP 413. Default
+    /// The largest request body accepted; a larger one gets `Rejected.LimitExceeded` (400). Default
     /// [`DEFAULT_BODY_LIMIT`].
     pub body_limit: usize,
     /// How long a request's body may take to arrive, and a client to send its headers.

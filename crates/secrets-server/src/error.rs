@@ -101,11 +101,12 @@ impl Rejection {
         )
     }
 
-    /// The body is larger than the limit (HTTP 413).
+    /// The body is larger than the limit: `Rejected.LimitExceeded`, with its status in SPEC §4
+    /// (400, not HTTP's 413: a code has one status).
     pub(crate) fn too_large(limit: usize) -> Self {
         Rejection::new(
             "Rejected.LimitExceeded",
-            413,
+            400,
             format!("The request body is larger than the limit of {limit} bytes."),
         )
     }
@@ -136,11 +137,12 @@ impl Rejection {
         )
     }
 
-    /// The body did not arrive in time (HTTP 408).
+    /// The body did not arrive in time: `InvalidParameter`, with its status in SPEC §4 (400,
+    /// not HTTP's 408).
     pub(crate) fn body_timeout() -> Self {
         Rejection::new(
             "InvalidParameter",
-            408,
+            400,
             "The request body did not arrive in time.",
         )
     }

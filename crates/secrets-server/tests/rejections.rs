@@ -272,8 +272,39 @@ async fn another_signature_algorithm_is_an_invalid_signature_method() {
     server.stop().await;
 }
 
+/// A body that stops arriving is `InvalidParameter` with that code's 400, as JSON, once the
+/// read timeout passes.
 #[tokio::test]
-async fn a_body_over_the_limit_gets_413_and_a_json_error() {
+async fn a_body_that_does_not_arrive_in_time_is_invalid_parameter_with_its_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+         content-length: 100\r\n\r\nAction=Li",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers once the timeout passes")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"Code\":\"InvalidParameter\""), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_limit_exceeded_with_its_400_and_a_json_error() {
     let server = common::start_with(common::memory_storage(), |c| c.body_limit = 4096).await;
     let mut c = server.client(ADMIN, SignatureVersion::V3).await;
     let big = "x".repeat(5000);
@@ -283,7 +314,7 @@ async fn a_body_over_the_limit_gets_413_and_a_json_error() {
         ("SecretData", big.as_str()),
     ];
     let reply = c.call("CreateSecret", &params).await.unwrap();
-    assert_code(&reply, 413, "Rejected.LimitExceeded");
+    assert_code(&reply, 400, "Rejected.LimitExceeded");
 
     // Without a Content-Length (chunked), the limit holds while reading.
     let chunks = Chunks(vec![Bytes::from(vec![b'a'; 3000]), Bytes::from(vec![b'b'; 3000])].into());
@@ -295,7 +326,7 @@ async fn a_body_over_the_limit_gets_413_and_a_json_error() {
     let (status, _, body) = common::send_raw(server.addr, request).await;
     assert_eq!(
         (status, body["Code"].as_str()),
-        (413, Some("Rejected.LimitExceeded"))
+        (400, Some("Rejected.LimitExceeded"))
     );
     server.stop().await;
 }
