@@ -92,18 +92,27 @@ impl TagSet {
     pub fn new<K: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, ValidationError> {
+        Self::new_as("Tags", pairs)
+    }
+
+    /// [`TagSet::new`] for tags given as `parameter` (the batch operations' `Tag.N.Key` and
+    /// `Tag.N.Value` are named `Tag`): the errors about the whole set name it.
+    pub fn new_as<K: AsRef<str>, V: AsRef<str>>(
+        parameter: &'static str,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ValidationError> {
         let mut tags: Vec<Tag> = Vec::new();
         for (k, v) in pairs {
             if tags.len() == limits::TAGS_PER_SECRET_MAX {
                 return Err(ValidationError::invalid(
-                    "Tags",
+                    parameter,
                     format!("at most {} tags may be given", limits::TAGS_PER_SECRET_MAX),
                 ));
             }
             let tag = Tag::new(k.as_ref(), v.as_ref())?;
             if tags.iter().any(|t| t.key == tag.key) {
                 return Err(ValidationError::invalid(
-                    "Tags",
+                    parameter,
                     format!("the tag key {:?} is given more than once", tag.key),
                 ));
             }

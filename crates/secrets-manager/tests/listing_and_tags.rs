@@ -359,11 +359,31 @@ fn duplicate_tag_keys_in_one_request_are_invalid_parameter() {
             .store
             .tag_resource(tag_request("db", &[("env", "a"), ("env", "b")]));
         assert_eq!(parameter(r), "Tags");
+        // The batch form's tags are Tag.N.Key / Tag.N.Value: named Tag.
         let r = f
             .store
             .tag_resources(batch_tag(&["db"], &[("env", "a"), ("env", "b")]));
-        assert_eq!(parameter(r), "Tags");
+        assert_eq!(parameter(r), "Tag");
         assert_eq!(f.snapshot("db").unwrap(), before);
+    });
+}
+
+#[test]
+fn tags_left_out_are_missing_parameter_naming_the_form_of_the_operation() {
+    on_every_backend(|f| {
+        f.create("db", "v1", "x");
+        assert_eq!(
+            parameter(f.store.tag_resource(tag_request("db", &[]))),
+            "Tags"
+        );
+        assert_eq!(
+            parameter(f.store.tag_resources(batch_tag(&["db"], &[]))),
+            "Tag"
+        );
+        assert_eq!(
+            parameter(f.store.untag_resources(batch_untag(&["db"], &[]))),
+            "TagKey"
+        );
     });
 }
 

@@ -119,10 +119,12 @@ fn set_tags(record: &mut SecretRecord, tags: &TagSet) -> Result<(), Error> {
     Ok(())
 }
 
-fn parse_keys(keys: &[String]) -> Result<Vec<String>, Error> {
+/// The tag keys of a request, given as `parameter` (`TagKeys`, or the batch forms' `TagKey.N`,
+/// named `TagKey`).
+fn parse_keys(keys: &[String], parameter: &'static str) -> Result<Vec<String>, Error> {
     if keys.len() > limits::TAGS_PER_SECRET_MAX * 5 {
         return Err(Error::invalid(
-            "TagKeys",
+            parameter,
             "too many tag keys in one request",
         ));
     }
@@ -141,11 +143,14 @@ fn tags_step(before: &[Tag], record: &SecretRecord) -> Step<'static, ()> {
     }
 }
 
-fn required_tags(tags: &[WireTag]) -> Result<TagSet, Error> {
+/// The tags of a request, given as `parameter` (`Tags`, or the batch form's `Tag.N.Key` and
+/// `Tag.N.Value`, named `Tag`).
+fn required_tags(tags: &[WireTag], parameter: &'static str) -> Result<TagSet, Error> {
     if tags.is_empty() {
-        return Err(ValidationError::missing("Tags").into());
+        return Err(ValidationError::missing(parameter).into());
     }
-    Ok(TagSet::new(
+    Ok(TagSet::new_as(
+        parameter,
         tags.iter().map(|t| (&t.tag_key, &t.tag_value)),
     )?)
 }
@@ -163,7 +168,7 @@ impl SecretsManager {
             None,
             |request_id| {
                 let name = self.resolve_name(&req.secret_name)?;
-                let tags = required_tags(&req.tags)?;
+                let tags = required_tags(&req.tags, "Tags")?;
                 self.authorize_with(Action::TagResource, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.tags.clone();
@@ -195,7 +200,7 @@ impl SecretsManager {
                 if req.tag_keys.is_empty() {
                     return Err(ValidationError::missing("TagKeys").into());
                 }
-                let keys = parse_keys(&req.tag_keys)?;
+                let keys = parse_keys(&req.tag_keys, "TagKeys")?;
                 self.authorize_with(Action::UntagResource, || self.secret_arn(&name))?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.tags.clone();
@@ -213,7 +218,8 @@ impl SecretsManager {
     /// Sets tags on several secrets. Every secret is checked first (exists, not pending
     /// deletion, room for the tags); then each is tagged in its own atomic step.
     ///
-    /// Errors: as [`SecretsManager::tag_resource`], plus `InvalidParameter` naming
+    /// Errors: as [`SecretsManager::tag_resource`], with the tags named `Tag` (the batch form
+    /// `Tag.N.Key` / `Tag.N.Value`) instead of `Tags`, plus `InvalidParameter` naming
     /// `ResourceType` or `ResourceId`.
     pub fn tag_resources(&self, req: TagResourcesRequest) -> Result<TagResourcesResponse, Error> {
         self.run(
@@ -222,7 +228,7 @@ impl SecretsManager {
             None,
             |request_id| {
                 let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
-                let tags = required_tags(&req.tags)?;
+                let tags = required_tags(&req.tags, "Tag")?;
                 for name in &names {
                     self.authorize_with(Action::TagResources, || self.secret_arn(name))?;
                 }
@@ -263,7 +269,7 @@ impl SecretsManager {
                 if req.tag_keys.is_empty() && !req.all {
                     return Err(ValidationError::missing("TagKey").into());
                 }
-                let keys = parse_keys(&req.tag_keys)?;
+                let keys = parse_keys(&req.tag_keys, "TagKey")?;
                 for name in &names {
                     self.authorize_with(Action::UntagResources, || self.secret_arn(name))?;
                 }
@@ -301,7 +307,7 @@ impl SecretsManager {
             None,
             |request_id| {
                 let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
-                let keys = parse_keys(&req.tag_keys)?;
+                let keys = parse_keys(&req.tag_keys, "TagKey")?;
                 for name in &names {
                     self.authorize_with(Action::ListTagResources, || self.secret_arn(name))?;
                 }
