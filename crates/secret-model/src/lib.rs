@@ -50,7 +50,7 @@ pub use tags::{
 };
 pub use time::Timestamp;
 pub use uuid::{KeyId, Uuid};
-pub use value::{SecretBytes, SecretDataType, SecretValue, constant_time_eq};
+pub use value::{SecretBytes, SecretDataType, SecretValue, constant_time_eq, wipe};
 
 /// The type of a secret. Only `Generic` is in scope.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

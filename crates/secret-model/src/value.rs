@@ -8,15 +8,38 @@ use zeroize::Zeroizing;
 use crate::error::ValidationError;
 use crate::limits;
 
-/// Bytes of a secret value, or any other secret: zeroized when dropped, printed as
-/// `[REDACTED]` by `Debug`, and compared in constant time (for equal lengths) by `==`.
+/// Bytes of a secret value, or any other secret: zeroized when dropped (with [`wipe`]), printed
+/// as `[REDACTED]` by `Debug`, and compared in constant time (for equal lengths) by `==`.
 #[derive(Clone, Default)]
-pub struct SecretBytes(Zeroizing<Vec<u8>>);
+pub struct SecretBytes(Vec<u8>);
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Zeroizes a byte vector — its bytes and its spare capacity — and empties it: what
+/// `Zeroize` does for a `Vec<u8>`, but through `zeroize`'s slice path, which writes whole
+/// words, rather than its `Vec` path, which writes byte by byte (for 1 KiB: ~3 ns against
+/// ~130 ns here, a few per cent of an in-memory create or get).
+///
+/// ```
+/// let mut bytes = b"hunter2".to_vec();
+/// secret_model::wipe(&mut bytes);
+/// assert!(bytes.is_empty());
+/// ```
+pub fn wipe(bytes: &mut Vec<u8>) {
+    use zeroize::Zeroize;
+    bytes.as_mut_slice().zeroize();
+    bytes.spare_capacity_mut().zeroize();
+    bytes.clear();
+}
 
 impl SecretBytes {
     /// Takes ownership of `bytes`; they are zeroized when this value is dropped.
     pub fn new(bytes: Vec<u8>) -> Self {
-        SecretBytes(Zeroizing::new(bytes))
+        SecretBytes(bytes)
     }
 
     /// The secret bytes. Callers must not log or print them.
