@@ -72,6 +72,7 @@ fn in_dir(dir: &Path, flag: Option<&String>, new_file: &Path) -> Result<Value, F
         .map(PathBuf::from)
         .or_else(|| store::store_root_key_file(dir, flag));
     refuse_same_file(current_file.as_deref(), new_file)?;
+    refuse_inside(dir, new_file)?;
     let keyring = || Box::new(FileKeyring::new(&keyring_file)) as Box<dyn KeyringStore>;
     let outcome = reseal(
         &keyring,
@@ -136,8 +137,18 @@ fn reseal(
     source: &str,
     new_file: &Path,
 ) -> Result<Outcome, Failure> {
-    if !opens(keyring(), current()?)? {
-        if new_file.exists() && opens(keyring(), read_key(new_file)?)? {
+    let current_opens = opens(keyring(), current()?)?;
+    let new_opens = new_file.exists() && opens(keyring(), read_key(new_file)?)?;
+    if current_opens && new_opens {
+        // The same key under another name (a copy, a hard link): nothing would change.
+        return Err(Failure::usage(format!(
+            "--new-root-key-file {} holds the current root key; give a file for a new one (it \
+             is generated there if it does not exist)",
+            new_file.display()
+        )));
+    }
+    if !current_opens {
+        if new_opens {
             return Ok(Outcome {
                 resealed: false,
                 generated: false,
@@ -197,6 +208,31 @@ fn refuse_same_file(current: Option<&Path>, new_file: &Path) -> Result<(), Failu
             "--new-root-key-file {} is the current root key; give a file for the new one (it is \
              generated there if it does not exist)",
             new_file.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a new key file inside the store's directory: the root key is kept apart from the
+/// data (the store's own `root.key` is replaced by a copy afterwards), and the store writes
+/// and removes files of its own there (`keyring.tmp`, `root.key.new`) that could be it.
+fn refuse_inside(dir: &Path, new_file: &Path) -> Result<(), Failure> {
+    let parent = match new_file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let inside = match (parent.canonicalize(), dir.canonicalize()) {
+        (Ok(parent), Ok(dir)) => parent.starts_with(dir),
+        // A folder that does not exist: the key cannot be written there anyway, and is
+        // refused when it is.
+        _ => false,
+    };
+    if inside {
+        return Err(Failure::usage(format!(
+            "--new-root-key-file {} is inside the store directory {}; keep the new root key \
+             apart from the data (the store's own root.key is replaced by a copy of it)",
+            new_file.display(),
+            dir.display()
         )));
     }
     Ok(())

@@ -1052,7 +1052,7 @@ fn change_root_key_refuses_what_it_cannot_do_and_changes_nothing() {
 
     create_db_secret(&d);
     let before = std::fs::read(d.join("keyring")).unwrap();
-    // The current key named as the new one.
+    // The current key named as the new one, or a copy of it.
     change_root_key_fails(
         &d,
         &[],
@@ -1060,6 +1060,20 @@ fn change_root_key_refuses_what_it_cannot_do_and_changes_nothing() {
         USAGE,
         "is the current root key",
     );
+    let copy = dir.path().join("copy.key");
+    write_key_file(&copy, &std::fs::read(d.join("root.key")).unwrap());
+    change_root_key_fails(&d, &[], &copy, USAGE, "holds the current root key");
+    // A new key inside the store directory, where the store's own files come and go.
+    for inside in ["root.key.new", "keyring.tmp", "data/new.key"] {
+        change_root_key_fails(
+            &d,
+            &[],
+            &d.join(inside),
+            USAGE,
+            "inside the store directory",
+        );
+        assert!(!d.join(inside).exists(), "{inside}");
+    }
     // A current key that does not open the keyring: no new key is generated.
     let wrong = dir.path().join("wrong.key");
     write_key_file(&wrong, "ef".repeat(32).as_bytes());
