@@ -126,6 +126,14 @@ impl Authenticator {
             .ok_or_else(|| Rejection::missing("x-acs-date"))?;
         let nonce = header_text(req.headers, "x-acs-signature-nonce")
             .ok_or_else(|| Rejection::missing("x-acs-signature-nonce"))?;
+        // Given twice, the headers are signed joined with `,`: `a,b` could be resent as `a` and
+        // `b` (in either order) under the same signature, each a new first header.
+        if req.headers.get_all("x-acs-signature-nonce").iter().count() > 1 {
+            return Err(Rejection::invalid(
+                "x-acs-signature-nonce",
+                "must be given once",
+            ));
+        }
         let time = self.check_time("x-acs-date", &date)?;
 
         let body_hash = v3::hex_sha256(req.body);

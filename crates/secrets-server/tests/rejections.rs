@@ -139,6 +139,26 @@ async fn a_nonce_padded_with_unicode_whitespace_is_not_a_new_nonce() {
         let reply = c.send(copy).await.unwrap();
         assert_code(&reply, 400, "SignatureDoesNotMatch");
     }
+    // A nonce with a comma, resent split into two headers (signed alike, joined by `,`).
+    let options = CallOptions {
+        nonce: Some("first,second".to_owned()),
+        ..CallOptions::default()
+    };
+    let request = c.signed_request("ListSecrets", &[], &options).unwrap();
+    let split = |parts: [&str; 2]| {
+        let mut copy = clone_request(&request);
+        copy.headers_mut().remove("x-acs-signature-nonce");
+        for part in parts {
+            copy.headers_mut()
+                .append("x-acs-signature-nonce", part.parse().unwrap());
+        }
+        copy
+    };
+    let splits = [split(["first", "second"]), split(["second", "first"])];
+    assert_eq!(c.send(request).await.unwrap().status, 200);
+    for copy in splits {
+        assert_code(&c.send(copy).await.unwrap(), 400, "InvalidParameter");
+    }
     // Signed as sent, a nonce must still be visible ASCII: one spelling per nonce.
     let mut v1 = server.client(ADMIN, SignatureVersion::V1).await;
     for nonce in ["two words", "nbsp\u{a0}"] {
