@@ -134,6 +134,10 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
         return root::run(args, &place, matches.get_one::<String>("root-key-file"));
     }
     if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
+        let takes_key_id = !matches!(*action, "CreateKey" | "ListKeys");
+        if takes_key_id && args.get_one::<String>("KeyId").is_none_or(|k| k.is_empty()) {
+            return Err(missing("KeyId"));
+        }
         let store = open()?;
         return keys::run(action, args, &store.kms, &location);
     }
@@ -143,8 +147,34 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
         .and_then(|o| operation(o.action))
         .ok_or_else(|| Failure::usage(format!("unknown command {sub}")))?;
     let params = params(op, args, dotted)?;
+    // Before the store is opened, so that a command missing a flag creates nothing.
+    check_required(op, &params)?;
     let store = open()?;
     Ok(secrets_wire::call(&store.manager, op.action, &params)?)
+}
+
+/// `MissingParameter` naming `name`, in Alibaba's words.
+fn missing(name: &'static str) -> Failure {
+    let e = secret_model::ValidationError::missing(name);
+    Failure::api(e.code().as_str(), 400, e.message())
+}
+
+/// Refuses a command without one of its operation's required parameters (a flattened one
+/// counts when any of its numbered entries is given); the operation checks the values.
+fn check_required(op: &secrets_wire::Operation, params: &Params) -> Result<(), Failure> {
+    for param in op.params.iter().filter(|p| p.required) {
+        let given = match param.kind {
+            Kind::FlatList | Kind::FlatTags => params.iter().any(|(name, _)| {
+                name.strip_prefix(param.name)
+                    .is_some_and(|r| r.starts_with('.'))
+            }),
+            _ => params.get(param.name).is_some_and(|v| !v.is_empty()),
+        };
+        if !given {
+            return Err(missing(param.name));
+        }
+    }
+    Ok(())
 }
 
 /// The operation's parameters by Alibaba's names, from the flags.

@@ -433,7 +433,9 @@ fn binary_values_travel_as_base64() {
 #[test]
 fn a_missing_required_flag_is_missing_parameter_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    // Refused before the store is opened: none is created.
+    let never = dir.path().join("never");
+    let d = never.as_path();
     for op in secrets_wire::OPERATIONS {
         let Some(first) = op.params.iter().find(|p| p.required) else {
             continue;
@@ -464,6 +466,7 @@ fn a_missing_required_flag_is_missing_parameter_naming_it() {
             .unwrap()
             .contains("--new-root-key-file")
     );
+    assert!(!never.exists(), "a refused command created the store");
 }
 
 #[test]
