@@ -15,7 +15,7 @@ use secrets_wire::Params;
 
 use crate::access_keys::{AccessKey, AccessKeys};
 use crate::error::Rejection;
-use crate::nonce::{NonceCache, NonceCheck};
+use crate::nonce::{Budget, NonceCache, NonceCheck};
 use crate::signature::{v1, v3};
 
 /// The longest nonce accepted.
@@ -44,8 +44,9 @@ pub(crate) struct Authenticated {
 /// Verifies signatures against the access keys and remembers nonces.
 pub(crate) struct Authenticator {
     keys: Arc<AccessKeys>,
-    /// Each access key's replay guard, an equal share of the capacity: a key that fills its
-    /// own (a leaked or misbehaving client) throttles only itself.
+    /// Each access key's replay guard. They draw on one capacity, and no key's may hold more
+    /// than half of it: a key that fills its own (a leaked or misbehaving client) is throttled
+    /// while the others keep at least the other half; a busy key among idle ones gets half.
     nonces: HashMap<String, NonceCache>,
     clock: Arc<dyn Clock>,
     /// The largest accepted distance between a request's time and the server's, in seconds.
@@ -59,10 +60,12 @@ impl Authenticator {
         skew_secs: i64,
         nonce_capacity: usize,
     ) -> Self {
-        let share = nonce_capacity / keys.len().max(1);
+        // Together they hold the capacity; with more than one key, none holds over half.
+        let budget = Budget::new(nonce_capacity);
+        let share = nonce_capacity / keys.len().clamp(1, 2);
         let nonces = keys
             .ids()
-            .map(|id| (id.to_owned(), NonceCache::new(share)))
+            .map(|id| (id.to_owned(), NonceCache::new(share, budget.clone())))
             .collect();
         Authenticator {
             keys,
@@ -264,7 +267,17 @@ impl Authenticator {
         let Some(nonces) = self.nonces.get(access_key_id) else {
             return Err(Rejection::access_key_not_found());
         };
-        match nonces.check_and_insert(access_key_id, nonce, time.max(now) + self.skew, now) {
+        let expires_at = time.max(now) + self.skew;
+        let mut check = nonces.check_and_insert(access_key_id, nonce, expires_at, now);
+        if check == NonceCheck::Full {
+            // The shared capacity may be held by expired nonces of keys that have gone quiet
+            // (a shard drops its own only when next used): sweep them all, then try again.
+            for cache in self.nonces.values() {
+                cache.evict_expired(now);
+            }
+            check = nonces.check_and_insert(access_key_id, nonce, expires_at, now);
+        }
+        match check {
             NonceCheck::Fresh => Ok(()),
             NonceCheck::Used => Err(Rejection::nonce_used()),
             NonceCheck::Full => Err(Rejection::throttled()),

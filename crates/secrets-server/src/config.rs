@@ -40,11 +40,11 @@ pub struct ServerConfig {
     /// a nonce is remembered that long after it is seen (longer for a request timed ahead of
     /// the server: until its time leaves the window). Default 15 minutes (SPEC §5).
     pub max_clock_skew: Duration,
-    /// How many nonces the replay guard holds, shared equally among the access keys; when an
-    /// access key's share is full, its requests get `Rejected.Throttling` until its old nonces
-    /// expire (other keys are not affected). The sustained request rate a key is allowed is
-    /// its share divided by the seconds of `max_clock_skew` (plus up to a minute). Default
-    /// [`DEFAULT_NONCE_CAPACITY`].
+    /// How many nonces the replay guard holds, for all access keys together; with more than
+    /// one key, no key's may hold more than half. When the guard or a key's half is full,
+    /// requests get `Rejected.Throttling` until old nonces expire. The sustained request rate
+    /// allowed is the nonces held divided by the seconds of `max_clock_skew` (plus up to a
+    /// minute). Default [`DEFAULT_NONCE_CAPACITY`].
     pub nonce_capacity: usize,
     /// The server's clock, for timestamp checks (injectable for tests).
     pub clock: Arc<dyn Clock>,

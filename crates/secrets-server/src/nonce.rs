@@ -9,7 +9,8 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ring::digest;
 
@@ -34,6 +35,26 @@ pub(crate) enum NonceCheck {
 pub(crate) struct NonceCache {
     shards: Vec<Mutex<Shard>>,
     per_shard: usize,
+    /// Shared with the other caches drawing on the same capacity.
+    budget: Arc<Budget>,
+}
+
+/// A capacity several caches draw on: how many nonces they hold together, at most `limit`
+/// (give or take the few inserts that race past the check).
+#[derive(Debug)]
+pub(crate) struct Budget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    /// A capacity of `limit` nonces.
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Budget {
+            used: AtomicUsize::new(0),
+            limit,
+        })
+    }
 }
 
 type DigestSet = HashSet<u64, BuildHasherDefault<DigestHasher>>;
@@ -48,14 +69,18 @@ struct Shard {
 }
 
 impl Shard {
-    /// Drops the buckets whose every expiry is at or before `now`.
-    fn evict(&mut self, now: i64) {
+    /// Drops the buckets whose every expiry is at or before `now`; returns how many nonces
+    /// went with them.
+    fn evict(&mut self, now: i64) -> usize {
+        let mut dropped = 0;
         while !self.buckets.is_empty() && (self.first + 1) * BUCKET_SECS <= now {
             if let Some(bucket) = self.buckets.pop_front() {
                 self.len -= bucket.len();
+                dropped += bucket.len();
             }
             self.first += 1;
         }
+        dropped
     }
 
     fn contains(&self, id: u64) -> bool {
@@ -103,11 +128,25 @@ impl Hasher for DigestHasher {
 }
 
 impl NonceCache {
-    /// A cache that holds at most about `capacity` nonces (at least one per shard).
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache that holds at most about `capacity` nonces (at least one per shard), and no
+    /// more than `budget` leaves.
+    pub(crate) fn new(capacity: usize, budget: Arc<Budget>) -> Self {
         NonceCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
+            budget,
+        }
+    }
+
+    /// Drops every expired nonce, in every shard (a shard otherwise drops its own when next
+    /// used), giving their room back to the budget.
+    pub(crate) fn evict_expired(&self, now: i64) {
+        for shard in &self.shards {
+            let dropped = shard
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .evict(now);
+            self.budget.used.fetch_sub(dropped, Ordering::Relaxed);
         }
     }
 
@@ -126,14 +165,18 @@ impl NonceCache {
         // A poisoned lock only means another request panicked mid-insert; the sets are still
         // valid sets of nonces.
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        shard.evict(now);
+        let dropped = shard.evict(now);
+        self.budget.used.fetch_sub(dropped, Ordering::Relaxed);
         if shard.contains(id) {
             return NonceCheck::Used;
         }
-        if shard.len >= self.per_shard {
+        if shard.len >= self.per_shard
+            || self.budget.used.load(Ordering::Relaxed) >= self.budget.limit
+        {
             return NonceCheck::Full;
         }
         shard.insert(id, expires_at);
+        self.budget.used.fetch_add(1, Ordering::Relaxed);
         NonceCheck::Fresh
     }
 }
@@ -156,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_nonce_is_refused_until_its_minute_of_expiry_has_passed() {
-        let cache = NonceCache::new(100);
+        let cache = NonceCache::new(100, Budget::new(100));
         // Expires at 1_000, in the bucket of [960, 1020).
         assert_eq!(
             cache.check_and_insert("ak", "n1", 1_000, 100),
@@ -178,7 +221,7 @@ mod tests {
 
     #[test]
     fn an_earlier_expiry_after_a_later_one_is_kept() {
-        let cache = NonceCache::new(100);
+        let cache = NonceCache::new(100, Budget::new(100));
         assert_eq!(
             cache.check_and_insert("ak", "late", 2_000, 0),
             NonceCheck::Fresh
@@ -204,7 +247,7 @@ mod tests {
 
     #[test]
     fn nonces_are_per_access_key() {
-        let cache = NonceCache::new(100);
+        let cache = NonceCache::new(100, Budget::new(100));
         assert_eq!(
             cache.check_and_insert("a", "bc", 1_000, 0),
             NonceCheck::Fresh
@@ -221,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_refuses_instead_of_forgetting_and_frees_expired_entries() {
-        let cache = NonceCache::new(SHARDS);
+        let cache = NonceCache::new(SHARDS, Budget::new(SHARDS));
         let mut full = 0;
         for i in 0..SHARDS * 8 {
             if cache.check_and_insert("ak", &i.to_string(), 500, 0) == NonceCheck::Full {
@@ -234,5 +277,34 @@ mod tests {
             cache.check_and_insert("ak", "later", 1_000, 600),
             NonceCheck::Fresh
         );
+    }
+
+    #[test]
+    fn caches_on_one_budget_hold_no_more_than_it_together_and_get_it_back_on_expiry() {
+        let budget = Budget::new(64);
+        // Each could hold 64 by itself (4 per shard).
+        let (a, b) = (
+            NonceCache::new(64, budget.clone()),
+            NonceCache::new(64, budget.clone()),
+        );
+        let fresh = |cache: &NonceCache, key: &str, n: usize, expires_at: i64| {
+            (0..n)
+                .filter(|i| {
+                    cache.check_and_insert(key, &i.to_string(), expires_at, 0) == NonceCheck::Fresh
+                })
+                .count()
+        };
+        // The first cache's nonces expire at 500, the second's at 2,000.
+        let first = fresh(&a, "a", 48, 500);
+        assert!((30..=48).contains(&first), "{first}");
+        let second = fresh(&b, "b", 200, 2_000);
+        assert_eq!(first + second, 64, "the budget is shared");
+        assert_eq!(budget.used.load(Ordering::Relaxed), 64);
+        // Past the first window, the room the first cache held is not back until it is swept
+        // (each shard drops its own expired nonces only when it is next used).
+        assert_eq!(b.check_and_insert("b", "x", 2_500, 600), NonceCheck::Full);
+        a.evict_expired(600);
+        assert_eq!(budget.used.load(Ordering::Relaxed), second);
+        assert_eq!(a.check_and_insert("a", "x", 1_000, 600), NonceCheck::Fresh);
     }
 }

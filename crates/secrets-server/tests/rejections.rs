@@ -472,9 +472,10 @@ async fn a_full_replay_guard_throttles_rather_than_forgets() {
 /// throttles only itself.
 #[tokio::test]
 async fn one_access_key_cannot_fill_the_replay_guard_for_the_others() {
-    // Two access keys share 256: 128 each, held in 16 shards of 8. The reader keeps sending
-    // well past its share (had the guard one pool, every shard of it would fill); the admin's
-    // 8 requests cannot fill one of its own shards, wherever their nonces fall.
+    // Two access keys share 256, neither holding over 128 (16 shards of 8). The reader keeps
+    // sending well past its half (had the guard one pool, all of it would fill, with
+    // overwhelming likelihood); the admin's 8 requests cannot fill one of its own shards,
+    // wherever their nonces fall, and the other half is there for them.
     let server = common::start_with(common::memory_storage(), |c| c.nonce_capacity = 256).await;
     let mut reader = server.client(common::READER, SignatureVersion::V3).await;
     let (mut refused, mut throttled) = (0, 0);
