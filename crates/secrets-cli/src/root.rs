@@ -16,8 +16,8 @@ const ABOUT: &str = "Re-seal the keyring under a new root key (root-key rotation
 const AFTER_HELP: &str = "\
 The current root key comes from --root-key-file, else $SECRETS_ROOT_KEY, else root.key in the
 store directory. The new one from --new-root-key-file: generated there (mode 0600) if the file
-does not exist. When the current key is the store's own root.key, that file is replaced by the
-new key once the keyring is re-sealed.
+does not exist, and must be outside the store directory. When the current key is the store's
+own root.key, that file is replaced by the new key once the keyring is re-sealed.
 
 Afterwards the old root key no longer opens this keyring, but it still opens every backup taken
 before: keep it as long as those backups. With --store postgres://…, restart every other
@@ -81,7 +81,12 @@ fn in_dir(dir: &Path, flag: Option<&String>, new_file: &Path) -> Result<Value, F
         new_file,
     )?;
     // The store's own root.key follows, so that the next command opens the store as before.
-    let installed = match store::store_root_key_file(dir, flag) {
+    // The store's own root.key, when it is where the current key came from — by default, or
+    // named with --root-key-file.
+    let own = dir.join("root.key");
+    let own_is_current = store::store_root_key_file(dir, flag).is_some()
+        || flag.is_some_and(|f| same_file(Path::new(f), &own));
+    let installed = match own_is_current.then_some(own) {
         Some(own) => {
             install(new_file, &own).map_err(|e| {
                 Failure::internal(format!(
@@ -94,7 +99,16 @@ fn in_dir(dir: &Path, flag: Option<&String>, new_file: &Path) -> Result<Value, F
             })?;
             Some(own)
         }
-        None => None,
+        None => {
+            if let Some(flag) = flag {
+                eprintln!(
+                    "secrets: notice: {flag} still holds the old root key; give \
+                     --root-key-file {} from now on",
+                    new_file.display()
+                );
+            }
+            None
+        }
     };
     Ok(response(&outcome, new_file, installed.as_deref()))
 }
@@ -196,14 +210,7 @@ fn read_key(path: &Path) -> Result<RootKey, Failure> {
 /// Refuses a new key file that is the current one: nothing would change, and the store's own
 /// `root.key` would be replaced by itself.
 fn refuse_same_file(current: Option<&Path>, new_file: &Path) -> Result<(), Failure> {
-    let same =
-        current.is_some_and(
-            |current| match (current.canonicalize(), new_file.canonicalize()) {
-                (Ok(a), Ok(b)) => a == b,
-                _ => current == new_file,
-            },
-        );
-    if same {
+    if current.is_some_and(|current| same_file(current, new_file)) {
         return Err(Failure::usage(format!(
             "--new-root-key-file {} is the current root key; give a file for the new one (it is \
              generated there if it does not exist)",
@@ -211,6 +218,14 @@ fn refuse_same_file(current: Option<&Path>, new_file: &Path) -> Result<(), Failu
         )));
     }
     Ok(())
+}
+
+/// Whether two paths name one file (after links), or are equal when either cannot be resolved.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Refuses a new key file inside the store's directory: the root key is kept apart from the

@@ -997,18 +997,23 @@ fn change_root_key_reseals_the_keyring_and_the_store_follows() {
             .contains("root key")
     );
 
-    // An existing file gives the new key instead of a generated one.
+    // An existing file gives the new key instead of a generated one; the store's root.key
+    // named by flag is replaced as well.
     let third = dir.path().join("third.key");
     write_key_file(&third, "cd".repeat(32).as_bytes());
+    let own = d.join("root.key");
     let again = ok(
         &d,
         &[
+            "--root-key-file",
+            own.to_str().unwrap(),
             "change-root-key",
             "--new-root-key-file",
             third.to_str().unwrap(),
         ],
     );
     assert_eq!(again["NewRootKeyGenerated"], false);
+    assert_eq!(again["StoreRootKeyFile"], own.to_str().unwrap());
     assert_eq!(
         std::fs::read(d.join("root.key")).unwrap(),
         "cd".repeat(32).as_bytes()
