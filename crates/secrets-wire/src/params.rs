@@ -62,7 +62,9 @@ impl Params {
 
     /// Sets a parameter, replacing an earlier value of the same name.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.insert(name.into(), value.into());
+        if let Some(mut replaced) = self.0.insert(name.into(), value.into()) {
+            zeroize::Zeroize::zeroize(&mut replaced);
+        }
     }
 
     /// The value of a parameter, if given.
