@@ -503,18 +503,7 @@ fn each_error_path_has_its_exit_code_and_alibaba_json() {
         3,
         "Forbidden.ResourceNotFound",
     );
-    ok(
-        d,
-        &[
-            "create-secret",
-            "--secret-name",
-            "db",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "x",
-        ],
-    );
+    create_secret(d, "db", "v1", "x");
     fails(
         d,
         &[
@@ -618,18 +607,7 @@ fn first_use_generates_a_0600_root_key_and_says_so_once() {
 fn a_store_reopened_without_its_root_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(
-        d,
-        &[
-            "create-secret",
-            "--secret-name",
-            "db",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "x",
-        ],
-    );
+    create_secret(d, "db", "v1", "x");
     let key = std::fs::read(d.join("root.key")).unwrap();
     std::fs::remove_file(d.join("root.key")).unwrap();
     let run = secrets(d, &["get-secret-value", "--secret-name", "db"]);
@@ -714,18 +692,7 @@ fn a_record_without_its_seal_is_refused_until_unsealed_records_are_accepted() {
     use secret_storage::{Storage, Update};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(
-        d,
-        &[
-            "create-secret",
-            "--secret-name",
-            "old",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "x",
-        ],
-    );
+    create_secret(d, "old", "v1", "x");
     {
         // What a release before sealing wrote: the same record, without a seal.
         let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
@@ -771,18 +738,7 @@ fn a_record_without_its_seal_is_refused_until_unsealed_records_are_accepted() {
 fn values_never_reach_stderr_on_failures() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(
-        d,
-        &[
-            "create-secret",
-            "--secret-name",
-            "db",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "CANARY-1234",
-        ],
-    );
+    create_secret(d, "db", "v1", "CANARY-1234");
     let run = secrets(
         d,
         &[
@@ -923,19 +879,23 @@ fn mode_of(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn create_db_secret(d: &Path) {
+fn create_secret(d: &Path, name: &str, version: &str, data: &str) -> Value {
     ok(
         d,
         &[
             "create-secret",
             "--secret-name",
-            "db",
+            name,
             "--version-id",
-            "v1",
+            version,
             "--secret-data",
-            "kept",
+            data,
         ],
-    );
+    )
+}
+
+fn create_db_secret(d: &Path) {
+    create_secret(d, "db", "v1", "kept");
 }
 
 #[test]
