@@ -1,14 +1,13 @@
 //! [`SledStorage::check_integrity`]: a full scan that checks every invariant of the layout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use secret_model::{SecretName, VersionId};
 use secret_storage::StorageError;
 
 use crate::error::from_sled;
 use crate::keys::{
-    META_FORMAT, META_JOURNAL, PAYLOAD_PREFIX, PayloadIndex, RECORD_PREFIX, name_in_key,
-    split_payload_key,
+    META_FORMAT, META_JOURNAL, PAYLOAD_PREFIX, RECORD_PREFIX, name_in_key, split_payload_key,
 };
 use crate::{SledStorage, decode_stored_with_index};
 
@@ -17,7 +16,7 @@ use crate::{SledStorage, decode_stored_with_index};
 pub struct IntegrityReport {
     /// How many secrets (records) the store holds.
     pub secrets: usize,
-    /// How many payloads the store holds.
+    /// How many payloads the store holds (inline in their records or under keys of their own).
     pub payloads: usize,
 }
 
@@ -32,7 +31,8 @@ impl SledStorage {
     /// if sled fails, or a journaled write could not be fully applied (reopen the store).
     pub fn check_integrity(&self) -> Result<IntegrityReport, StorageError> {
         self.check_readable()?;
-        let mut indexes: BTreeMap<SecretName, PayloadIndex> = BTreeMap::new();
+        // Each secret's payloads stored under keys of their own, by its index.
+        let mut indexes: BTreeMap<SecretName, BTreeSet<VersionId>> = BTreeMap::new();
         let mut payloads: BTreeMap<SecretName, Vec<VersionId>> = BTreeMap::new();
         let mut payload_count = 0;
         for entry in self.tree.iter() {
@@ -42,7 +42,8 @@ impl SledStorage {
             } else if key.starts_with(RECORD_PREFIX) {
                 let name = name_in_key(RECORD_PREFIX, &key)?;
                 let (index, _record) = decode_stored_with_index(&name, &value)?;
-                indexes.insert(name, index);
+                payload_count += usize::from(index.inline.is_some());
+                indexes.insert(name, index.versions);
             } else if key.starts_with(PAYLOAD_PREFIX) {
                 let (name, id) = split_payload_key(&key)?;
                 payloads.entry(name).or_default().push(id);
@@ -55,16 +56,16 @@ impl SledStorage {
             }
         }
         let secrets = indexes.len();
-        for (name, index) in &mut indexes {
+        for (name, listed) in &mut indexes {
             // Remove what is found; what remains is listed but missing.
             for id in payloads.remove(name).unwrap_or_default() {
-                if !index.versions.remove(&id) {
+                if !listed.remove(&id) {
                     return Err(corrupt(format!(
                         "a payload of {name} version {id} is stored but not in its index"
                     )));
                 }
             }
-            if let Some(id) = index.versions.first() {
+            if let Some(id) = listed.first() {
                 return Err(corrupt(format!(
                     "the payload index of {name} lists version {id}, whose payload is missing"
                 )));

@@ -1,31 +1,40 @@
 //! The key layout of the store's sled tree (layout version [`LAYOUT_VERSION`]), and the value
-//! stored under a record key: the secret's payload index, then its record.
+//! stored under a record key: the secret's payload index (with at most one payload inline),
+//! then its record.
 //!
 //! | key                                   | value                                  |
 //! |---------------------------------------|----------------------------------------|
 //! | `meta/format`                         | the layout version, `u32` big-endian   |
 //! | `meta/journal`                        | `1` while the store uses a write journal |
 //! | `r/` name                             | the payload index and the record (below) |
-//! | `p/` name `0x00` version id           | the payload of that version            |
+//! | `p/` name `0x00` version id           | the payload of that version, unless it is inline |
 //!
 //! Names never contain `0x00`, so `p/a\0…` and `p/ab\0…` cannot be confused. The value under
 //! `r/` name is: the payload index's length `u32` big-endian, the payload index, then the
 //! record (`secret_storage::encode_record`). The payload index is rewritten by every write: an
-//! `u64` write stamp (unique in the database, never reused) followed by the version id of every
-//! stored payload, each ended by `0x00`. It lets a transaction, which cannot scan, find every
-//! payload, and lets a reader that is not in a transaction detect that a write slipped between
-//! its reads.
+//! `u64` write stamp (unique in the database, never reused), the version id of every payload
+//! stored under a key of its own, each ended by `0x00`, then, if a payload is stored inline,
+//! `0x00` (an empty entry: a version id is never empty), its version id, `0x00`, and the
+//! payload's bytes (the rest of the index). It lets a transaction, which cannot scan, find
+//! every payload, and lets a reader that is not in a transaction detect that a write slipped
+//! between its reads.
 //!
-//! Layout 1 kept the payload index under a key of its own, `i/` name; opening a layout-1 store
-//! folds each index into its record ([`crate::upgrade`]).
+//! The inline payload is the one a write put last ([`crate::update`] moves the one it replaces
+//! to a key of its own): so a create writes one key, not two, and the current version of a
+//! secret is usually read with its record.
+//!
+//! Layout 2 had no inline payload; its values are layout-3 values without one, so a layout-2
+//! store is upgraded by its version number alone. Layout 1 kept the payload index under a key
+//! of its own, `i/` name; opening a layout-1 store folds each index into its record
+//! ([`crate::upgrade`]).
 
 use std::collections::BTreeSet;
 
 use secret_model::{SecretName, VersionId};
 use secret_storage::StorageError;
 
-/// The layout version this release writes (and reads; layout 1 is upgraded on open).
-pub(crate) const LAYOUT_VERSION: u32 = 2;
+/// The layout version this release writes (and reads; layouts 1 and 2 are upgraded on open).
+pub(crate) const LAYOUT_VERSION: u32 = 3;
 
 /// The key of the layout version.
 pub(crate) const META_FORMAT: &[u8] = b"meta/format";
@@ -34,7 +43,7 @@ pub(crate) const META_FORMAT: &[u8] = b"meta/format";
 pub(crate) const META_JOURNAL: &[u8] = b"meta/journal";
 /// The prefix of record keys.
 pub(crate) const RECORD_PREFIX: &[u8] = b"r/";
-/// The prefix of layout 1's payload index keys (layout 2 has none).
+/// The prefix of layout 1's payload index keys (layouts 2 and 3 have none).
 pub(crate) const LEGACY_INDEX_PREFIX: &[u8] = b"i/";
 /// The prefix of payload keys.
 pub(crate) const PAYLOAD_PREFIX: &[u8] = b"p/";
@@ -58,9 +67,9 @@ pub(crate) fn legacy_index_key(name: &SecretName) -> Vec<u8> {
     prefixed(LEGACY_INDEX_PREFIX, name)
 }
 
-/// The value stored under the record key: the payload index's length, the index, and the
-/// record (already encoded by `secret_storage::encode_record`).
-pub(crate) fn encode_stored(index: &PayloadIndex, record: &[u8]) -> Vec<u8> {
+/// The value stored under the record key: the payload index's length, the index (with its
+/// inline payload, if any), and the record (already encoded by `secret_storage::encode_record`).
+pub(crate) fn encode_stored(index: &PayloadIndex<'_>, record: &[u8]) -> Vec<u8> {
     let index = index.encode();
     let mut out = Vec::with_capacity(4 + index.len() + record.len());
     out.extend_from_slice(&(index.len() as u32).to_be_bytes());
@@ -69,13 +78,13 @@ pub(crate) fn encode_stored(index: &PayloadIndex, record: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a value stored under the record key of `name` into the payload index and the
-/// record's bytes. Errors: `Corrupt` naming `name` if it is cut short or the index does not
-/// decode.
+/// Splits a value stored under the record key of `name` into the payload index (whose inline
+/// payload borrows from `bytes`) and the record's bytes. Errors: `Corrupt` naming `name` if it
+/// is cut short or the index does not decode.
 pub(crate) fn split_stored<'b>(
     name: &SecretName,
     bytes: &'b [u8],
-) -> Result<(PayloadIndex, &'b [u8]), StorageError> {
+) -> Result<(PayloadIndex<'b>, &'b [u8]), StorageError> {
     let truncated = || StorageError::Corrupt(format!("the stored record of {name} is truncated"));
     let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(truncated)?;
     let len = u32::from_be_bytes(*len) as usize;
@@ -138,48 +147,88 @@ fn bad_key(key: &[u8]) -> StorageError {
 
 /// The decoded payload index of one secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct PayloadIndex {
+pub(crate) struct PayloadIndex<'b> {
     /// Unique per write in the database; a changed stamp means the secret changed.
     pub(crate) stamp: u64,
-    /// The version ids with a stored payload.
+    /// The version ids whose payload is stored under a key of its own.
     pub(crate) versions: BTreeSet<VersionId>,
+    /// The version id and bytes of the payload stored inline, in the index itself.
+    pub(crate) inline: Option<(VersionId, &'b [u8])>,
 }
 
-impl PayloadIndex {
+impl<'b> PayloadIndex<'b> {
+    /// How many payloads the secret has, inline or not.
+    pub(crate) fn len(&self) -> usize {
+        self.versions.len() + usize::from(self.inline.is_some())
+    }
+
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.versions.len() * 16);
+        let inline_len = self
+            .inline
+            .as_ref()
+            .map_or(0, |(id, bytes)| 2 + id.as_str().len() + bytes.len());
+        let mut out = Vec::with_capacity(8 + self.versions.len() * 16 + inline_len);
         out.extend_from_slice(&self.stamp.to_be_bytes());
         for id in &self.versions {
             out.extend_from_slice(id.as_str().as_bytes());
             out.push(SEPARATOR);
         }
+        if let Some((id, bytes)) = &self.inline {
+            out.push(SEPARATOR);
+            out.extend_from_slice(id.as_str().as_bytes());
+            out.push(SEPARATOR);
+            out.extend_from_slice(bytes);
+        }
         out
     }
 
     /// Errors: `Corrupt` naming `name` if the bytes are not an index.
-    pub(crate) fn decode(name: &SecretName, bytes: &[u8]) -> Result<Self, StorageError> {
+    pub(crate) fn decode(name: &SecretName, bytes: &'b [u8]) -> Result<Self, StorageError> {
         let corrupt =
             |why: &str| StorageError::Corrupt(format!("payload index of {name} is {why}"));
         let (stamp, mut rest) = match bytes.split_first_chunk::<8>() {
             Some((stamp, rest)) => (u64::from_be_bytes(*stamp), rest),
             None => return Err(corrupt("truncated")),
         };
-        let mut versions = BTreeSet::new();
-        while !rest.is_empty() {
+        // The next version id and what follows its `0x00`.
+        let next_id = |rest: &'b [u8]| -> Result<(Option<VersionId>, &'b [u8]), StorageError> {
             let at = rest
                 .iter()
                 .position(|&b| b == SEPARATOR)
                 .ok_or_else(|| corrupt("truncated"))?;
+            if at == 0 {
+                return Ok((None, &rest[1..]));
+            }
             let id = std::str::from_utf8(&rest[..at])
                 .ok()
                 .and_then(|id| VersionId::parse(id).ok())
                 .ok_or_else(|| corrupt("holding an invalid version id"))?;
+            Ok((Some(id), &rest[at + 1..]))
+        };
+        let mut versions = BTreeSet::new();
+        let mut inline = None;
+        while !rest.is_empty() {
+            let (id, after) = next_id(rest)?;
+            let Some(id) = id else {
+                // The empty entry: the inline payload's version id, then its bytes.
+                let (id, payload) = next_id(after)?;
+                let id = id.ok_or_else(|| corrupt("holding an empty version id"))?;
+                if versions.contains(&id) {
+                    return Err(corrupt("listing a version twice"));
+                }
+                inline = Some((id, payload));
+                break;
+            };
             if !versions.insert(id) {
                 return Err(corrupt("listing a version twice"));
             }
-            rest = &rest[at + 1..];
+            rest = after;
         }
-        Ok(PayloadIndex { stamp, versions })
+        Ok(PayloadIndex {
+            stamp,
+            versions,
+            inline,
+        })
     }
 }
 
@@ -218,6 +267,7 @@ mod tests {
         let index = PayloadIndex {
             stamp: 9,
             versions: [id("v1")].into(),
+            inline: None,
         };
         let n = name("s");
         let stored = encode_stored(&index, b"record bytes");
@@ -237,6 +287,7 @@ mod tests {
         let index = PayloadIndex {
             stamp: 0x0102_0304_0506_0708,
             versions: [id("v1"), id("v2")].into(),
+            inline: None,
         };
         let bytes = index.encode();
         assert_eq!(bytes, b"\x01\x02\x03\x04\x05\x06\x07\x08v1\0v2\0");
@@ -247,5 +298,43 @@ mod tests {
         assert!(PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\0v1\0v1\0").is_err());
         assert!(PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\0v 1\0").is_err());
         assert!(PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\0\0").is_err());
+    }
+
+    #[test]
+    fn an_inline_payload_follows_an_empty_entry_and_may_hold_any_byte() {
+        let payload = b"\0pay\0load\0";
+        let index = PayloadIndex {
+            stamp: 1,
+            versions: [id("v1")].into(),
+            inline: Some((id("v2"), &payload[..])),
+        };
+        let bytes = index.encode();
+        assert_eq!(bytes, b"\0\0\0\0\0\0\0\x01v1\0\0v2\0\0pay\0load\0");
+        let n = name("s");
+        let back = PayloadIndex::decode(&n, &bytes).unwrap();
+        assert_eq!(back, index);
+        assert_eq!(back.len(), 2);
+        // Inline alone, and inline and empty.
+        let alone = b"\0\0\0\0\0\0\0\x01\0v2\0";
+        let back = PayloadIndex::decode(&n, alone).unwrap();
+        assert_eq!(back.inline, Some((id("v2"), &b""[..])));
+        assert!(back.versions.is_empty());
+        // A layout-2 index (no empty entry) is a layout-3 index without an inline payload.
+        let layout_2 = PayloadIndex::decode(&n, b"\0\0\0\0\0\0\0\x01v1\0").unwrap();
+        assert_eq!(layout_2.inline, None);
+    }
+
+    #[test]
+    fn a_damaged_inline_entry_is_refused() {
+        let n = name("s");
+        for bad in [
+            &b"\0\0\0\0\0\0\0\0\0"[..],          // the empty entry, then nothing
+            &b"\0\0\0\0\0\0\0\0\0v2"[..],        // an inline id without its end
+            &b"\0\0\0\0\0\0\0\0\0\0bytes"[..],   // an empty inline id
+            &b"\0\0\0\0\0\0\0\0\0v 2\0x"[..],    // an invalid inline id
+            &b"\0\0\0\0\0\0\0\0v2\0\0v2\0x"[..], // inline and under its own key
+        ] {
+            assert!(PayloadIndex::decode(&n, bad).is_err(), "{bad:?}");
+        }
     }
 }

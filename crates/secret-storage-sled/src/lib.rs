@@ -242,8 +242,8 @@ fn flush(db: &sled::Db) -> Result<(), StorageError> {
 }
 
 /// Checks `meta/format`, writing it into a new, empty tree, and returns the layout version the
-/// store has: [`LAYOUT_VERSION`], or 1, which [`finish_upgrade`] upgrades once the write journal
-/// is replayed.
+/// store has: [`LAYOUT_VERSION`], or 1 or 2, which [`finish_upgrade`] upgrades once the write
+/// journal is replayed.
 fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u32, StorageError> {
     let ours = LAYOUT_VERSION.to_be_bytes();
     let stored = tree
@@ -269,12 +269,12 @@ fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u32, StorageError> {
                 stored.len()
             ))
         })?;
-    if found == LAYOUT_VERSION || found == 1 {
+    if (1..=LAYOUT_VERSION).contains(&found) {
         Ok(found)
     } else if found > LAYOUT_VERSION {
         Err(StorageError::Corrupt(format!(
             "the sled store has layout version {found}, written by a newer release; \
-             this release reads layout versions 1 and {LAYOUT_VERSION} only"
+             this release reads layout versions 1 to {LAYOUT_VERSION} only"
         )))
     } else {
         Err(StorageError::Corrupt(format!(
@@ -284,8 +284,10 @@ fn check_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u32, StorageError> {
 }
 
 /// Finishes the store's upgrade to [`LAYOUT_VERSION`] (see [`upgrade`]). If `meta/format` said
-/// 1: checks every layout-1 secret (a damaged store is refused, no secret changed), then sets
-/// `meta/format` to [`LAYOUT_VERSION`] and calls `make_durable`, before changing any secret.
+/// 1: checks every layout-1 secret (a damaged store is refused, no secret changed). If it said
+/// 1 or 2: sets `meta/format` to [`LAYOUT_VERSION`] and calls `make_durable`, before changing
+/// any secret (a layout-2 value is a layout-3 value without an inline payload, so a layout-2
+/// store needs nothing more).
 /// Then, whatever the version, folds any layout-1 index left (by this upgrade, or by one a
 /// crash interrupted) into its record, and calls `make_durable` if it folded any. Call after
 /// the write journal (whose frames hold keys of the store's own layout) is replayed, and
@@ -296,7 +298,9 @@ fn finish_upgrade(
     make_durable: &dyn Fn() -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
     if found != LAYOUT_VERSION {
-        upgrade::check_layout_1(tree)?;
+        if found == 1 {
+            upgrade::check_layout_1(tree)?;
+        }
         tree.insert(META_FORMAT, &LAYOUT_VERSION.to_be_bytes()[..])
             .map_err(|e| from_sled("writing the layout version", e))?;
         make_durable()?;
@@ -345,10 +349,10 @@ pub(crate) fn decode_stored(name: &SecretName, bytes: &[u8]) -> Result<SecretRec
 
 /// Decodes the payload index and the record stored under the record key of `name`.
 /// Errors: `Corrupt` if either does not decode, or the record names another secret.
-pub(crate) fn decode_stored_with_index(
+pub(crate) fn decode_stored_with_index<'b>(
     name: &SecretName,
-    bytes: &[u8],
-) -> Result<(keys::PayloadIndex, SecretRecord), StorageError> {
+    bytes: &'b [u8],
+) -> Result<(keys::PayloadIndex<'b>, SecretRecord), StorageError> {
     let (index, record) = keys::split_stored(name, bytes)?;
     Ok((index, decode_record_of(name, record)?))
 }
@@ -369,6 +373,26 @@ impl Storage for SledStorage {
         version_id: &VersionId,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable()?;
+        // The record first: it holds the payload put last (usually the current version's).
+        // A payload never moves back inline, so one the index says has a key of its own is
+        // there unless a write removes it after this read (the caller then reads the record
+        // again).
+        let Some(stored) = self
+            .tree
+            .get(keys::record_key(name))
+            .map_err(|e| from_sled("reading a record", e))?
+        else {
+            return Ok(None);
+        };
+        let (index, _record) = keys::split_stored(name, &stored)?;
+        if let Some((id, bytes)) = &index.inline
+            && id == version_id
+        {
+            return Ok(Some(bytes.to_vec()));
+        }
+        if !index.versions.contains(version_id) {
+            return Ok(None);
+        }
         let bytes = self
             .tree
             .get(keys::payload_key(name, version_id))

@@ -2,12 +2,12 @@
 //! by the write stamp of the payload index stored with the record, with a transaction as the
 //! fallback.
 
-use secret_model::SecretName;
+use secret_model::{SecretName, VersionId};
 use secret_storage::{Snapshot, StorageError};
 use sled::transaction::ConflictableTransactionError;
 
 use crate::error::{from_sled, from_transaction};
-use crate::keys::{payload_key, record_key};
+use crate::keys::{PayloadIndex, payload_key, record_key};
 use crate::{SledStorage, decode_stored_with_index};
 
 /// Optimistic tries before falling back to a transaction.
@@ -47,25 +47,35 @@ fn try_optimistic(
     };
     let (index, record) = decode_stored_with_index(name, &stored)?;
     let mut read = Vec::with_capacity(index.versions.len());
-    for id in index.versions {
-        let bytes = get(payload_key(name, &id))?;
+    for id in &index.versions {
+        let bytes = get(payload_key(name, id))?;
         read.push((id, bytes));
     }
     if get(record_key(name))?.as_deref() != Some(&stored[..]) {
         return Ok(None);
     }
     // Consistent: anything missing now is damage, not a race.
-    let mut payloads = Vec::with_capacity(read.len());
+    let mut payloads = Vec::with_capacity(index.len());
     for (id, bytes) in read {
         let Some(bytes) = bytes else {
-            return Err(missing_payload(name, &id));
+            return Err(missing_payload(name, id));
         };
-        payloads.push((id, bytes.to_vec()));
+        payloads.push((id.clone(), bytes.to_vec()));
     }
+    with_inline(&mut payloads, &index);
     Ok(Some(Some(Snapshot { record, payloads })))
 }
 
-fn missing_payload(name: &SecretName, id: &secret_model::VersionId) -> StorageError {
+/// Adds the inline payload of `index`, if any, to `payloads` (read from its other keys),
+/// keeping them in version-id order.
+fn with_inline(payloads: &mut Vec<(VersionId, Vec<u8>)>, index: &PayloadIndex<'_>) {
+    if let Some((id, bytes)) = &index.inline {
+        let at = payloads.partition_point(|(other, _)| other < id);
+        payloads.insert(at, (id.clone(), bytes.to_vec()));
+    }
+}
+
+fn missing_payload(name: &SecretName, id: &VersionId) -> StorageError {
     StorageError::Corrupt(format!(
         "the payload index of {name} lists version {id}, whose payload is missing"
     ))
@@ -84,15 +94,16 @@ pub(crate) fn in_transaction(
             };
             let (index, record) = decode_stored_with_index(name, &stored)
                 .map_err(ConflictableTransactionError::Abort)?;
-            let mut payloads = Vec::with_capacity(index.versions.len());
-            for id in index.versions {
-                let Some(bytes) = tx.get(payload_key(name, &id))? else {
+            let mut payloads = Vec::with_capacity(index.len());
+            for id in &index.versions {
+                let Some(bytes) = tx.get(payload_key(name, id))? else {
                     return Err(ConflictableTransactionError::Abort(missing_payload(
-                        name, &id,
+                        name, id,
                     )));
                 };
-                payloads.push((id, bytes.to_vec()));
+                payloads.push((id.clone(), bytes.to_vec()));
             }
+            with_inline(&mut payloads, &index);
             Ok(Some(Snapshot { record, payloads }))
         })
         .map_err(|e| from_transaction("reading a snapshot", e))
@@ -139,11 +150,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStorage::open(dir.path()).unwrap();
         let name = secret_name("s");
-        let record = sample_record("s", &["v1"]);
+        let record = sample_record("s", &["v1", "v2"]);
         store
             .update(&name, &mut |_| Update::Write {
                 record: record.clone(),
-                put_payloads: vec![(version_id("v1"), b"one".to_vec().into())],
+                // v2, put last, is stored inline; v1 under a key of its own.
+                put_payloads: vec![
+                    (version_id("v1"), b"one".to_vec().into()),
+                    (version_id("v2"), b"two".to_vec().into()),
+                ],
                 delete_payloads: vec![],
             })
             .unwrap();

@@ -1,11 +1,12 @@
 //! [`Storage::update`](secret_storage::Storage::update): through the write journal
 //! ([`journaled`]), or as one sled transaction ([`update`]).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use secret_model::SecretName;
+use secret_model::{SecretName, VersionId};
 use secret_storage::{SecretRecord, StorageError, Update, encode_record};
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
@@ -38,8 +39,9 @@ pub(crate) fn update<'a>(
     store
         .tree
         .transaction(|tx| {
-            let (index, current) = match tx.get(record_key(name))? {
-                Some(bytes) => match decode_stored_with_index(name, &bytes) {
+            let stored = tx.get(record_key(name))?;
+            let (index, current) = match &stored {
+                Some(bytes) => match decode_stored_with_index(name, bytes) {
                     Ok((index, record)) => (index, Some(record)),
                     Err(e) => return abort(e),
                 },
@@ -69,20 +71,24 @@ pub(crate) fn update<'a>(
 /// The keys `decision` (a `Write` or a `Delete`) changes, with their new values (`None`:
 /// removed), given the secret's current payload index and, for a `Write`, the new index's
 /// stamp. Both write paths apply exactly these; the order is the one the journaled path
-/// applies them in (see [`journaled`]): new payloads, the record (with its payload index), then
-/// removed payloads — a deleted secret's record first.
+/// applies them in (see [`journaled`]): payloads stored under keys of their own, the record
+/// (with its payload index and inline payload), then removed payloads — a deleted secret's
+/// record first.
 ///
-/// A payload both put and deleted ends up without one. Errors: `NameMismatch` if a `Write`'s
-/// record names another secret.
+/// The payload a `Write` puts last is stored inline, in the record's value, so that a create
+/// writes one key; the payload it displaces from there moves to a key of its own. A payload
+/// both put and deleted ends up without one. Errors: `NameMismatch` if a `Write`'s record
+/// names another secret.
 fn plan(
     name: &SecretName,
     decision: Update<'_>,
-    mut index: PayloadIndex,
+    index: PayloadIndex<'_>,
     stamp: u64,
 ) -> Result<Vec<Op>, StorageError> {
     match decision.for_secret(name)? {
         Update::Keep => Ok(Vec::new()),
         Update::Delete => {
+            // The record's removal takes the inline payload with it.
             let mut ops: Vec<Op> = vec![(record_key(name), None)];
             ops.extend(
                 index
@@ -97,19 +103,46 @@ fn plan(
             put_payloads,
             delete_payloads,
         } => {
+            let PayloadIndex {
+                mut versions,
+                inline,
+                ..
+            } = index;
+            let mut inline: Option<(VersionId, Cow<'_, [u8]>)> =
+                inline.map(|(id, bytes)| (id, Cow::Borrowed(bytes)));
             let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
-            for (id, bytes) in put_payloads {
-                ops.push((payload_key(name, &id), Some(sled::IVec::from(&*bytes))));
-                index.versions.insert(id);
-            }
             let mut removals = Vec::with_capacity(delete_payloads.len());
-            for id in delete_payloads {
-                let key = payload_key(name, &id);
-                ops.retain(|(put, _)| *put != key);
-                index.versions.remove(&id);
-                removals.push((key, None));
+            for (id, bytes) in put_payloads {
+                if let Some((displaced, displaced_bytes)) = inline.take()
+                    && displaced != id
+                {
+                    let key = payload_key(name, &displaced);
+                    ops.push((key, Some(sled::IVec::from(&*displaced_bytes))));
+                    versions.insert(displaced);
+                }
+                if versions.remove(&id) {
+                    // Stored under a key of its own until now: the inline copy replaces it.
+                    let key = payload_key(name, &id);
+                    ops.retain(|(put, _)| *put != key);
+                    removals.push((key, None));
+                }
+                inline = Some((id, bytes));
             }
-            index.stamp = stamp;
+            for id in delete_payloads {
+                if inline.as_ref().is_some_and(|(inline, _)| *inline == id) {
+                    inline = None;
+                }
+                if versions.remove(&id) {
+                    let key = payload_key(name, &id);
+                    ops.retain(|(put, _)| *put != key);
+                    removals.push((key, None));
+                }
+            }
+            let index = PayloadIndex {
+                stamp,
+                versions,
+                inline: inline.as_ref().map(|(id, bytes)| (id.clone(), &**bytes)),
+            };
             let stored = encode_stored(&index, &encode_record(&record));
             ops.push((record_key(name), Some(stored.into())));
             ops.extend(removals);
@@ -193,13 +226,13 @@ pub(crate) fn journaled<'a>(
     // decide on it, not even to keep it.
     journaled.journal.check_readable()?;
     // Only writers change the secret's keys, and this one holds its write lock: a plain read.
-    let (index, current) = match store
+    let stored = store
         .tree
         .get(record_key(name))
-        .map_err(|e| from_sled("reading a record", e))?
-    {
+        .map_err(|e| from_sled("reading a record", e))?;
+    let (index, current) = match &stored {
         Some(bytes) => {
-            let (index, record) = decode_stored_with_index(name, &bytes)?;
+            let (index, record) = decode_stored_with_index(name, bytes)?;
             (index, Some(record))
         }
         None => (PayloadIndex::default(), None),

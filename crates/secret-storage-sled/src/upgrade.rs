@@ -1,20 +1,22 @@
 //! Upgrading a store written in layout 1 (payload index under a key of its own, `i/` name) to
-//! layout 2 (the index stored with the record, under `r/` name).
+//! layout 2 (the index stored with the record, under `r/` name), which is the current layout 3
+//! without inline payloads: a layout-2 value is a layout-3 value.
 //!
 //! The upgrade runs in three steps (`finish_upgrade` in the crate root):
 //!
 //! 1. [`check_layout_1`]: every layout-1 index is read with its record and checked, and every
 //!    record without an index must already be a layout-2 value; nothing is written. A damaged
 //!    store is refused here with no secret and no layout version changed.
-//! 2. `meta/format` is set to 2 and made durable, *before* any secret changes. A release that
-//!    reads layout 1 only refuses a layout-2 store; so it never opens a half-upgraded store
-//!    and misreads the secrets already upgraded.
+//! 2. `meta/format` is set to the current layout and made durable, *before* any secret
+//!    changes. A release that reads layout 1 only refuses a layout-3 store; so it never opens a
+//!    half-upgraded store and misreads the secrets already upgraded.
 //! 3. [`fold_layout_1`]: each secret is upgraded in one sled transaction: its record key gets
 //!    the index and the record, and its index key is removed. sled applies a transaction whole
-//!    or not at all, after a crash too; so a store left half-upgraded by a crash says layout 2
+//!    or not at all, after a crash too; so a store left half-upgraded by a crash says layout 3
 //!    and holds upgraded secrets (no `i/` key) beside layout-1 ones (an `i/` key), and every
-//!    open folds whatever `i/` keys it finds. (Layout 2 never writes an `i/` key, so one is
-//!    always a leftover of an interrupted upgrade; finding none costs one empty prefix scan.)
+//!    open folds whatever `i/` keys it finds. (Layouts 2 and 3 never write an `i/` key, so one
+//!    is always a leftover of an interrupted upgrade; finding none costs one empty prefix
+//!    scan.)
 //!
 //! The transaction makes the fold safe against another `SledStorage` on the same database
 //! ([`SledStorage::from_db`](crate::SledStorage::from_db) may be called twice on one `Db`):
@@ -43,6 +45,11 @@ fn layout_2_value(
     record: Option<&[u8]>,
 ) -> Result<Vec<u8>, StorageError> {
     let index = PayloadIndex::decode(name, index)?;
+    if index.inline.is_some() {
+        return Err(StorageError::Corrupt(format!(
+            "the layout-1 payload index of {name} holds an inline payload"
+        )));
+    }
     let record = record.ok_or_else(|| {
         StorageError::Corrupt(format!("{name} has a payload index but no record"))
     })?;

@@ -86,13 +86,13 @@ fn store_with_a_newer_layout_version_is_refused_on_open() {
     {
         let db = sled::open(dir.path()).unwrap();
         raw_tree(&db)
-            .insert(b"meta/format", &3u32.to_be_bytes()[..])
+            .insert(b"meta/format", &4u32.to_be_bytes()[..])
             .unwrap();
         db.flush().unwrap();
     }
     assert_corrupt(
         SledStorage::open(dir.path()),
-        "layout version 3, written by a newer release",
+        "layout version 4, written by a newer release",
     );
 }
 
@@ -121,7 +121,7 @@ fn a_new_store_records_its_layout_version() {
     let _store = SledStorage::from_db(db.clone()).unwrap();
     assert_eq!(
         raw_tree(&db).get(b"meta/format").unwrap().unwrap().as_ref(),
-        &2u32.to_be_bytes()
+        &3u32.to_be_bytes()
     );
 }
 
@@ -199,7 +199,7 @@ fn integrity_check_finds_payloads_and_indexes_out_of_place() {
             b"x",
             "payload of s version v9 is stored but not in its index",
         ),
-        // A layout-1 index key has no place in layout 2.
+        // A layout-1 index key has no place in layout 3.
         (b"i/ghost", &[0; 8], "unexpected key"),
         (
             b"r/ghost",
@@ -225,7 +225,9 @@ fn integrity_check_finds_payloads_and_indexes_out_of_place() {
 
     let db = sled::Config::new().temporary(true).open().unwrap();
     let store = SledStorage::from_db(db.clone()).unwrap();
-    write(&store, &sample_record("s", &["v1"]));
+    // v2, put last, is stored inline in the record; v1 under a key of its own.
+    write(&store, &sample_record("s", &["v1", "v2"]));
+    assert!(raw_tree(&db).get(b"p/s\0v2").unwrap().is_none());
     raw_tree(&db).remove(b"p/s\0v1").unwrap();
     assert_corrupt(
         store.check_integrity(),
@@ -292,4 +294,126 @@ fn a_damaged_journal_header_is_refused_on_open() {
     bytes[..1024].fill(0xAA);
     std::fs::write(&journal, bytes).unwrap();
     assert_corrupt(SledStorage::open(dir.path()), "no valid header");
+}
+
+/// The keys of the store in `dir` past the `meta/` ones (the store must be closed).
+fn data_keys(dir: &std::path::Path) -> Vec<String> {
+    let db = open_db(dir);
+    raw_tree(&db)
+        .iter()
+        .map(|entry| String::from_utf8_lossy(&entry.unwrap().0).into_owned())
+        .filter(|key| !key.starts_with("meta/"))
+        .collect()
+}
+
+/// Writes secret `s` (created if absent), putting and deleting the payloads given.
+fn put_and_delete(store: &SledStorage, puts: &[(&str, &str)], deletes: &[&str]) {
+    store
+        .update(&secret_name("s"), &mut |current| Update::Write {
+            record: current
+                .cloned()
+                .unwrap_or_else(|| sample_record("s", &["v1"])),
+            put_payloads: puts
+                .iter()
+                .map(|(v, bytes)| (version_id(v), bytes.as_bytes().to_vec().into()))
+                .collect(),
+            delete_payloads: deletes.iter().map(|v| version_id(v)).collect(),
+        })
+        .unwrap();
+}
+
+/// The payloads of secret `s` as a snapshot reads them, each checked against `read_payload`.
+fn payloads_of_s(store: &SledStorage) -> Vec<(String, String)> {
+    let name = secret_name("s");
+    let snapshot = store.snapshot(&name).unwrap().unwrap();
+    for (v, bytes) in &snapshot.payloads {
+        assert_eq!(store.read_payload(&name, v).unwrap().as_ref(), Some(bytes));
+    }
+    snapshot
+        .payloads
+        .into_iter()
+        .map(|(v, bytes)| (v.to_string(), String::from_utf8(bytes).unwrap()))
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(v, b)| (v.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_payload_put_last_is_stored_inline_and_the_one_it_displaces_moves_out() {
+    for journal in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SledOptions::default().with_journal(journal);
+        let store = SledStorage::open_with(dir.path(), options.clone()).unwrap();
+        // A create writes one key: the record, with its payload inline.
+        put_and_delete(&store, &[("v1", "one")], &[]);
+        assert_eq!(payloads_of_s(&store), pairs(&[("v1", "one")]));
+        let name = secret_name("s");
+        assert_eq!(store.read_payload(&name, &version_id("v9")).unwrap(), None);
+        drop(store);
+        assert_eq!(data_keys(dir.path()), ["r/s"], "journal: {journal}");
+
+        let store = SledStorage::open_with(dir.path(), options.clone()).unwrap();
+        // A new version goes inline; the one it displaces moves to a key of its own.
+        put_and_delete(&store, &[("v2", "two")], &[]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v1", "one"), ("v2", "two")])
+        );
+        // Put again, the inline one is replaced in place.
+        put_and_delete(&store, &[("v2", "TWO")], &[]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v1", "one"), ("v2", "TWO")])
+        );
+        // Put again, one with a key of its own comes inline, and its key goes.
+        put_and_delete(&store, &[("v1", "ONE")], &[]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v1", "ONE"), ("v2", "TWO")])
+        );
+        // Deleting the inline one leaves none inline; the next put takes its place.
+        put_and_delete(&store, &[], &["v1"]);
+        assert_eq!(payloads_of_s(&store), pairs(&[("v2", "TWO")]));
+        put_and_delete(&store, &[("v3", "three")], &[]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v2", "TWO"), ("v3", "three")])
+        );
+        // Put and deleted in one write: no payload, and the one it displaced is kept.
+        put_and_delete(&store, &[("v4", "four")], &["v4"]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v2", "TWO"), ("v3", "three")])
+        );
+        // Displaced and deleted in one write.
+        put_and_delete(&store, &[("v5", "five")], &["v3"]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v2", "TWO"), ("v5", "five")])
+        );
+        assert_eq!(
+            store.check_integrity().unwrap(),
+            IntegrityReport {
+                secrets: 1,
+                payloads: 2
+            }
+        );
+        drop(store);
+        assert_eq!(
+            data_keys(dir.path()),
+            ["p/s\0v2", "r/s"],
+            "journal: {journal}"
+        );
+
+        // A deleted secret leaves no key.
+        let store = SledStorage::open_with(dir.path(), options).unwrap();
+        store.update(&name, &mut |_| Update::Delete).unwrap();
+        assert_eq!(store.read_payload(&name, &version_id("v5")).unwrap(), None);
+        drop(store);
+        assert!(data_keys(dir.path()).is_empty(), "journal: {journal}");
+    }
 }

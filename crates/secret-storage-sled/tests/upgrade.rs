@@ -1,5 +1,6 @@
-//! Opening a store written in layout 1 (the payload index under `i/` name) upgrades it to
-//! layout 2 (the index stored with the record), whichever way it is opened, and a store left
+//! Opening a store written in layout 1 (the payload index under `i/` name) or layout 2 (the
+//! index stored with the record, no inline payload) upgrades it to layout 3 (the payload put
+//! last stored inline with the record), whichever way it is opened, and a store left
 //! half-upgraded by a crash is finished on the next open.
 
 use secret_model::Description;
@@ -125,7 +126,7 @@ fn open_with_the_journal_upgrades_a_layout_1_store() {
     drop(store);
     let db = sled::open(dir.path()).unwrap();
     let tree = raw_tree(&db);
-    assert_eq!(layout_of(&tree), 2);
+    assert_eq!(layout_of(&tree), 3);
     assert_eq!(index_keys(&tree), 0);
 }
 
@@ -136,10 +137,74 @@ fn from_db_upgrades_a_layout_1_store() {
     let db = sled::open(dir.path()).unwrap();
     let store = SledStorage::from_db(db.clone()).unwrap();
     assert_holds_records(&store);
-    assert_eq!(layout_of(&raw_tree(&db)), 2);
+    assert_eq!(layout_of(&raw_tree(&db)), 3);
     assert_eq!(index_keys(&raw_tree(&db)), 0);
     // A second value on the same database finds it upgraded.
     assert_holds_records(&SledStorage::from_db(db).unwrap());
+}
+
+/// A layout-2 store in `dir` holding `records()`: what the layout-1 fold writes, saying 2.
+fn layout_2_store(dir: &std::path::Path) {
+    layout_1_store(dir, &records());
+    let db = sled::open(dir).unwrap();
+    drop(SledStorage::from_db(db.clone()).unwrap());
+    raw_tree(&db)
+        .insert(b"meta/format", &2u32.to_be_bytes()[..])
+        .unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_layout_2_store_is_upgraded_by_its_version_alone_and_new_writes_go_inline() {
+    for journal in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        layout_2_store(dir.path());
+        let before: Vec<_> = {
+            let db = sled::open(dir.path()).unwrap();
+            raw_tree(&db)
+                .scan_prefix(b"r/")
+                .map(|entry| entry.unwrap())
+                .collect()
+        };
+        let options = SledOptions::default().with_journal(journal);
+        {
+            let store = SledStorage::open_with(dir.path(), options.clone()).unwrap();
+            assert_holds_records(&store);
+        }
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let tree = raw_tree(&db);
+            assert_eq!(layout_of(&tree), 3);
+            let after: Vec<_> = tree
+                .scan_prefix(b"r/")
+                .map(|entry| entry.unwrap())
+                .collect();
+            assert_eq!(after, before, "no record is rewritten");
+        }
+        // A new version of a layout-2 secret is stored inline; the others stay where they are.
+        let store = SledStorage::open_with(dir.path(), options).unwrap();
+        let name = secret_name("prod/api");
+        store
+            .update(&name, &mut |current| Update::Write {
+                record: current.unwrap().clone(),
+                put_payloads: vec![(version_id("v2"), b"two".to_vec().into())],
+                delete_payloads: vec![],
+            })
+            .unwrap();
+        let payloads = store.snapshot(&name).unwrap().unwrap().payloads;
+        assert_eq!(
+            payloads,
+            vec![
+                (version_id("v1"), sample_payload("prod/api", "v1")),
+                (version_id("v2"), b"two".to_vec())
+            ]
+        );
+        assert_eq!(
+            store.check_integrity().unwrap().payloads,
+            4,
+            "journal: {journal}"
+        );
+    }
 }
 
 /// A store as a crash in the middle of an upgrade leaves it: `prod/db` already in layout 2,
@@ -190,7 +255,7 @@ fn a_half_upgraded_store_still_saying_layout_1_is_finished_too() {
     let db = sled::open(dir.path()).unwrap();
     let store = SledStorage::from_db(db.clone()).unwrap();
     assert_holds_records(&store);
-    assert_eq!(layout_of(&raw_tree(&db)), 2);
+    assert_eq!(layout_of(&raw_tree(&db)), 3);
     assert_eq!(index_keys(&raw_tree(&db)), 0);
 }
 

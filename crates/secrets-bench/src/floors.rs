@@ -259,8 +259,8 @@ pub(crate) struct Disk {
 /// The preallocated file holds this many 1 KiB slots, overwritten in turn.
 const DISK_SLOTS: u64 = 4096;
 
-/// The size of a stored record in the sled floors: a 200-byte record behind its payload index
-/// (sled layout 2).
+/// The size of a stored record in the sled floors, its inline payload aside: a 200-byte record
+/// behind its payload index (sled layout 3).
 const STORED_RECORD: usize = 228;
 
 impl Disk {
@@ -330,34 +330,35 @@ impl Sled {
         self.db.flush().expect("sled flushes");
     }
 
-    /// Writes what the store writes for a new secret, as one transaction: `payload` and a
-    /// 228-byte record (a 200-byte record behind its payload index) under two keys never used
-    /// before (the tree grows, as under creates); no flush.
+    /// Writes what the store writes for a new secret, as one transaction: one key never used
+    /// before (the tree grows, as under creates) holding a 228-byte record (a 200-byte record
+    /// behind its payload index) with `payload` inline, as sled layout 3 stores it; no flush.
     pub(crate) fn tx(&self, payload: &[u8]) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let keys = [format!("p/new/{n}"), format!("r/new/{n}")];
+        let (key, value) = self.new_secret(payload);
         self.tree
             .transaction(|tx| {
-                tx.insert(keys[0].as_bytes(), payload)?;
-                tx.insert(keys[1].as_bytes(), &[7u8; STORED_RECORD][..])?;
+                tx.insert(key.as_bytes(), &value[..])?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .expect("the transaction commits");
     }
 
     /// Writes what the store writes for a new secret, as the store's journaled updates apply
-    /// it: two plain inserts of keys never used before (`payload`, and a 228-byte record: a
-    /// 200-byte record behind its payload index), so that sled's tree grows and its leaves
-    /// split as they do under creates; no flush.
+    /// it: one plain insert of a key never used before (its record with `payload` inline), so
+    /// that sled's tree grows and its leaves split as they do under creates; no flush.
     pub(crate) fn new_secret_inserts(&self, payload: &[u8]) {
+        let (key, value) = self.new_secret(payload);
+        self.tree.insert(key, value).expect("sled inserts");
+    }
+
+    /// A key never used before, and a value of a new secret's size: a 228-byte record (a
+    /// 200-byte record behind its payload index) and `payload` inline.
+    fn new_secret(&self, payload: &[u8]) -> (String, Vec<u8>) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let sets: [(String, &[u8]); 2] = [
-            (format!("p/new/{n}"), payload),
-            (format!("r/new/{n}"), &[7u8; STORED_RECORD][..]),
-        ];
-        for (key, value) in sets {
-            self.tree.insert(key, value).expect("sled inserts");
-        }
+        let mut value = Vec::with_capacity(STORED_RECORD + payload.len());
+        value.extend_from_slice(&[7u8; STORED_RECORD]);
+        value.extend_from_slice(payload);
+        (format!("r/new/{n}"), value)
     }
 
     /// Flushes everything written so far.
@@ -421,13 +422,19 @@ mod tests {
         assert_eq!(sled.get("floor/0"), Some(b"\0\0\0\0\0\0\0\089".to_vec()));
         sled.insert_flush(b"y");
         assert_eq!(sled.get("floor/1"), Some(b"\x01".to_vec()));
+        // A new secret is one key: its record with the payload inline (sled layout 3).
         sled.tx_flush(b"z");
+        assert_eq!(sled.tree.len(), 1);
+        let (key, value) = sled.tree.first().unwrap().unwrap();
+        assert_eq!(
+            (&key[..], value.len()),
+            (&b"r/new/2"[..], STORED_RECORD + 1)
+        );
+        sled.new_secret_inserts(b"w");
         assert_eq!(sled.tree.len(), 2);
+        // Every call writes the key of a new secret: the tree grows.
         sled.new_secret_inserts(b"w");
-        assert_eq!(sled.tree.len(), 4);
-        // Every call writes keys of a new secret: the tree grows.
-        sled.new_secret_inserts(b"w");
-        assert_eq!(sled.tree.len(), 6);
+        assert_eq!(sled.tree.len(), 3);
         sled.insert_as("read", b"r".to_vec());
         assert_eq!(sled.get("read"), Some(b"r".to_vec()));
 

@@ -239,16 +239,16 @@ const FLOORS: &[(&str, &str, &str)] = &[
     (
         "sled_tx_32",
         "sled tx ×32, no flush",
-        "sled: the transaction of a new secret's two keys (never used before) on 32 threads, \
-         never flushed — the most creates/s sled's transactions allow here even without \
-         durability (no row's floor)",
+        "sled: the transaction of a new secret's key (never used before; its record with the \
+         1 KiB inline) on 32 threads, never flushed — the most creates/s sled's transactions \
+         allow here even without durability (no row's floor)",
     ),
     (
         "sled_new_inserts_32",
         "sled new-secret inserts ×32, no flush",
-        "sled: a new secret's two keys (never used before, so the tree grows) as two plain \
-         inserts, as the write journal applies them, on 32 threads, never flushed — the most \
-         journaled creates/s sled allows here even without durability",
+        "sled: a new secret's key (never used before, so the tree grows; its record with the \
+         1 KiB inline) as one plain insert, as the write journal applies it, on 32 threads, \
+         never flushed — the most journaled creates/s sled allows here even without durability",
     ),
     (
         "disk_write_sync",
@@ -259,7 +259,7 @@ const FLOORS: &[(&str, &str, &str)] = &[
     (
         "sled_tx_flush",
         "sled tx+flush",
-        "sled: one transaction of the two keys a new secret writes, then `Db::flush` \
+        "sled: one transaction of the key a new secret writes, then `Db::flush` \
          (shows what the layout costs; no row's floor)",
     ),
     (

@@ -66,8 +66,54 @@ fn record_key(name: &str) -> Vec<u8> {
     [b"r/".as_slice(), name.as_bytes()].concat()
 }
 
-/// The value sled layout 2 stores under a record key (docs/formats.md) in its two parts: the
-/// payload index with its length in front (`u32` big-endian), and the encoded record.
+/// Where in the value stored under `name`'s record key its inline payload (layout 3,
+/// docs/formats.md) starts and ends, if `version` is the one stored inline.
+fn inline_payload_at(stored: &[u8], version: &str) -> Option<(usize, usize)> {
+    let end = 4 + u32::from_be_bytes(stored[..4].try_into().unwrap()) as usize;
+    // The stamp, then version ids each ended by 0x00; an empty entry introduces the inline one.
+    let mut at = 4 + 8;
+    while at < end {
+        let id_end = at + stored[at..end].iter().position(|&b| b == 0)?;
+        if id_end == at {
+            let id_start = at + 1;
+            let id_end = id_start + stored[id_start..end].iter().position(|&b| b == 0)?;
+            return (&stored[id_start..id_end] == version.as_bytes()).then_some((id_end + 1, end));
+        }
+        at = id_end + 1;
+    }
+    None
+}
+
+/// The stored payload of `name`'s `version`: under its own key, or inline with the record.
+fn payload(t: &Tampered, name: &str, version: &str) -> Vec<u8> {
+    if let Some(bytes) = t.db.get(payload_key(name, version)).unwrap() {
+        return bytes.to_vec();
+    }
+    let stored = t.db.get(record_key(name)).unwrap().unwrap();
+    let (start, end) = inline_payload_at(&stored, version).expect("an inline payload");
+    stored[start..end].to_vec()
+}
+
+/// Replaces the stored payload of `name`'s `version` by `bytes`, where it is stored.
+fn set_payload(t: &Tampered, name: &str, version: &str, bytes: &[u8]) {
+    let key = payload_key(name, version);
+    if t.db.get(&key).unwrap().is_some() {
+        t.db.insert(&key, bytes).unwrap();
+        return;
+    }
+    let stored = t.db.get(record_key(name)).unwrap().unwrap();
+    let (start, end) = inline_payload_at(&stored, version).expect("an inline payload");
+    let index_len = start - 4 + bytes.len();
+    let mut new = (index_len as u32).to_be_bytes().to_vec();
+    new.extend_from_slice(&stored[4..start]);
+    new.extend_from_slice(bytes);
+    new.extend_from_slice(&stored[end..]);
+    t.db.insert(record_key(name), new).unwrap();
+}
+
+/// The value sled layout 3 stores under a record key (docs/formats.md) in its two parts: the
+/// payload index (with the inline payload) with its length in front (`u32` big-endian), and
+/// the encoded record.
 fn stored_parts(t: &Tampered, name: &str) -> (Vec<u8>, Vec<u8>) {
     let stored = t.db.get(record_key(name)).unwrap().unwrap().to_vec();
     let index_len = u32::from_be_bytes(stored[..4].try_into().unwrap()) as usize;
@@ -96,24 +142,34 @@ fn get(store: &SecretsManager, name: &str, version: Option<&str>) -> Result<Vec<
 #[test]
 fn every_changed_ciphertext_byte_is_an_internal_failure() {
     let t = setup();
-    let key = payload_key("a", "v1");
-    let original = t.db.get(&key).unwrap().unwrap().to_vec();
-    for i in 0..original.len() {
-        let mut bad = original.clone();
-        bad[i] ^= 0x80;
-        t.db.insert(&key, bad).unwrap();
-        let e = get(&t.store, "a", Some("v1")).unwrap_err();
+    // v1 is stored under a key of its own, v2 (put last) inline with the record.
+    assert!(t.db.get(payload_key("a", "v1")).unwrap().is_some());
+    assert!(t.db.get(payload_key("a", "v2")).unwrap().is_none());
+    for version in ["v1", "v2"] {
+        let original = payload(&t, "a", version);
+        for i in 0..original.len() {
+            let mut bad = original.clone();
+            bad[i] ^= 0x80;
+            set_payload(&t, "a", version, &bad);
+            let e = get(&t.store, "a", Some(version)).unwrap_err();
+            assert_eq!(
+                e.code(),
+                secret_model::ErrorCode::InternalFailure,
+                "{version} byte {i}"
+            );
+        }
+        for len in 0..original.len() {
+            set_payload(&t, "a", version, &original[..len]);
+            assert!(
+                get(&t.store, "a", Some(version)).is_err(),
+                "{version} truncated to {len}"
+            );
+        }
+        set_payload(&t, "a", version, &original);
+        let expected = format!("value-of-a-{version}");
         assert_eq!(
-            e.code(),
-            secret_model::ErrorCode::InternalFailure,
-            "byte {i}"
-        );
-    }
-    for len in 0..original.len() {
-        t.db.insert(&key, &original[..len]).unwrap();
-        assert!(
-            get(&t.store, "a", Some("v1")).is_err(),
-            "truncated to {len}"
+            get(&t.store, "a", Some(version)).unwrap(),
+            expected.as_bytes()
         );
     }
 }
@@ -121,13 +177,10 @@ fn every_changed_ciphertext_byte_is_an_internal_failure() {
 #[test]
 fn swapped_version_payloads_fail_to_decrypt() {
     let t = setup();
-    let (k1, k2) = (payload_key("a", "v1"), payload_key("a", "v2"));
-    let (p1, p2) = (
-        t.db.get(&k1).unwrap().unwrap(),
-        t.db.get(&k2).unwrap().unwrap(),
-    );
-    t.db.insert(&k1, p2).unwrap();
-    t.db.insert(&k2, p1).unwrap();
+    let (p1, p2) = (payload(&t, "a", "v1"), payload(&t, "a", "v2"));
+    set_payload(&t, "a", "v1", &p2);
+    set_payload(&t, "a", "v2", &p1);
+    assert_eq!(payload(&t, "a", "v1"), p2);
     assert!(get(&t.store, "a", Some("v1")).is_err());
     assert!(get(&t.store, "a", Some("v2")).is_err());
 }
@@ -135,8 +188,10 @@ fn swapped_version_payloads_fail_to_decrypt() {
 #[test]
 fn a_payload_moved_to_another_secret_fails_to_decrypt() {
     let t = setup();
-    let pa = t.db.get(payload_key("a", "v1")).unwrap().unwrap();
-    t.db.insert(payload_key("b", "v1"), pa).unwrap();
+    // a's v1 has a key of its own; b's v1 is inline with its record.
+    let pa = payload(&t, "a", "v1");
+    set_payload(&t, "b", "v1", &pa);
+    assert_eq!(payload(&t, "b", "v1"), pa);
     let e = get(&t.store, "b", Some("v1")).unwrap_err();
     assert_eq!(e.code(), secret_model::ErrorCode::InternalFailure);
 }
