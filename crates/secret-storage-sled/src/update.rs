@@ -75,9 +75,11 @@ pub(crate) fn update<'a>(
 /// (with its payload index and inline payload), then removed payloads — a deleted secret's
 /// record first.
 ///
-/// The payload a `Write` puts last is stored inline, in the record's value, so that a create
+/// A new payload a `Write` puts is stored inline, in the record's value, so that a create
 /// writes one key; the payload it displaces from there moves to a key of its own. A payload
-/// both put and deleted ends up without one. Errors: `NameMismatch` if a `Write`'s record
+/// that already has a key of its own is overwritten there: a payload never moves back inline,
+/// so a reader that read the record before this write still finds it. A payload both put and
+/// deleted ends up without one. Errors: `NameMismatch` if a `Write`'s record
 /// names another secret.
 fn plan(
     name: &SecretName,
@@ -113,18 +115,20 @@ fn plan(
             let mut ops = Vec::with_capacity(put_payloads.len() + delete_payloads.len() + 2);
             let mut removals = Vec::with_capacity(delete_payloads.len());
             for (id, bytes) in put_payloads {
+                if versions.contains(&id) {
+                    // Stored under a key of its own: overwritten there, never moved back
+                    // inline (a reader that read the old record still finds it there).
+                    let key = payload_key(name, &id);
+                    ops.retain(|(put, _)| *put != key);
+                    ops.push((key, Some(sled::IVec::from(&*bytes))));
+                    continue;
+                }
                 if let Some((displaced, displaced_bytes)) = inline.take()
                     && displaced != id
                 {
                     let key = payload_key(name, &displaced);
                     ops.push((key, Some(sled::IVec::from(&*displaced_bytes))));
                     versions.insert(displaced);
-                }
-                if versions.remove(&id) {
-                    // Stored under a key of its own until now: the inline copy replaces it.
-                    let key = payload_key(name, &id);
-                    ops.retain(|(put, _)| *put != key);
-                    removals.push((key, None));
                 }
                 inline = Some((id, bytes));
             }
@@ -275,4 +279,132 @@ pub(crate) fn journaled<'a>(
         let _ = journal.checkpoint(&store.db);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+    use secret_storage::testkit::{sample_record, secret_name, version_id};
+
+    use super::*;
+    use crate::keys::split_stored;
+
+    /// One update of secret `s`: a `Write` that puts and deletes these payloads (ids `v0` to
+    /// `v4`), or, for `None`, a `Delete`.
+    type Step = Option<(Vec<(u8, u8)>, Vec<u8>)>;
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            1 => Just(None),
+            8 => (
+                prop::collection::vec((0u8..5, any::<u8>()), 0..4),
+                prop::collection::vec(0u8..5, 0..3),
+            )
+                .prop_map(Some),
+        ]
+    }
+
+    /// A payload index, owned: the ids with a key of their own, and the inline payload.
+    type StoredIndex = (BTreeSet<VersionId>, Option<(VersionId, Vec<u8>)>);
+
+    fn id(i: u8) -> VersionId {
+        version_id(&format!("v{i}"))
+    }
+
+    /// The payload index stored in `tree` for secret `s`, as owned ids: those with a key of
+    /// their own, and the inline one.
+    fn stored_index(tree: &BTreeMap<Vec<u8>, Vec<u8>>) -> Option<StoredIndex> {
+        let name = secret_name("s");
+        let stored = tree.get(&record_key(&name))?;
+        let (index, _) = split_stored(&name, stored).unwrap();
+        let inline = index.inline.map(|(id, bytes)| (id, bytes.to_vec()));
+        Some((index.versions, inline))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any sequence of updates, applied op by op as both write paths apply them, keeps
+        /// exactly the payloads the `Update` contract says, each under the one key the index
+        /// names, with no key left over; and at every point in between, every payload key a
+        /// record stored during the update lists is present unless the update deletes that
+        /// payload (so a reader of single keys without a lock, holding a record read before
+        /// or during the update, never misses a payload that still exists).
+        #[test]
+        fn plans_keep_exactly_the_payloads_the_contract_says(steps in prop::collection::vec(step(), 1..24)) {
+            let name = secret_name("s");
+            let mut tree: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            let mut model: BTreeMap<VersionId, Vec<u8>> = BTreeMap::new();
+            for (n, step) in steps.into_iter().enumerate() {
+                let current = tree.get(&record_key(&name)).cloned();
+                let index = match &current {
+                    Some(bytes) => split_stored(&name, bytes).unwrap().0,
+                    None => PayloadIndex::default(),
+                };
+                let (decision, deleted): (Update<'_>, BTreeSet<VersionId>) = match &step {
+                    None => {
+                        let all = model.keys().cloned().collect();
+                        model.clear();
+                        (Update::Delete, all)
+                    }
+                    Some((puts, deletes)) => {
+                        for (v, byte) in puts {
+                            model.insert(id(*v), vec![*byte; 1 + usize::from(*v)]);
+                        }
+                        let deletes: Vec<VersionId> = deletes.iter().map(|v| id(*v)).collect();
+                        for v in &deletes {
+                            model.remove(v);
+                        }
+                        let decision = Update::Write {
+                            record: sample_record("s", &["v0"]),
+                            put_payloads: puts
+                                .iter()
+                                .map(|(v, byte)| (id(*v), vec![*byte; 1 + usize::from(*v)].into()))
+                                .collect(),
+                            delete_payloads: deletes.clone(),
+                        };
+                        (decision, deletes.into_iter().collect())
+                    }
+                };
+                // Every payload with a key of its own in any record stored during this update:
+                // a reader may have read any of them.
+                let mut listed: BTreeSet<VersionId> =
+                    stored_index(&tree).map(|(versions, _)| versions).unwrap_or_default();
+                let ops = plan(&name, decision, index, n as u64 + 1).unwrap();
+                for (key, value) in ops {
+                    match value {
+                        Some(value) => tree.insert(key, value.to_vec()),
+                        None => tree.remove(&key),
+                    };
+                    listed.extend(stored_index(&tree).map(|(versions, _)| versions).unwrap_or_default());
+                    for v in listed.difference(&deleted) {
+                        prop_assert!(
+                            tree.contains_key(&payload_key(&name, v)),
+                            "step {n}: {v} was listed but its key is missing"
+                        );
+                    }
+                }
+                // What the store holds now.
+                let mut held = BTreeMap::new();
+                let mut keys: BTreeSet<Vec<u8>> = tree.keys().cloned().collect();
+                if let Some((versions, inline)) = stored_index(&tree) {
+                    keys.remove(&record_key(&name));
+                    for v in versions {
+                        let key = payload_key(&name, &v);
+                        prop_assert!(keys.remove(&key), "step {n}: no key for {v}");
+                        held.insert(v, tree[&key].clone());
+                    }
+                    if let Some((v, bytes)) = inline {
+                        prop_assert!(held.insert(v, bytes).is_none(), "step {n}: stored twice");
+                    }
+                } else {
+                    prop_assert!(step.is_none(), "step {n}: a write left no record");
+                }
+                prop_assert!(keys.is_empty(), "step {n}: keys left over: {keys:?}");
+                prop_assert_eq!(&held, &model, "step {}", n);
+            }
+        }
+    }
 }

@@ -369,51 +369,107 @@ fn the_payload_put_last_is_stored_inline_and_the_one_it_displaces_moves_out() {
             payloads_of_s(&store),
             pairs(&[("v1", "one"), ("v2", "TWO")])
         );
-        // Put again, one with a key of its own comes inline, and its key goes.
+        // Put again, one with a key of its own is overwritten there; the inline one stays.
         put_and_delete(&store, &[("v1", "ONE")], &[]);
         assert_eq!(
             payloads_of_s(&store),
             pairs(&[("v1", "ONE"), ("v2", "TWO")])
         );
         // Deleting the inline one leaves none inline; the next put takes its place.
-        put_and_delete(&store, &[], &["v1"]);
-        assert_eq!(payloads_of_s(&store), pairs(&[("v2", "TWO")]));
+        put_and_delete(&store, &[], &["v2"]);
+        assert_eq!(payloads_of_s(&store), pairs(&[("v1", "ONE")]));
         put_and_delete(&store, &[("v3", "three")], &[]);
         assert_eq!(
             payloads_of_s(&store),
-            pairs(&[("v2", "TWO"), ("v3", "three")])
+            pairs(&[("v1", "ONE"), ("v3", "three")])
         );
         // Put and deleted in one write: no payload, and the one it displaced is kept.
         put_and_delete(&store, &[("v4", "four")], &["v4"]);
         assert_eq!(
             payloads_of_s(&store),
-            pairs(&[("v2", "TWO"), ("v3", "three")])
+            pairs(&[("v1", "ONE"), ("v3", "three")])
         );
-        // Displaced and deleted in one write.
+        // Deleted in the write that puts a new one inline.
         put_and_delete(&store, &[("v5", "five")], &["v3"]);
         assert_eq!(
             payloads_of_s(&store),
-            pairs(&[("v2", "TWO"), ("v5", "five")])
+            pairs(&[("v1", "ONE"), ("v5", "five")])
+        );
+        // One write re-puts one with a key of its own, puts a new one that displaces the
+        // inline one, then re-puts the one displaced: every payload survives, the last value
+        // of each.
+        put_and_delete(&store, &[("v1", "uno"), ("v6", "six"), ("v5", "FIVE")], &[]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v1", "uno"), ("v5", "FIVE"), ("v6", "six")])
+        );
+        // Displaced and deleted in one write.
+        put_and_delete(&store, &[("v7", "seven")], &["v6"]);
+        assert_eq!(
+            payloads_of_s(&store),
+            pairs(&[("v1", "uno"), ("v5", "FIVE"), ("v7", "seven")])
         );
         assert_eq!(
             store.check_integrity().unwrap(),
             IntegrityReport {
                 secrets: 1,
-                payloads: 2
+                payloads: 3
             }
         );
         drop(store);
         assert_eq!(
             data_keys(dir.path()),
-            ["p/s\0v2", "r/s"],
+            ["p/s\0v1", "p/s\0v5", "r/s"],
             "journal: {journal}"
         );
 
         // A deleted secret leaves no key.
         let store = SledStorage::open_with(dir.path(), options).unwrap();
         store.update(&name, &mut |_| Update::Delete).unwrap();
-        assert_eq!(store.read_payload(&name, &version_id("v5")).unwrap(), None);
+        assert_eq!(store.read_payload(&name, &version_id("v7")).unwrap(), None);
         drop(store);
         assert!(data_keys(dir.path()).is_empty(), "journal: {journal}");
+    }
+}
+
+#[test]
+fn a_reader_of_single_payloads_never_misses_one_while_its_versions_are_put_again() {
+    // v1 has a key of its own and v2 is inline; one thread puts them again by turns while
+    // another reads both without any lock. Neither may ever read as missing: a payload put
+    // again stays where it is, so no write removes a key a reader was sent to by the record
+    // it read before.
+    for journal in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SledOptions::default().with_journal(journal);
+        let store = SledStorage::open_with(dir.path(), options).unwrap();
+        put_and_delete(&store, &[("v1", "one")], &[]);
+        put_and_delete(&store, &[("v2", "two")], &[]);
+        let name = secret_name("s");
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for i in 0..300 {
+                    let (v, bytes) = if i % 2 == 0 {
+                        ("v1", "one")
+                    } else {
+                        ("v2", "two")
+                    };
+                    put_and_delete(&store, &[(v, bytes)], &[]);
+                }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
+                for (v, bytes) in [("v1", "one"), ("v2", "two")] {
+                    let read = store.read_payload(&name, &version_id(v)).unwrap();
+                    assert_eq!(
+                        read.as_deref(),
+                        Some(bytes.as_bytes()),
+                        "{v} after {reads} reads, journal: {journal}"
+                    );
+                }
+                reads += 1;
+            }
+        });
     }
 }
