@@ -19,9 +19,9 @@
 //! every payload, and lets a reader that is not in a transaction detect that a write slipped
 //! between its reads.
 //!
-//! The inline payload is the newest one a write put ([`crate::update`] moves the one it
-//! replaces to a key of its own; a payload that has a key of its own is overwritten there and
-//! never moves back inline): so a create writes one key, not two, and the current version of a
+//! The inline payload, if any, is the newest one a write added ([`crate::update`] moves the one
+//! it replaces to a key of its own; a payload that has a key of its own is overwritten there
+//! and never moves back inline; none is inline once it is deleted, until a write adds another): so a create writes one key, not two, and the current version of a
 //! secret is usually read with its record.
 //!
 //! Layout 2 had no inline payload; its values are layout-3 values without one, so a layout-2

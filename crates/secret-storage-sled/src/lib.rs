@@ -373,7 +373,7 @@ impl Storage for SledStorage {
         version_id: &VersionId,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable()?;
-        // The record first: it holds the payload put last (usually the current version's).
+        // The record first: it usually holds the newest payload inline (the current version's).
         // A payload never moves back inline, so one the index says has a key of its own is
         // there unless a write removes it after this read (the caller then reads the record
         // again).

@@ -343,7 +343,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[test]
-fn the_payload_put_last_is_stored_inline_and_the_one_it_displaces_moves_out() {
+fn a_new_payload_is_stored_inline_and_the_one_it_displaces_moves_out() {
     for journal in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         let options = SledOptions::default().with_journal(journal);
@@ -445,9 +445,9 @@ fn a_reader_of_single_payloads_never_misses_one_while_its_versions_are_put_again
         put_and_delete(&store, &[("v1", "one")], &[]);
         put_and_delete(&store, &[("v2", "two")], &[]);
         let name = secret_name("s");
-        let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
-            scope.spawn(|| {
+            // A writer that panics ends the reads too, and the scope then fails the test.
+            let writer = scope.spawn(|| {
                 for i in 0..300 {
                     let (v, bytes) = if i % 2 == 0 {
                         ("v1", "one")
@@ -456,10 +456,9 @@ fn a_reader_of_single_payloads_never_misses_one_while_its_versions_are_put_again
                     };
                     put_and_delete(&store, &[(v, bytes)], &[]);
                 }
-                done.store(true, std::sync::atomic::Ordering::SeqCst);
             });
             let mut reads = 0;
-            while !done.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
+            while !writer.is_finished() || reads == 0 {
                 for (v, bytes) in [("v1", "one"), ("v2", "two")] {
                     let read = store.read_payload(&name, &version_id(v)).unwrap();
                     assert_eq!(

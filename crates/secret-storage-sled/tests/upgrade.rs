@@ -1,6 +1,6 @@
 //! Opening a store written in layout 1 (the payload index under `i/` name) or layout 2 (the
-//! index stored with the record, no inline payload) upgrades it to layout 3 (the payload put
-//! last stored inline with the record), whichever way it is opened, and a store left
+//! index stored with the record, no inline payload) upgrades it to layout 3 (a secret's newest
+//! payload stored inline with the record), whichever way it is opened, and a store left
 //! half-upgraded by a crash is finished on the next open.
 
 use secret_model::Description;
