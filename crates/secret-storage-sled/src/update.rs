@@ -79,8 +79,8 @@ pub(crate) fn update<'a>(
 /// writes one key; the payload it displaces from there moves to a key of its own. A payload
 /// that already has a key of its own is overwritten there: a payload never moves back inline,
 /// so a reader that read the record before this write still finds it. A payload both put and
-/// deleted ends up without one. Errors: `NameMismatch` if a `Write`'s record
-/// names another secret.
+/// deleted ends up without one. Errors: `NameMismatch` if a `Write`'s record names another
+/// secret.
 fn plan(
     name: &SecretName,
     decision: Update<'_>,
@@ -313,6 +313,11 @@ mod tests {
         version_id(&format!("v{i}"))
     }
 
+    /// The bytes step puts as payload `v{i}`: `byte`, repeated (a length that tells ids apart).
+    fn bytes(i: u8, byte: u8) -> Vec<u8> {
+        vec![byte; 1 + usize::from(i)]
+    }
+
     /// The payload index stored in `tree` for secret `s`, as owned ids: those with a key of
     /// their own, and the inline one.
     fn stored_index(tree: &BTreeMap<Vec<u8>, Vec<u8>>) -> Option<StoredIndex> {
@@ -352,7 +357,7 @@ mod tests {
                     }
                     Some((puts, deletes)) => {
                         for (v, byte) in puts {
-                            model.insert(id(*v), vec![*byte; 1 + usize::from(*v)]);
+                            model.insert(id(*v), bytes(*v, *byte));
                         }
                         let deletes: Vec<VersionId> = deletes.iter().map(|v| id(*v)).collect();
                         for v in &deletes {
@@ -362,7 +367,7 @@ mod tests {
                             record: sample_record("s", &["v0"]),
                             put_payloads: puts
                                 .iter()
-                                .map(|(v, byte)| (id(*v), vec![*byte; 1 + usize::from(*v)].into()))
+                                .map(|(v, byte)| (id(*v), bytes(*v, *byte).into()))
                                 .collect(),
                             delete_payloads: deletes.clone(),
                         };
