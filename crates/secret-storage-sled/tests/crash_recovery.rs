@@ -13,6 +13,9 @@
 //!
 //! `CRASH_ITERATIONS` sets the number of kills (default 20); `CRASH_SEED` replays a run (the
 //! seed is printed). `scripts/crash-soak.sh MINUTES` runs this for as long as asked.
+//!
+//! A round (a child's run, its kill, reopening and checking the store) that takes longer than
+//! `ROUND_LIMIT` fails the test at once, showing where it hangs (`tests/watchdog`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,6 +28,9 @@ use secret_storage::testkit::{sample_record, secret_name, version_id};
 use secret_storage::{SecretRecord, Storage, Update};
 use secret_storage_sled::{SledOptions, SledStorage};
 
+mod watchdog;
+use watchdog::Watchdog;
+
 const CHILD_TEST: &str = "crash_child_writer";
 const ENV_DIR: &str = "CRASH_CHILD_DIR";
 const ENV_SEED: &str = "CRASH_CHILD_SEED";
@@ -35,6 +41,9 @@ const EPOCHS_PER_DIR: u32 = 5;
 const MAX_VERSIONS: usize = 4;
 /// Lines of the child's protocol start with this; everything else is libtest's chatter.
 const MARK: &str = "CRASH ";
+/// The longest a round may take: a round takes well under a second on a quiet machine, so
+/// this is a hang, not a slow disk.
+const ROUND_LIMIT: Duration = Duration::from_secs(120);
 
 /// splitmix64: small, seedable, good enough to pick operations and delays.
 struct Rng(u64);
@@ -259,6 +268,7 @@ fn acknowledged_writes_survive_sigkill_and_no_secret_is_half_written() {
     let mut model = Model::new();
     let mut acknowledged_total = 0;
     let mut outcomes: BTreeMap<&str, u32> = BTreeMap::new();
+    let watchdog = Watchdog::start("crash recovery", ROUND_LIMIT);
     for iteration in 0..iterations {
         let epoch = iteration % EPOCHS_PER_DIR;
         if epoch == 0 && iteration > 0 {
@@ -279,6 +289,7 @@ fn acknowledged_writes_survive_sigkill_and_no_secret_is_half_written() {
             child_options(child_seed).1,
             dir.path().display()
         );
+        watchdog.round(context.clone());
         let lines = run_child(
             dir.path(),
             epoch,
@@ -300,6 +311,7 @@ fn acknowledged_writes_survive_sigkill_and_no_secret_is_half_written() {
                     InFlight::Applied => "in-flight write applied",
                 };
                 *outcomes.entry(outcome).or_default() += 1;
+                watchdog.done();
             }
             Err(problem) => {
                 let kept = dir.keep();

@@ -13,6 +13,9 @@ use secret_storage::testkit::{sample_record, secret_name, version_id};
 use secret_storage::{Storage, Update};
 use secret_storage_sled::{SledOptions, SledStorage};
 
+mod watchdog;
+use watchdog::Watchdog;
+
 const THREADS: usize = 32;
 const WRITES_PER_THREAD: usize = 20;
 
@@ -191,8 +194,11 @@ fn acknowledged_concurrent_writes_survive_sigkill() {
         .unwrap_or(6);
     let dir = tempfile::tempdir().unwrap();
     let mut acknowledged = BTreeSet::new();
+    // A kill, reopening and checking take seconds at most; longer is a hang.
+    let watchdog = Watchdog::start("group commit crash", Duration::from_secs(120));
     for epoch in 0..iterations {
         let delay = Duration::from_millis(40 + 47 * u64::from(epoch % 5));
+        watchdog.round(format!("kill {epoch}, dir {}", dir.path().display()));
         acknowledged.extend(run_child(dir.path(), epoch, delay));
         let store = SledStorage::open(dir.path()).unwrap();
         let report = store.check_integrity().unwrap();
@@ -208,6 +214,7 @@ fn acknowledged_concurrent_writes_survive_sigkill() {
         }
         // Writes in flight at the kill may be there too, whole.
         assert!(report.secrets >= acknowledged.len());
+        watchdog.done();
     }
     eprintln!(
         "{} acknowledged concurrent writes survived {iterations} kills",

@@ -79,6 +79,68 @@ fn reopened_store_keeps_records_and_payloads() {
     );
 }
 
+/// sled's finished snapshot files in `dir` (`snap.<LSN in 16 hex digits>`), oldest first.
+fn finished_snapshots(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("snap.") && name.len() == "snap.".len() + 16)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_snapshot_left_unfinished_by_a_kill_does_not_stop_the_store_opening() {
+    // A process killed while sled writes a snapshot leaves `snap.<LSN>.generating`, empty or
+    // partly written (sled renames it to `snap.<LSN>` only once it is whole and synced). sled
+    // 0.34.7 read it as the newest snapshot, failed its checksum and refused the store for good
+    // ("Read corrupted data"); the vendored sled starts from the last finished one.
+    let records = [
+        sample_record("prod/db", &["v1", "v2"]),
+        sample_record("app/key", &["a"]),
+    ];
+    for partly_written in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStorage::open(dir.path()).unwrap();
+            for record in &records {
+                write(&store, record);
+            }
+        }
+        // sled writes a snapshot as it opens, when its log has grown since the last one.
+        drop(SledStorage::open(dir.path()).unwrap());
+        let finished = finished_snapshots(dir.path());
+        let newest = finished.last().expect("sled wrote a snapshot as it opened");
+        let lsn = u64::from_str_radix(&newest["snap.".len()..], 16).unwrap();
+        let leftover = if partly_written {
+            let whole = std::fs::read(dir.path().join(newest)).unwrap();
+            whole[..whole.len() / 2].to_vec()
+        } else {
+            Vec::new()
+        };
+        let name = format!("snap.{:016X}.generating", lsn + 0x18);
+        std::fs::write(dir.path().join(&name), leftover).unwrap();
+
+        let store = SledStorage::open(dir.path()).unwrap_or_else(|e| {
+            panic!("opening beside {name} (partly written: {partly_written}): {e}")
+        });
+        for record in &records {
+            let snap = store.snapshot(&record.name).unwrap().unwrap();
+            assert_eq!(&snap.record, record);
+            assert_eq!(snap.payloads.len(), record.versions.len());
+        }
+        assert_eq!(
+            store.check_integrity().unwrap(),
+            IntegrityReport {
+                secrets: 2,
+                payloads: 3
+            }
+        );
+        write(&store, &sample_record("after/reopen", &["v1"]));
+    }
+}
+
 #[test]
 fn store_with_a_newer_layout_version_is_refused_on_open() {
     let dir = tempfile::tempdir().unwrap();
