@@ -13,7 +13,9 @@ use secret_storage::testkit::{sample_record, secret_name, version_id};
 use secret_storage::{Storage, Update};
 use secret_storage_sled::{SledOptions, SledStorage};
 
+mod sled_db;
 mod watchdog;
+use sled_db::reopen;
 use watchdog::Watchdog;
 
 const THREADS: usize = 32;
@@ -34,25 +36,6 @@ fn create(store: &SledStorage, name: &str) {
             delete_payloads: vec![],
         })
         .unwrap();
-}
-
-/// Opens the store in `dir` again in this process. sled finishes a log write on a background
-/// thread that holds the database (and its directory lock) a moment after the flush that
-/// waited for it returned, so an open right after the last handle is dropped can briefly find
-/// the directory still locked.
-fn reopen(dir: &Path) -> SledStorage {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match SledStorage::open(dir) {
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other.unwrap(),
-        }
-    }
 }
 
 /// The two write paths: through the write journal (the default), and sled transactions.

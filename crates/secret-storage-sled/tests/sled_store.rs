@@ -5,6 +5,9 @@ use secret_storage::testkit::{sample_payload, sample_record, secret_name, versio
 use secret_storage::{SecretRecord, Storage, StorageError, Update, encode_record};
 use secret_storage_sled::{IntegrityReport, SledOptions, SledStorage};
 
+mod sled_db;
+use sled_db::open_db;
+
 fn write(store: &SledStorage, record: &SecretRecord) {
     let name = record.name.as_str().to_owned();
     store
@@ -21,21 +24,6 @@ fn write(store: &SledStorage, record: &SecretRecord) {
             delete_payloads: vec![],
         })
         .unwrap();
-}
-
-/// Opens the sled database in `dir`, waiting a moment for a handle just dropped in this
-/// process to release the directory's lock (sled's background thread may still hold it).
-fn open_db(dir: &std::path::Path) -> sled::Db {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match sled::open(dir) {
-            Err(e) if std::time::Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            other => return other.unwrap(),
-        }
-    }
 }
 
 /// The raw tree, opened beside a store on the same database.
@@ -152,7 +140,7 @@ fn store_with_a_newer_layout_version_is_refused_on_open() {
     let dir = tempfile::tempdir().unwrap();
     drop(SledStorage::open(dir.path()).unwrap());
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_db(dir.path());
         raw_tree(&db)
             .insert(b"meta/format", &4u32.to_be_bytes()[..])
             .unwrap();

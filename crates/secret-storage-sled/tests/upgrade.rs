@@ -8,6 +8,9 @@ use secret_storage::testkit::{sample_payload, sample_record, secret_name, versio
 use secret_storage::{SecretRecord, Storage, StorageError, Update, encode_record};
 use secret_storage_sled::{IntegrityReport, SledOptions, SledStorage};
 
+mod sled_db;
+use sled_db::open_db;
+
 fn raw_tree(db: &sled::Db) -> sled::Tree {
     db.open_tree(b"secrets").unwrap()
 }
@@ -33,7 +36,7 @@ fn write_layout_1(tree: &sled::Tree, record: &SecretRecord, stamp: u64) {
 
 /// A layout-1 store in `dir` holding `records`, left open.
 fn layout_1_db(dir: &std::path::Path, records: &[SecretRecord]) -> sled::Db {
-    let db = sled::open(dir).unwrap();
+    let db = open_db(dir);
     let tree = raw_tree(&db);
     tree.insert(b"meta/format", &1u32.to_be_bytes()[..])
         .unwrap();
@@ -124,7 +127,7 @@ fn open_with_the_journal_upgrades_a_layout_1_store() {
     let report = store.check_integrity().unwrap();
     assert_eq!((report.secrets, report.payloads), (2, 2));
     drop(store);
-    let db = sled::open(dir.path()).unwrap();
+    let db = open_db(dir.path());
     let tree = raw_tree(&db);
     assert_eq!(layout_of(&tree), 3);
     assert_eq!(index_keys(&tree), 0);
@@ -134,7 +137,7 @@ fn open_with_the_journal_upgrades_a_layout_1_store() {
 fn from_db_upgrades_a_layout_1_store() {
     let dir = tempfile::tempdir().unwrap();
     layout_1_store(dir.path(), &records());
-    let db = sled::open(dir.path()).unwrap();
+    let db = open_db(dir.path());
     let store = SledStorage::from_db(db.clone()).unwrap();
     assert_holds_records(&store);
     assert_eq!(layout_of(&raw_tree(&db)), 3);
@@ -146,7 +149,7 @@ fn from_db_upgrades_a_layout_1_store() {
 /// A layout-2 store in `dir` holding `records()`: what the layout-1 fold writes, saying 2.
 fn layout_2_store(dir: &std::path::Path) {
     layout_1_store(dir, &records());
-    let db = sled::open(dir).unwrap();
+    let db = open_db(dir);
     drop(SledStorage::from_db(db.clone()).unwrap());
     raw_tree(&db)
         .insert(b"meta/format", &2u32.to_be_bytes()[..])
@@ -160,7 +163,7 @@ fn a_layout_2_store_is_upgraded_by_its_version_alone_and_new_writes_go_inline() 
         let dir = tempfile::tempdir().unwrap();
         layout_2_store(dir.path());
         let before: Vec<_> = {
-            let db = sled::open(dir.path()).unwrap();
+            let db = open_db(dir.path());
             raw_tree(&db)
                 .scan_prefix(b"r/")
                 .map(|entry| entry.unwrap())
@@ -172,7 +175,7 @@ fn a_layout_2_store_is_upgraded_by_its_version_alone_and_new_writes_go_inline() 
             assert_holds_records(&store);
         }
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = open_db(dir.path());
             let tree = raw_tree(&db);
             assert_eq!(layout_of(&tree), 3);
             let after: Vec<_> = tree
@@ -213,11 +216,11 @@ fn half_upgraded_store(dir: &std::path::Path, format: u32) {
     let upgraded = {
         let dir = tempfile::tempdir().unwrap();
         layout_1_store(dir.path(), &records()[..1]);
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_db(dir.path());
         drop(SledStorage::from_db(db.clone()).unwrap());
         raw_tree(&db).get(b"r/prod/db").unwrap().unwrap()
     };
-    let db = sled::open(dir).unwrap();
+    let db = open_db(dir);
     let tree = raw_tree(&db);
     tree.insert(b"meta/format", &format.to_be_bytes()[..])
         .unwrap();
@@ -242,7 +245,7 @@ fn a_half_upgraded_store_is_finished_on_the_next_open() {
     let store = SledStorage::open(dir.path()).unwrap();
     assert_holds_records(&store);
     drop(store);
-    let db = sled::open(dir.path()).unwrap();
+    let db = open_db(dir.path());
     assert_eq!(index_keys(&raw_tree(&db)), 0);
 }
 
@@ -252,7 +255,7 @@ fn a_half_upgraded_store_still_saying_layout_1_is_finished_too() {
     // leaves.
     let dir = tempfile::tempdir().unwrap();
     half_upgraded_store(dir.path(), 1);
-    let db = sled::open(dir.path()).unwrap();
+    let db = open_db(dir.path());
     let store = SledStorage::from_db(db.clone()).unwrap();
     assert_holds_records(&store);
     assert_eq!(layout_of(&raw_tree(&db)), 3);
@@ -298,7 +301,7 @@ fn a_damaged_layout_1_store_is_refused_and_left_as_it_was() {
             Err(StorageError::Corrupt(m)) => assert!(m.contains(expected), "{m}"),
             other => panic!("expected Corrupt, got {other:?}"),
         }
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_db(dir.path());
         // Opening replayed the journal and set its mark (as any open with the journal does);
         // no secret and no layout version changed.
         let after: Vec<_> = raw_tree(&db)
