@@ -147,6 +147,20 @@ impl ValidationError {
         }
     }
 
+    /// The same error, for the parameter `parameter`: a value parsed as one kind (a secret
+    /// name, say) that the request gave under another parameter (`ResourceId.N`).
+    ///
+    /// ```
+    /// use secret_model::{SecretName, ValidationError};
+    /// let e = SecretName::parse("bad name").unwrap_err().for_parameter("ResourceId");
+    /// assert_eq!(e.parameter(), "ResourceId");
+    /// assert!(e.message().contains("\"ResourceId\""));
+    /// ```
+    #[must_use]
+    pub fn for_parameter(self, parameter: &'static str) -> Self {
+        ValidationError { parameter, ..self }
+    }
+
     /// The parameter at fault, spelled as in Alibaba's API (`SecretName`, `Tags`, …).
     pub fn parameter(&self) -> &'static str {
         self.parameter

@@ -244,8 +244,23 @@ impl SecretsManager {
 
     /// Resolves a `SecretName` parameter; an ARN of another store is "not found".
     pub(crate) fn resolve_name(&self, s: &str) -> Result<SecretName, Error> {
-        let s = required("SecretName", s)?;
-        match self.inner.location.resolve_secret(s)? {
+        self.resolve_name_in("SecretName", s)
+    }
+
+    /// As [`Self::resolve_name`], for a secret named by another parameter (`ResourceId.N`):
+    /// errors name `parameter`.
+    pub(crate) fn resolve_name_in(
+        &self,
+        parameter: &'static str,
+        s: &str,
+    ) -> Result<SecretName, Error> {
+        let s = required(parameter, s)?;
+        let resolved = self
+            .inner
+            .location
+            .resolve_secret(s)
+            .map_err(|e| e.for_parameter(parameter))?;
+        match resolved {
             SecretRef::Local(name) => Ok(name),
             SecretRef::Foreign => Err(Error::ResourceNotFound(format!(
                 "The secret \"{s}\" is not found: the ARN names another region or account."

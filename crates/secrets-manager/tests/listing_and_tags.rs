@@ -388,6 +388,34 @@ fn tags_left_out_are_missing_parameter_naming_the_form_of_the_operation() {
 }
 
 #[test]
+fn a_bad_resource_id_is_reported_as_resource_id_by_every_batch_operation() {
+    on_every_backend(|f| {
+        f.create("db", "v1", "x");
+        for (bad, code_expected) in [
+            ("bad name", ErrorCode::InvalidParameter),
+            ("acs:kms:not-an-arn", ErrorCode::InvalidParameter),
+            ("", ErrorCode::MissingParameter),
+        ] {
+            let ids = ["db", bad];
+            let results = [
+                f.store
+                    .tag_resources(batch_tag(&ids, &[("k", "v")]))
+                    .map(drop),
+                f.store.untag_resources(batch_untag(&ids, &["k"])).map(drop),
+                f.store.list_tag_resources(batch_list(&ids, &[])).map(drop),
+            ];
+            for r in results {
+                let e = r.expect_err("a bad ResourceId must fail");
+                assert_eq!(e.code(), code_expected, "{bad:?}: {e}");
+                assert_eq!(parameter::<()>(Err(e)), "ResourceId", "{bad:?}");
+            }
+        }
+        // Nothing was tagged by the failed batches.
+        assert!(f.tags_of("db").is_empty());
+    });
+}
+
+#[test]
 fn tags_with_reserved_or_malformed_keys_are_invalid_parameter() {
     on_every_backend(|f| {
         f.create("db", "v1", "x");

@@ -357,7 +357,7 @@ impl SecretsManager {
         }
         let mut names: Vec<SecretName> = Vec::with_capacity(ids.len());
         for id in ids {
-            let name = self.resolve_name(id)?;
+            let name = self.resolve_name_in("ResourceId", id)?;
             if !names.contains(&name) {
                 names.push(name);
             }
