@@ -77,8 +77,10 @@ pub struct CallOptions {
     pub get: bool,
 }
 
-/// A response: the HTTP status and the JSON body. `Debug` shows a body's `SecretData` as
-/// `[REDACTED]` (a GetSecretValue reply holds the value).
+/// A response: the HTTP status and the JSON body. `Debug` shows `[REDACTED]` for what may
+/// hold a secret: `SecretData` and `RandomPassword` at any depth, and the `Message` of a
+/// `SignatureDoesNotMatch`, which ends with the server's string to sign (every parameter of
+/// the request, a `SecretData` among them).
 #[derive(Clone)]
 pub struct Reply {
     /// The HTTP status.
@@ -90,13 +92,33 @@ pub struct Reply {
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut body = self.body.clone();
-        if let Some(data) = body.get_mut("SecretData") {
-            *data = serde_json::Value::String("[REDACTED]".to_owned());
+        redact(&mut body);
+        if self.code() == Some("SignatureDoesNotMatch")
+            && let Some(message) = body.get_mut("Message")
+        {
+            *message = serde_json::Value::String("[REDACTED]".to_owned());
         }
         f.debug_struct("Reply")
             .field("status", &self.status)
             .field("body", &body)
             .finish()
+    }
+}
+
+/// Replaces every `SecretData` and `RandomPassword` value in `value`, at any depth.
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if key == "SecretData" || key == "RandomPassword" {
+                    *field = serde_json::Value::String("[REDACTED]".to_owned());
+                } else {
+                    redact(field);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
     }
 }
 

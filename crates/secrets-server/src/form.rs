@@ -32,8 +32,10 @@ fn unescape(raw: &[u8]) -> Result<String, Rejection> {
         match raw[i] {
             b'+' => out.push(b' '),
             b'%' => {
+                // Exactly two hex digits: `from_str_radix` alone would also take `%+A`.
                 let hex = raw
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
@@ -95,6 +97,11 @@ mod tests {
             ])
         );
         assert_eq!(decode(b"a=%C3%A9").unwrap(), pairs(&[("a", "é")]));
+        // Only two hex digits make an escape: a sign is not one.
+        assert_eq!(
+            decode(b"a=%+A&b=%-1&c=%0a").unwrap(),
+            pairs(&[("a", "% A"), ("b", "%-1"), ("c", "\n")])
+        );
     }
 
     #[test]

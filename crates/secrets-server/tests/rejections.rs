@@ -172,6 +172,42 @@ async fn a_nonce_padded_with_unicode_whitespace_is_not_a_new_nonce() {
     server.stop().await;
 }
 
+/// The server's string to sign holds every parameter, the value among them: the client's
+/// `Debug` of the reply must not show it.
+#[tokio::test]
+async fn a_signature_error_holding_the_value_is_not_shown_by_the_replys_debug() {
+    let server = common::start().await;
+    let mut c = Client::connect(
+        server.addr,
+        Credentials::new(ADMIN.0, "wrong"),
+        SignatureVersion::V1,
+    )
+    .await
+    .unwrap();
+    let reply = c
+        .call(
+            "PutSecretValue",
+            &[
+                ("SecretName", "db"),
+                ("VersionId", "v2"),
+                ("SecretData", "hunter2hunter2"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_code(&reply, 400, "SignatureDoesNotMatch");
+    assert!(
+        reply.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("hunter2hunter2")
+    );
+    let shown = format!("{reply:?}");
+    assert!(!shown.contains("hunter2hunter2"), "{shown}");
+    assert!(shown.contains("SignatureDoesNotMatch"), "{shown}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_wrong_secret_gets_signature_does_not_match_with_the_string_to_sign() {
     let server = common::start().await;

@@ -193,9 +193,12 @@ impl Params {
     }
 }
 
+/// The N of `Prefix.N`, spelled in decimal digits without a leading zero or sign: one N has
+/// one spelling, so `Tag.1` and `Tag.01` (or `Tag.+1`) cannot name one entry twice.
 fn index(prefix: &'static str, s: &str) -> Result<usize, ValidationError> {
+    let canonical = s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0');
     match s.parse::<usize>() {
-        Ok(n) if (1..=FLAT_MAX).contains(&n) => Ok(n),
+        Ok(n) if canonical && (1..=FLAT_MAX).contains(&n) => Ok(n),
         _ => Err(ValidationError::invalid(
             prefix,
             format!("expected {prefix}.N with N from 1 to {FLAT_MAX}"),
@@ -216,6 +219,15 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flattened_index_has_one_spelling() {
+        for bad in ["01", "+1", "-1", " 1", "1 ", "0", "", "1_0"] {
+            assert_eq!(index("Tag", bad).unwrap_err().parameter(), "Tag", "{bad:?}");
+        }
+        assert_eq!(index("Tag", "1").unwrap(), 1);
+        assert_eq!(index("Tag", "10").unwrap(), 10);
+    }
 
     #[test]
     fn booleans_are_case_insensitive() {
