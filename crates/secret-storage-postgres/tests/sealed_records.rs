@@ -85,7 +85,11 @@ fn a_record_row_edited_in_the_database_is_refused_by_every_instance() {
         )
         .unwrap();
     let bytes: Vec<u8> = row.get(0);
-    assert_eq!(bytes[0], 2, "the row holds a sealed record");
+    assert_eq!(
+        bytes[0],
+        secret_storage::RECORD_FORMAT_VERSION,
+        "the row holds a sealed record with payload tags"
+    );
     let mut record = decode_record(&bytes).unwrap();
     let stages: Vec<_> = record.versions.iter().map(|v| v.stages.clone()).collect();
     record.versions[0].stages = stages[1].clone();

@@ -101,6 +101,36 @@ pub struct VersionRecord {
     pub stages: Vec<StageLabel>,
     /// When the version was written.
     pub create_time: Timestamp,
+    /// The tag of the payload written with this version ([`PayloadTag::of`]): it tells this
+    /// version from an earlier one with the same id (an id may be used again once its version
+    /// was removed), so that nothing kept for the one is taken for the other. `None` for a
+    /// version written before record format 3.
+    pub payload_tag: Option<PayloadTag>,
+    /// The version was written by the CreateSecret that made the secret, not added later.
+    /// For a record stored in format 1 or 2 this is derived: the first version, written in
+    /// the second the secret was created.
+    pub with_secret: bool,
+}
+
+/// The last 16 bytes of a payload: for an envelope (format v1), the AES-GCM tag of its value,
+/// different for every sealing (each uses a fresh data key). Public, like the payload it is
+/// read from. Backends store it in the record and give it back; they never compute it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PayloadTag(pub [u8; 16]);
+
+impl PayloadTag {
+    /// The tag of `payload`: its last 16 bytes; `None` for a payload shorter than that.
+    ///
+    /// ```
+    /// use secret_storage::PayloadTag;
+    /// let payload: Vec<u8> = (0u8..40).collect();
+    /// assert_eq!(PayloadTag::of(&payload).unwrap().0[0], 24);
+    /// assert_eq!(PayloadTag::of(&[1, 2, 3]), None);
+    /// ```
+    pub fn of(payload: &[u8]) -> Option<PayloadTag> {
+        let start = payload.len().checked_sub(16)?;
+        payload[start..].try_into().ok().map(PayloadTag)
+    }
 }
 
 /// What the closure given to [`Storage::update`] decides.

@@ -7,7 +7,7 @@ use secret_model::{
     VersionId,
 };
 use secret_storage::{
-    RecordSeal, SecretRecord, StorageError, VersionRecord, decode_record, encode_record,
+    PayloadTag, RecordSeal, SecretRecord, StorageError, VersionRecord, decode_record, encode_record,
 };
 
 fn name() -> impl Strategy<Value = SecretName> {
@@ -47,13 +47,17 @@ fn version() -> impl Strategy<Value = VersionRecord> {
         prop_oneof![Just(SecretDataType::Text), Just(SecretDataType::Binary)],
         prop::collection::vec(stage(), 0..4),
         time(),
+        prop::option::of(any::<[u8; 16]>()),
+        any::<bool>(),
     )
         .prop_map(
-            |(version_id, data_type, stages, create_time)| VersionRecord {
+            |(version_id, data_type, stages, create_time, tag, with_secret)| VersionRecord {
                 version_id,
                 data_type,
                 stages,
                 create_time,
+                payload_tag: tag.map(PayloadTag),
+                with_secret,
             },
         )
 }
@@ -98,7 +102,17 @@ proptest! {
     #[test]
     fn every_valid_record_roundtrips(record in record()) {
         let bytes = encode_record(&record);
-        prop_assert_eq!(bytes[0], if record.seal.is_some() { 2 } else { 1 });
+        // Format 3 when a version has what format 1 cannot say.
+        let extras = record.versions.iter().enumerate().any(|(i, v)| {
+            v.payload_tag.is_some() || v.with_secret != (i == 0 && v.create_time == record.create_time)
+        });
+        let format = match (extras, record.seal.is_some()) {
+            (true, true) => 4,
+            (true, false) => 3,
+            (false, true) => 2,
+            (false, false) => 1,
+        };
+        prop_assert_eq!(bytes[0], format);
         prop_assert_eq!(decode_record(&bytes).unwrap(), record);
     }
 

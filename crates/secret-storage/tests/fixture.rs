@@ -1,9 +1,10 @@
 //! Stored records are versioned (ARCHITECTURE.md §3): the record-format-1 fixture, checked in
-//! by the first release, and the format-2 (sealed) fixture must decode in every later one.
+//! by the first release, the format-2 (sealed) fixture and the format-4 (version extras,
+//! sealed) fixture must decode in every later one.
 //!
-//! Regenerate the format-2 fixture (only if format 2 itself was wrong and no release has
-//! shipped it) with
-//! `cargo test -p secret-storage --test fixture -- --ignored regenerate_v2_fixture`.
+//! Regenerate the format-2 or format-4 fixture (only if that format itself was wrong and no
+//! release has shipped it) with
+//! `cargo test -p secret-storage --test fixture -- --ignored regenerate_v2_fixture` (or `v4`).
 
 use std::path::PathBuf;
 
@@ -11,7 +12,9 @@ use secret_model::{
     Description, KeyId, SecretDataType, SecretName, SecretType, StageLabel, Tag, Timestamp, Uuid,
     VersionId,
 };
-use secret_storage::{RecordSeal, SecretRecord, VersionRecord, decode_record, encode_record};
+use secret_storage::{
+    PayloadTag, RecordSeal, SecretRecord, VersionRecord, decode_record, encode_record, sealed_bytes,
+};
 
 fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record-v1.bin")
@@ -19,6 +22,20 @@ fn fixture_path() -> PathBuf {
 
 fn v2_fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record-v2.bin")
+}
+
+fn v4_fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record-v4.bin")
+}
+
+/// The record in `record-v4.bin`: the format-2 fixture's record with a payload tag on each
+/// version (`0x10…`, `0x20…`, `0x30…`), as this release writes every version.
+fn v4_record() -> SecretRecord {
+    let mut record = v2_record();
+    for (i, version) in record.versions.iter_mut().enumerate() {
+        version.payload_tag = Some(PayloadTag([0x10 * (i as u8 + 1); 16]));
+    }
+    record
 }
 
 /// The record in `record-v2.bin`: the format-1 fixture's record with a seal.
@@ -39,6 +56,9 @@ fn v1_record() -> SecretRecord {
             .map(|s| StageLabel::parse(s).unwrap())
             .collect(),
         create_time: Timestamp::from_unix(time),
+        payload_tag: None,
+        // What format 1 implies: the first version, written in the secret's second.
+        with_secret: time == 1_704_067_200 && id == "v1",
     };
     SecretRecord {
         name: SecretName::parse("prod/payments/db-password").unwrap(),
@@ -114,4 +134,35 @@ fn v2_fixture_still_decodes_and_is_format_1_plus_the_seal() {
 #[ignore = "rewrites the checked-in fixture; run by hand only"]
 fn regenerate_v2_fixture() {
     std::fs::write(v2_fixture_path(), encode_record(&v2_record())).unwrap();
+}
+
+#[test]
+fn v4_fixture_still_decodes_and_is_format_1_plus_version_extras_plus_the_seal() {
+    let bytes = std::fs::read(v4_fixture_path()).unwrap();
+    let v1 = std::fs::read(fixture_path()).unwrap();
+    assert_eq!(bytes[0], 4, "the fixture is record format 4");
+    assert_eq!(
+        bytes[1..v1.len()],
+        v1[1..],
+        "format 4 keeps format 1's fields"
+    );
+    // Per version: flags (payload tag; v1 also written with the secret), then the tag.
+    let extras = &bytes[v1.len()..bytes.len() - 32];
+    assert_eq!(extras.len(), 3 * 17);
+    assert_eq!(extras[0], 0x03);
+    assert_eq!(extras[1..17], [0x10; 16]);
+    assert_eq!(extras[17], 0x01);
+    assert_eq!(extras[34], 0x01);
+    assert_eq!(decode_record(&bytes).unwrap(), v4_record());
+    assert_eq!(encode_record(&v4_record()), bytes);
+    // The seal covers the format-3 encoding: format 4's bytes but the seal, under byte 3.
+    let covered = sealed_bytes(&v4_record());
+    assert_eq!(covered[0], 3);
+    assert_eq!(covered[1..], bytes[1..bytes.len() - 32]);
+}
+
+#[test]
+#[ignore = "rewrites the checked-in fixture; run by hand only"]
+fn regenerate_v4_fixture() {
+    std::fs::write(v4_fixture_path(), encode_record(&v4_record())).unwrap();
 }

@@ -1,11 +1,19 @@
-//! The opt-in decrypted-value cache: versions are immutable, so a cached value never goes
-//! stale; stage-to-version resolution always reads current metadata first.
+//! The opt-in decrypted-value cache: a version's value never changes, so a cached value never
+//! goes stale; stage-to-version resolution always reads current metadata first.
+//!
+//! A version id may be used again once its version was removed (evicted as the 11th version
+//! came, or with its secret), so an entry is kept for one writing of a version: it is served
+//! only to a read whose current record gives the version the payload tag it was cached under
+//! ([`PayloadTag`], different for every sealing). A value cached by a read that raced with the
+//! version's removal, or by an instance that never heard of it (several instances on one
+//! PostgreSQL store), is then never served for the new version of that id.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use secret_model::{SecretName, SecretValue, Timestamp, VersionId};
+use secret_model::{SecretName, SecretValue, VersionId};
+use secret_storage::PayloadTag;
 
 /// Bounds of the value cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,13 +47,13 @@ pub struct CacheStats {
     pub bytes: usize,
 }
 
-/// Values are stored under (secret, version); the secret's create time guards against a name
-/// that was purged and created again with the same version id.
+/// Values are stored under (secret, version), each with the payload tag of the writing of the
+/// version it was decrypted from.
 type Key = (SecretName, VersionId);
 
 struct Entry {
     value: SecretValue,
-    secret_created: Timestamp,
+    payload_tag: PayloadTag,
 }
 
 #[derive(Default)]
@@ -82,18 +90,19 @@ impl ValueCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached value of `version` of `name`, if held for the secret created at `created`.
+    /// The cached value of `version` of `name`, if held for the writing of it whose payload
+    /// has the tag `tag`.
     pub(crate) fn get(
         &self,
         name: &SecretName,
         version: &VersionId,
-        created: Timestamp,
+        tag: PayloadTag,
     ) -> Option<SecretValue> {
         let inner = self.lock();
         let found = inner
             .entries
             .get(&(name.clone(), version.clone()))
-            .filter(|e| e.secret_created == created)
+            .filter(|e| e.payload_tag == tag)
             .map(|e| e.value.clone());
         drop(inner);
         let counter = if found.is_some() {
@@ -105,12 +114,13 @@ impl ValueCache {
         found
     }
 
-    /// Keeps a decrypted value, evicting the oldest entries past the bounds.
+    /// Keeps a decrypted value of the writing of `version` whose payload has the tag `tag`,
+    /// evicting the oldest entries past the bounds.
     pub(crate) fn put(
         &self,
         name: &SecretName,
         version: &VersionId,
-        created: Timestamp,
+        tag: PayloadTag,
         value: &SecretValue,
     ) {
         let size = value.bytes().len();
@@ -121,7 +131,7 @@ impl ValueCache {
         let mut inner = self.lock();
         let entry = Entry {
             value: value.clone(),
-            secret_created: created,
+            payload_tag: tag,
         };
         if let Some(old) = inner.entries.insert(key.clone(), entry) {
             inner.bytes -= old.value.bytes().len();
@@ -199,7 +209,7 @@ mod tests {
     fn value(len: usize) -> SecretValue {
         SecretValue::new(SecretDataType::Text, vec![b'x'; len].into()).unwrap()
     }
-    const T: Timestamp = Timestamp::from_unix(1);
+    const T: PayloadTag = PayloadTag([1; 16]);
 
     #[test]
     fn entries_and_bytes_are_bounded_oldest_first() {
@@ -235,12 +245,10 @@ mod tests {
     }
 
     #[test]
-    fn a_recreated_secret_does_not_see_old_values() {
+    fn another_writing_of_a_version_id_does_not_see_the_old_value() {
         let c = ValueCache::new(CacheConfig::default());
         c.put(&name("a"), &ver("1"), T, &value(1));
-        assert!(
-            c.get(&name("a"), &ver("1"), Timestamp::from_unix(2))
-                .is_none()
-        );
+        assert!(c.get(&name("a"), &ver("1"), PayloadTag([2; 16])).is_none());
+        assert!(c.get(&name("a"), &ver("1"), T).is_some());
     }
 }

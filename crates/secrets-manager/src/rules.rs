@@ -202,6 +202,8 @@ mod tests {
                 .map(|s| StageLabel::parse(s).unwrap())
                 .collect(),
             create_time: Timestamp::from_unix(0),
+            payload_tag: None,
+            with_secret: false,
         }
     }
 

@@ -171,6 +171,32 @@ fn only_the_create_itself_is_a_retry_not_a_later_version_or_other_metadata() {
 }
 
 #[test]
+fn a_later_version_left_first_by_evictions_in_the_creates_second_is_not_the_creates() {
+    on_every_backend(|f| {
+        f.store.create_secret(create("db", "v1", "one")).unwrap();
+        // In the same second: v2, then enough versions that v1 is evicted and v2 is first.
+        for i in 2..=11 {
+            f.store
+                .put_secret_value(common::put_request("db", &format!("v{i}"), "two"))
+                .unwrap();
+        }
+        let record = f.record("db").unwrap();
+        assert_eq!(record.versions[0].version_id.as_str(), "v2");
+        assert_eq!(record.versions[0].create_time, record.create_time);
+        // Nobody created "db" with v2: not a retry.
+        assert_eq!(
+            code(f.store.create_secret(create("db", "v2", "two"))),
+            ErrorCode::ResourceExist
+        );
+        // And the create's own version, once gone, is not retried either.
+        assert_eq!(
+            code(f.store.create_secret(create("db", "v1", "one"))),
+            ErrorCode::ResourceExist
+        );
+    });
+}
+
+#[test]
 fn create_on_a_taken_name_with_another_value_is_resource_exist() {
     on_every_backend(|f| {
         f.store.create_secret(create("db", "v1", "one")).unwrap();

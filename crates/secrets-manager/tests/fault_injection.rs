@@ -256,6 +256,18 @@ fn state(storage: &dyn Storage) -> State {
             "{} is sealed",
             record.name
         );
+        // Payloads are sealed under fresh data keys in each world: compare that each version
+        // names its own payload's tag, not the tags.
+        for version in &mut snap.record.versions {
+            let payload = snap.payloads.iter().find(|(v, _)| *v == version.version_id);
+            assert_eq!(
+                payload.and_then(|(_, p)| secret_storage::PayloadTag::of(p)),
+                version.payload_tag.take(),
+                "{} {}: the record names its payload",
+                record.name,
+                version.version_id
+            );
+        }
         let payloads = snap.payloads.iter().map(|(v, _)| v.to_string()).collect();
         out.insert(record.name.to_string(), (snap.record, payloads));
     }

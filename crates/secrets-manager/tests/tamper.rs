@@ -186,6 +186,36 @@ fn swapped_version_payloads_fail_to_decrypt() {
 }
 
 #[test]
+fn an_earlier_writing_of_a_reused_version_id_put_back_is_refused_not_served() {
+    let t = setup();
+    let put = |version: &str, data: &str| {
+        t.store
+            .put_secret_value(PutSecretValueRequest {
+                secret_name: "a".into(),
+                version_id: version.into(),
+                secret_data: data.into(),
+                ..Default::default()
+            })
+            .unwrap();
+    };
+    let earlier = payload(&t, "a", "v1");
+    // v1 loses its labels and is evicted by the 11th version; then v1 is written again.
+    for i in 3..=11 {
+        put(&format!("v{i}"), "filler");
+    }
+    put("v1", "value-of-a-v1-again");
+    assert_eq!(
+        get(&t.store, "a", Some("v1")).unwrap(),
+        b"value-of-a-v1-again"
+    );
+    // The earlier writing's envelope opens under the same name, version and type: only the
+    // record's payload tag tells it is not this writing's.
+    set_payload(&t, "a", "v1", &earlier);
+    let e = get(&t.store, "a", Some("v1")).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InternalFailure);
+}
+
+#[test]
 fn a_payload_moved_to_another_secret_fails_to_decrypt() {
     let t = setup();
     // a's v1 has a key of its own; b's v1 is inline with its record.
@@ -241,7 +271,10 @@ fn swapped_records_are_refused() {
 fn every_changed_record_byte_is_an_internal_failure() {
     let t = setup();
     let (index, original) = stored_parts(&t, "a");
-    assert_eq!(original[0], 2, "sled records are sealed (record format 2)");
+    assert_eq!(
+        original[0], 4,
+        "sled records are sealed, with payload tags (record format 4)"
+    );
     for i in 0..original.len() {
         for flip in [0x01u8, 0x80] {
             let mut bad = original.clone();
@@ -288,7 +321,7 @@ fn a_record_stripped_of_its_seal_is_refused() {
     let mut record = decode_record(&original).unwrap();
     record.seal = None;
     let stripped = encode_record(&record);
-    assert_eq!(stripped[0], 1, "a record without a seal is record format 1");
+    assert_eq!(stripped[0], 3, "a record without a seal is record format 3");
     store_record_bytes(&t, "a", &index, &stripped);
     every_read_of_a_fails(&t.store, "seal stripped");
 }
@@ -299,8 +332,14 @@ fn accepting_unsealed_records_reads_a_format_1_record_and_seals_it_on_the_next_w
     let t = setup_with(LocalKms::in_memory(root), true);
     let (index, original) = stored_parts(&t, "a");
     let mut record = decode_record(&original).unwrap();
+    // As a release before seals and payload tags wrote it.
     record.seal = None;
-    store_record_bytes(&t, "a", &index, &encode_record(&record));
+    for version in &mut record.versions {
+        version.payload_tag = None;
+    }
+    let old = encode_record(&record);
+    assert_eq!(old[0], 1);
+    store_record_bytes(&t, "a", &index, &old);
     assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v2");
     t.store
         .put_secret_value(PutSecretValueRequest {
@@ -312,6 +351,17 @@ fn accepting_unsealed_records_reads_a_format_1_record_and_seals_it_on_the_next_w
         .unwrap();
     let rewritten = decode_record(&stored_parts(&t, "a").1).unwrap();
     assert!(rewritten.seal.is_some(), "sealed by its next write");
+    let tagged: Vec<bool> = rewritten
+        .versions
+        .iter()
+        .map(|v| v.payload_tag.is_some())
+        .collect();
+    assert_eq!(
+        tagged,
+        [false, false, true],
+        "only the new version has a payload tag"
+    );
+    assert_eq!(get(&t.store, "a", Some("v1")).unwrap(), b"value-of-a-v1");
     assert_eq!(get(&t.store, "a", None).unwrap(), b"value-of-a-v3");
 }
 

@@ -1,10 +1,13 @@
 //! The opt-in decrypted-value cache: it serves repeated reads, never a stale or unauthorized
 //! value, and forgets what is deleted, purged or evicted.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use secret_crypto::{LocalKms, RootKey};
-use secret_model::{ErrorCode, Timestamp};
+use secret_crypto::{
+    DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RecordSealKey, RootKey,
+    WrappedDataKey,
+};
+use secret_model::{ErrorCode, KeyId, Timestamp};
 use secret_storage::MemoryStorage;
 use secrets_manager::{
     CacheConfig, CreateSecretRequest, DeleteSecretRequest, GetSecretValueRequest, ManualClock,
@@ -152,4 +155,120 @@ fn the_cache_is_off_by_default() {
             .cache_stats()
             .is_none()
     );
+}
+
+fn get_version(store: &SecretsManager, name: &str, version: &str) -> Vec<u8> {
+    store
+        .get_secret_value(GetSecretValueRequest {
+            secret_name: name.into(),
+            version_id: Some(version.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .secret_data
+        .expose()
+        .to_vec()
+}
+
+/// Two instances on one storage (as several share one PostgreSQL store): the cache of one
+/// never hears that the other evicted a version and wrote its id again, and must still not
+/// serve the old value.
+#[test]
+fn an_evicted_version_id_written_again_elsewhere_is_not_served_from_the_cache() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = Arc::new(LocalKms::in_memory(RootKey::from_bytes([5; 32])));
+    let clock = ManualClock::new(Timestamp::from_unix(1_704_067_200));
+    let build = |cache: bool| {
+        let b =
+            SecretsManager::builder(storage.clone(), kms.clone()).clock(Arc::new(clock.clone()));
+        if cache {
+            b.value_cache(CacheConfig::default())
+        } else {
+            b
+        }
+        .build()
+    };
+    let (a, b) = (build(true), build(false));
+    create(&a, "db", "v1", "old");
+    assert_eq!(get_version(&a, "db", "v1"), b"old");
+    assert_eq!(get_version(&a, "db", "v1"), b"old");
+    assert_eq!(
+        a.cache_stats().unwrap().hits,
+        1,
+        "the value is cached in `a`"
+    );
+    // All in the same second: v1 loses its label and is evicted, then v1 is written again.
+    for i in 2..=12 {
+        put(&b, "db", &format!("v{i}"), "filler");
+    }
+    put(&b, "db", "v1", "new");
+    assert_eq!(get_version(&b, "db", "v1"), b"new");
+    assert_eq!(get_version(&a, "db", "v1"), b"new");
+    assert_eq!(
+        get_version(&a, "db", "v1"),
+        b"new",
+        "and now that one is cached"
+    );
+}
+
+/// A KMS that runs a hook once, the next time a data key is unwrapped: while a read is between
+/// reading its payload and caching the value.
+struct HookKms {
+    inner: LocalKms,
+    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Kms for HookKms {
+    fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError> {
+        self.inner.generate_data_key(key_id, context)
+    }
+    fn decrypt_data_key(
+        &self,
+        wrapped: &WrappedDataKey,
+        context: &[u8],
+    ) -> Result<DataKeyBytes, KmsError> {
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        self.inner.decrypt_data_key(wrapped, context)
+    }
+    fn describe_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.inner.describe_key(key_id)
+    }
+    fn default_key(&self) -> Result<KeyId, KmsError> {
+        self.inner.default_key()
+    }
+    fn record_seal_key(&self) -> Result<RecordSealKey, KmsError> {
+        self.inner.record_seal_key()
+    }
+}
+
+/// One instance: a read that races with the eviction of the version it reads caches the old
+/// value after the eviction dropped it; the version id written again must not be served it.
+#[test]
+fn a_read_racing_an_eviction_does_not_leave_the_old_value_for_the_new_writing() {
+    let kms = Arc::new(HookKms {
+        inner: LocalKms::in_memory(RootKey::from_bytes([5; 32])),
+        hook: Mutex::new(None),
+    });
+    let s = SecretsManager::builder(Arc::new(MemoryStorage::new()), kms.clone())
+        .value_cache(CacheConfig::default())
+        .build();
+    create(&s, "db", "v1", "old");
+    for i in 2..=10 {
+        put(&s, "db", &format!("v{i}"), "filler");
+    }
+    let handle: Arc<OnceLock<SecretsManager>> = Arc::new(OnceLock::new());
+    handle.set(s.clone()).unwrap_or_else(|_| unreachable!());
+    let h = handle.clone();
+    *kms.hook.lock().unwrap() = Some(Box::new(move || {
+        let s = h.get().unwrap();
+        put(s, "db", "v11", "filler"); // the 11th version: v1 is evicted
+        put(s, "db", "v1", "new");
+    }));
+    // The racing read itself returns the value it read.
+    assert_eq!(get_version(&s, "db", "v1"), b"old");
+    assert_eq!(get_version(&s, "db", "v1"), b"new");
+    assert_eq!(get_version(&s, "db", "v1"), b"new");
 }

@@ -3,9 +3,12 @@
 //! Every encoding starts with one byte, the record format version; the rest is a fixed sequence
 //! of fields (see `docs/formats.md` for the byte layout): integers are big-endian, text is
 //! UTF-8 behind a `u16` byte length, lists are behind a `u32` item count, and optional fields
-//! are behind a presence byte (`0` absent, `1` present). Format 2
-//! ([`RECORD_FORMAT_VERSION`]) is format 1 followed by the record's 32-byte [`RecordSeal`];
-//! a record without a seal is written in format 1, exactly as earlier releases wrote it.
+//! are behind a presence byte (`0` absent, `1` present). Format 2 is format 1 followed by the
+//! record's 32-byte [`RecordSeal`]. Format 3 adds, after the versions, what format 1 cannot
+//! hold of each version (its [`crate::PayloadTag`], and whether it was written with the
+//! secret); format 4 ([`RECORD_FORMAT_VERSION`]) is format 3 followed by the seal. A record
+//! whose versions have nothing format 1 cannot say is written in format 1 or 2, exactly as
+//! earlier releases wrote it.
 //!
 //! The decoder trusts nothing it reads: every length is checked against the bytes left, every
 //! field is re-validated through `secret_model`'s parsers, trailing bytes are rejected, and no
@@ -48,14 +51,26 @@ use secret_model::{
     VersionId,
 };
 
-use crate::{RecordSeal, SecretRecord, StorageError, VersionRecord};
+use crate::{PayloadTag, RecordSeal, SecretRecord, StorageError, VersionRecord};
 use reader::Reader;
 
-/// The record format version this release writes for a sealed record (the first byte of its
-/// encoding).
-pub const RECORD_FORMAT_VERSION: u8 = 2;
-/// The format of a record without a seal: format 2 without the trailing seal.
+/// The newest record format, the one this release writes for a sealed record whose versions
+/// carry payload tags (every record the facade writes, once each of its versions was written
+/// by this release): the first byte of the encoding.
+pub const RECORD_FORMAT_VERSION: u8 = FORMAT_EXTRAS_SEALED;
+/// A record without a seal, and without version extras.
 const FORMAT_UNSEALED: u8 = 1;
+/// Format 1 followed by the seal.
+const FORMAT_SEALED: u8 = 2;
+/// Format 1's fields, then each version's extras.
+const FORMAT_EXTRAS: u8 = 3;
+/// Format 3 followed by the seal.
+const FORMAT_EXTRAS_SEALED: u8 = 4;
+
+/// A version's extras (format 3): its payload tag follows.
+const EXTRA_PAYLOAD_TAG: u8 = 0x01;
+/// A version's extras (format 3): written by the CreateSecret that made the secret.
+const EXTRA_WITH_SECRET: u8 = 0x02;
 
 const ABSENT: u8 = 0;
 const PRESENT: u8 = 1;
@@ -64,27 +79,73 @@ const SECRET_TYPE_GENERIC: u8 = 0;
 const DATA_TYPE_TEXT: u8 = 0;
 const DATA_TYPE_BINARY: u8 = 1;
 
-/// Encodes `record`: in format [`RECORD_FORMAT_VERSION`] when it has a seal, in format 1
-/// when it has none.
+/// Encodes `record`: in format 3 (4 with a seal) when a version has what format 1 cannot hold
+/// (a payload tag, or a `with_secret` other than format 1 implies), else in format 1 (2 with
+/// a seal).
 ///
 /// Infallible: every field of a [`SecretRecord`] is a validated type whose length fits its
 /// length prefix, so any record can be encoded; [`decode_record`] gives it back unchanged.
 pub fn encode_record(record: &SecretRecord) -> Vec<u8> {
-    let mut out = Vec::with_capacity(160 + 64 * record.versions.len());
-    encode_fields(record, &mut out);
+    let mut out = Vec::with_capacity(192 + 80 * record.versions.len());
+    let extras = encode_unsealed(record, &mut out);
     if let Some(RecordSeal(seal)) = &record.seal {
-        out[0] = RECORD_FORMAT_VERSION;
+        out[0] = if extras {
+            FORMAT_EXTRAS_SEALED
+        } else {
+            FORMAT_SEALED
+        };
         out.extend_from_slice(seal);
     }
     out
 }
 
-/// The bytes a record's seal authenticates: its format-1 encoding, every field but the seal
+/// The bytes a record's seal authenticates: its encoding without the seal, in format 1 or 3
 /// (a record's current seal, if any, is ignored).
 pub fn sealed_bytes(record: &SecretRecord) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + 64 * record.versions.len());
-    encode_fields(record, &mut out);
+    let mut out = Vec::with_capacity(160 + 80 * record.versions.len());
+    encode_unsealed(record, &mut out);
     out
+}
+
+/// Appends the encoding of every field but the seal: format 1, or format 3 when a version
+/// needs extras. Returns whether it wrote format 3.
+fn encode_unsealed(record: &SecretRecord, out: &mut Vec<u8>) -> bool {
+    encode_fields(record, out);
+    if !needs_extras(record) {
+        return false;
+    }
+    out[0] = FORMAT_EXTRAS;
+    for version in &record.versions {
+        let mut flags = 0;
+        if version.payload_tag.is_some() {
+            flags |= EXTRA_PAYLOAD_TAG;
+        }
+        if version.with_secret {
+            flags |= EXTRA_WITH_SECRET;
+        }
+        out.push(flags);
+        if let Some(tag) = &version.payload_tag {
+            out.extend_from_slice(&tag.0);
+        }
+    }
+    true
+}
+
+/// Whether format 1 cannot hold some version: it has a payload tag, or a `with_secret` other
+/// than the one format 1 implies ([`implied_with_secret`]).
+fn needs_extras(record: &SecretRecord) -> bool {
+    record
+        .versions
+        .iter()
+        .enumerate()
+        .any(|(i, v)| v.payload_tag.is_some() || v.with_secret != implied_with_secret(record, i, v))
+}
+
+/// What a record in format 1 or 2 says of whether its `i`th version was written with the
+/// secret: it was if it is the first and was written in the second the secret was created
+/// (the rule releases before format 3 applied).
+fn implied_with_secret(record: &SecretRecord, i: usize, version: &VersionRecord) -> bool {
+    i == 0 && version.create_time == record.create_time
 }
 
 /// Appends the format-1 encoding of every field but the seal.
@@ -131,21 +192,49 @@ fn encode_fields(record: &SecretRecord, out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes a record written by [`encode_record`] of this or an earlier release (format 1 or 2).
+/// Decodes a record written by [`encode_record`] of this or an earlier release (formats 1 to
+/// 4).
 ///
 /// Errors: [`StorageError::Corrupt`] when the format version is unknown (`"unsupported record
 /// format version N"`), when a length runs past the end, a field fails validation, a tag byte
-/// is out of range, or bytes are left over. Never panics.
+/// is out of range, bytes are left over, or a format-3 record's extras say nothing format 1
+/// could not (the encoding is canonical: one byte string per record). Never panics.
 pub fn decode_record(bytes: &[u8]) -> Result<SecretRecord, StorageError> {
     let mut r = Reader::new(bytes);
-    let version = r.u8("record format version")?;
-    if version != FORMAT_UNSEALED && version != RECORD_FORMAT_VERSION {
+    let format = r.u8("record format version")?;
+    if !matches!(
+        format,
+        FORMAT_UNSEALED | FORMAT_SEALED | FORMAT_EXTRAS | FORMAT_EXTRAS_SEALED
+    ) {
         return Err(StorageError::Corrupt(format!(
-            "unsupported record format version {version}"
+            "unsupported record format version {format}"
         )));
     }
     let mut record = decode_fields(&mut r)?;
-    if version == RECORD_FORMAT_VERSION {
+    if matches!(format, FORMAT_EXTRAS | FORMAT_EXTRAS_SEALED) {
+        let at = r.offset();
+        for version in &mut record.versions {
+            let flags = r.u8("version extras")?;
+            if flags & !(EXTRA_PAYLOAD_TAG | EXTRA_WITH_SECRET) != 0 {
+                return Err(r.bad_byte("version extras", flags));
+            }
+            if flags & EXTRA_PAYLOAD_TAG != 0 {
+                version.payload_tag = Some(PayloadTag(r.array16("payload tag")?));
+            }
+            version.with_secret = flags & EXTRA_WITH_SECRET != 0;
+        }
+        if !needs_extras(&record) {
+            return Err(StorageError::Corrupt(format!(
+                "a format-{format} record whose version extras (at byte {at}) say nothing \
+                 format 1 could not"
+            )));
+        }
+    } else {
+        for i in 0..record.versions.len() {
+            record.versions[i].with_secret = implied_with_secret(&record, i, &record.versions[i]);
+        }
+    }
+    if matches!(format, FORMAT_SEALED | FORMAT_EXTRAS_SEALED) {
         record.seal = Some(RecordSeal(r.array32("record seal")?));
     }
     r.finish()?;
@@ -233,6 +322,9 @@ fn decode_version(r: &mut Reader<'_>) -> Result<VersionRecord, StorageError> {
         data_type,
         stages,
         create_time,
+        // Set from the extras (format 3) or from the rule earlier formats imply.
+        payload_tag: None,
+        with_secret: false,
     })
 }
 

@@ -17,9 +17,26 @@ fn record() -> SecretRecord {
             data_type: SecretDataType::Binary,
             stages: vec![StageLabel::current()],
             create_time: Timestamp::from_unix(0),
+            payload_tag: None,
+            with_secret: false,
         }],
         seal: None,
     }
+}
+
+/// `record()` with what only format 3 holds: a payload tag, and `with_secret` set on a
+/// version written after the secret's second.
+fn record_with_extras() -> SecretRecord {
+    let mut r = record();
+    r.versions[0].payload_tag = Some(PayloadTag([0x5a; 16]));
+    r.versions[0].with_secret = true;
+    let mut second = r.versions[0].clone();
+    second.version_id = VersionId::parse("v2").unwrap();
+    second.stages = vec![];
+    second.payload_tag = None;
+    second.with_secret = false;
+    r.versions.push(second);
+    r
 }
 
 fn corrupt_message(bytes: &[u8]) -> String {
@@ -57,7 +74,10 @@ fn layout_matches_the_documented_offsets() {
         ..record()
     };
     let sealed_bytes_ = encode_record(&sealed);
-    assert_eq!(sealed_bytes_[0], RECORD_FORMAT_VERSION);
+    assert_eq!(
+        sealed_bytes_[0], 2,
+        "a sealed record without version extras is format 2"
+    );
     assert_eq!(sealed_bytes_[1..bytes.len()], bytes[1..]);
     assert_eq!(sealed_bytes_[bytes.len()..], [0xab; 32]);
     assert_eq!(
@@ -82,7 +102,7 @@ fn a_sealed_record_cut_short_of_its_seal_is_corrupt() {
 #[test]
 fn unknown_format_version_is_rejected_by_number() {
     let mut bytes = encode_record(&record());
-    for version in [0u8, 3, 255] {
+    for version in [0u8, 5, 255] {
         bytes[0] = version;
         assert_eq!(
             corrupt_message(&bytes),
@@ -174,4 +194,103 @@ fn a_record_of_a_name_must_be_that_names_and_errors_say_whose() {
         StorageError::NameMismatch.in_context("x"),
         StorageError::NameMismatch
     ));
+}
+
+#[test]
+fn version_extras_are_format_3_after_the_versions_and_format_4_adds_the_seal() {
+    let plain = {
+        let mut r = record_with_extras();
+        for v in &mut r.versions {
+            v.payload_tag = None;
+            v.with_secret = false;
+        }
+        encode_record(&r)
+    };
+    assert_eq!(plain[0], 1, "nothing for format 3 to say: format 1");
+
+    let record = record_with_extras();
+    let bytes = encode_record(&record);
+    assert_eq!(bytes[0], 3);
+    assert_eq!(
+        bytes[1..plain.len()],
+        plain[1..],
+        "format 1's fields, unchanged"
+    );
+    let extras = &bytes[plain.len()..];
+    assert_eq!(
+        extras[0], 0x03,
+        "v1: payload tag follows, written with the secret"
+    );
+    assert_eq!(extras[1..17], [0x5a; 16]);
+    assert_eq!(extras[17..], [0x00], "v2: neither");
+    assert_eq!(decode_record(&bytes).unwrap(), record);
+    assert_eq!(
+        sealed_bytes(&record),
+        bytes,
+        "unsealed: the seal covers all of it"
+    );
+
+    let sealed = SecretRecord {
+        seal: Some(RecordSeal([0xcd; 32])),
+        ..record.clone()
+    };
+    let sealed_encoding = encode_record(&sealed);
+    assert_eq!(sealed_encoding[0], RECORD_FORMAT_VERSION);
+    assert_eq!(RECORD_FORMAT_VERSION, 4);
+    assert_eq!(sealed_encoding[1..bytes.len()], bytes[1..]);
+    assert_eq!(sealed_encoding[bytes.len()..], [0xcd; 32]);
+    assert_eq!(decode_record(&sealed_encoding).unwrap(), sealed);
+    assert_eq!(
+        sealed_bytes(&sealed),
+        bytes,
+        "the seal covers the extras as well as format 1's fields"
+    );
+}
+
+#[test]
+fn formats_1_and_2_imply_which_version_was_written_with_the_secret() {
+    let mut r = record();
+    r.versions[0].create_time = r.create_time;
+    r.versions[0].with_secret = true;
+    let mut later = r.versions[0].clone();
+    later.version_id = VersionId::parse("v2").unwrap();
+    later.with_secret = false;
+    r.versions.push(later);
+    let bytes = encode_record(&r);
+    assert_eq!(bytes[0], 1, "what format 1 implies needs no extras");
+    assert_eq!(decode_record(&bytes).unwrap(), r);
+
+    // The first version gone: the one left, though written in the same second, was not.
+    r.versions.remove(0);
+    let bytes = encode_record(&r);
+    assert_eq!(bytes[0], 3, "format 1 would imply with_secret for it");
+    let decoded = decode_record(&bytes).unwrap();
+    assert!(!decoded.versions[0].with_secret);
+}
+
+#[test]
+fn format_3_extras_are_checked_and_canonical() {
+    let bytes = encode_record(&record_with_extras());
+    let extras_at = bytes.len() - 18;
+    let mut unknown_flag = bytes.clone();
+    unknown_flag[extras_at] |= 0x04;
+    assert!(corrupt_message(&unknown_flag).contains("version extras"));
+    assert!(corrupt_message(&bytes[..bytes.len() - 1]).contains("truncated"));
+
+    // Extras that say only what format 1 implies: that record is format 1, so this is not
+    // its encoding.
+    let mut derivable = bytes[..extras_at].to_vec();
+    derivable.extend_from_slice(&[0x00, 0x00]);
+    assert!(corrupt_message(&derivable).contains("say nothing format 1 could not"));
+
+    // Format 3 has no seal; format 4 has a whole one.
+    let mut with_seal = bytes.clone();
+    with_seal.extend_from_slice(&[7; 32]);
+    assert!(corrupt_message(&with_seal).contains("32 trailing bytes"));
+    with_seal[0] = 4;
+    assert!(decode_record(&with_seal).unwrap().seal.is_some());
+    assert!(corrupt_message(&with_seal[..with_seal.len() - 1]).contains("record seal"));
+    let mut unsealed_4 = bytes;
+    unsealed_4[0] = 4;
+    assert!(corrupt_message(&unsealed_4).contains("record seal"));
 }

@@ -16,7 +16,7 @@ use secret_model::{
     VersionId,
 };
 
-use crate::{RecordSeal, SecretRecord, StorageError, VersionRecord};
+use crate::{PayloadTag, RecordSeal, SecretRecord, StorageError, VersionRecord};
 
 const TEXT: u8 = 0;
 const BINARY: u8 = 1;
@@ -103,9 +103,11 @@ impl CompactRecord {
 }
 
 /// The layout: a `u32` version count, then for each version its id (a `u8` byte length and the
-/// bytes), its data type (one byte), its create time (`i64`), its stage count (`u32`) and each
-/// stage label (a `u8` byte length and the bytes). Integers are little-endian. Version ids and
-/// stage labels are at most 64 ASCII characters, so a `u8` length always fits.
+/// bytes), its data type (one byte), its create time (`i64`), a flags byte (bit 0: a payload
+/// tag follows; bit 1: written with the secret), the payload tag (16 bytes) if any, its stage
+/// count (`u32`) and each stage label (a `u8` byte length and the bytes). Integers are
+/// little-endian. Version ids and stage labels are at most 64 ASCII characters, so a `u8`
+/// length always fits.
 fn encode_versions(versions: &[VersionRecord]) -> Box<[u8]> {
     let size = 4 + versions
         .iter()
@@ -113,6 +115,8 @@ fn encode_versions(versions: &[VersionRecord]) -> Box<[u8]> {
             1 + v.version_id.as_str().len()
                 + 1
                 + 8
+                + 1
+                + v.payload_tag.map_or(0, |t| t.0.len())
                 + 4
                 + v.stages.iter().map(|s| 1 + s.as_str().len()).sum::<usize>()
         })
@@ -126,6 +130,10 @@ fn encode_versions(versions: &[VersionRecord]) -> Box<[u8]> {
             SecretDataType::Binary => BINARY,
         });
         out.extend_from_slice(&version.create_time.unix().to_le_bytes());
+        out.push(u8::from(version.payload_tag.is_some()) | (u8::from(version.with_secret) << 1));
+        if let Some(tag) = &version.payload_tag {
+            out.extend_from_slice(&tag.0);
+        }
         out.extend_from_slice(&count(version.stages.len()).to_le_bytes());
         for stage in &version.stages {
             put_short(&mut out, stage.as_str());
@@ -146,6 +154,13 @@ fn decode_versions(bytes: &[u8]) -> Result<Vec<VersionRecord>, StorageError> {
             _ => return Err(broken()),
         };
         let create_time = Timestamp::from_unix(i64::from_le_bytes(r.array()?));
+        let [flags] = r.array()?;
+        let payload_tag = if flags & 1 != 0 {
+            Some(PayloadTag(r.array()?))
+        } else {
+            None
+        };
+        let with_secret = flags & 2 != 0;
         let k = r.u32()?;
         let mut stages = Vec::with_capacity(k.min(bytes.len()));
         for _ in 0..k {
@@ -164,6 +179,8 @@ fn decode_versions(bytes: &[u8]) -> Result<Vec<VersionRecord>, StorageError> {
             data_type,
             stages,
             create_time,
+            payload_tag,
+            with_secret,
         });
     }
     if r.0.is_empty() {
@@ -266,6 +283,8 @@ mod tests {
                 .map(|s| StageLabel::parse(s).unwrap())
                 .collect(),
             create_time: Timestamp::from_unix(t),
+            payload_tag: (t != 1).then_some(PayloadTag([t as u8; 16])),
+            with_secret: t == 0,
         }
     }
 

@@ -28,7 +28,9 @@ use secret_model::{
     VersionId,
 };
 
-use crate::{RecordSeal, SecretRecord, Snapshot, Storage, StorageError, Update, VersionRecord};
+use crate::{
+    PayloadTag, RecordSeal, SecretRecord, Snapshot, Storage, StorageError, Update, VersionRecord,
+};
 
 pub use basic::{
     absent_secret_reads_none, delete_leaves_secrets_with_longer_names_alone,
@@ -240,6 +242,8 @@ pub fn sample_record(name: &str, versions: &[&str]) -> SecretRecord {
                     vec![]
                 },
                 create_time: Timestamp::from_unix(1_700_000_000 + i as i64),
+                payload_tag: Some(PayloadTag([i as u8; 16])),
+                with_secret: i == 0,
             })
             .collect(),
         // Backends store the facade's seal without looking at it; a made-up one proves that

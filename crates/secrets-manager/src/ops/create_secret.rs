@@ -7,7 +7,7 @@ use secret_model::{
     Description, KeyId, SecretBytes, SecretDataType, SecretName, SecretType, SecretValue,
     StageLabel, Tag, TagSet, VersionId, WireTag,
 };
-use secret_storage::{SecretRecord, Update, VersionRecord};
+use secret_storage::{PayloadTag, SecretRecord, Update, VersionRecord};
 
 use crate::auth::Action;
 use crate::error::Error;
@@ -143,6 +143,7 @@ impl SecretsManager {
         }
 
         let envelope = self.seal(&key_id, &name, &version_id, &value)?;
+        let payload_tag = PayloadTag::of(&envelope);
         let now = self.now();
         // Built inside the step (which usually runs once) rather than built here and copied
         // into every run of it.
@@ -160,6 +161,8 @@ impl SecretsManager {
                 data_type: value.data_type(),
                 stages: vec![StageLabel::current()],
                 create_time: now,
+                payload_tag,
+                with_secret: true,
             }],
             // Sealed by the storage layer as it is written (see `records.rs`).
             seal: None,
@@ -205,9 +208,10 @@ impl SecretsManager {
     /// PutSecretValue is not the create's, nor is a secret changed since.
     fn check_create_retry(&self, existing: &SecretRecord, asked: &Asked<'_>) -> Result<(), Error> {
         ensure_not_pending(existing)?;
-        let created = existing.versions.first().is_some_and(|first| {
-            first.version_id == *asked.version_id && first.create_time == existing.create_time
-        });
+        let created = existing
+            .versions
+            .iter()
+            .any(|v| v.with_secret && v.version_id == *asked.version_id);
         let same_tags = existing.tags.len() == asked.tags.len()
             && asked.tags.iter().all(|t| existing.tags.contains(t));
         let same_metadata = existing.description.as_ref() == asked.description

@@ -2,7 +2,7 @@
 
 use secret_crypto::KeyState;
 use secret_model::{SecretBytes, SecretDataType, SecretValue, StageLabel, Timestamp, VersionId};
-use secret_storage::{SecretRecord, VersionRecord};
+use secret_storage::{PayloadTag, SecretRecord, VersionRecord};
 
 use crate::auth::Action;
 use crate::error::Error;
@@ -101,6 +101,8 @@ impl SecretsManager {
             .transpose()?;
         self.authorize_with(Action::GetSecretValue, || self.secret_arn(&name))?;
 
+        // The tag of a writing whose record named a payload that was not its own, once.
+        let mut mismatched: Option<PayloadTag> = None;
         for _ in 0..READ_ATTEMPTS {
             let record = self
                 .live_record(&name)?
@@ -119,9 +121,23 @@ impl SecretsManager {
                         // Evicted between the two reads: choose again from a fresh record.
                         continue;
                     };
+                    if let Some(tag) = version.payload_tag
+                        && PayloadTag::of(&payload) != Some(tag)
+                    {
+                        // Not the payload of the writing the record names: the version was
+                        // removed, and its id written again, between the two reads; unless a
+                        // fresh record names the same writing again.
+                        if mismatched == Some(tag) {
+                            tracing::error!(secret = %name, version = %version.version_id,
+                                "a stored value is not the one its record names: damaged or tampered with");
+                            return Err(Error::InternalFailure);
+                        }
+                        mismatched = Some(tag);
+                        continue;
+                    }
                     let value = self.open(&record, version, &payload)?;
-                    if let Some(cache) = &self.inner.cache {
-                        cache.put(&name, &version.version_id, record.create_time, &value);
+                    if let (Some(cache), Some(tag)) = (&self.inner.cache, version.payload_tag) {
+                        cache.put(&name, &version.version_id, tag, &value);
                     }
                     value
                 }
@@ -151,10 +167,12 @@ impl SecretsManager {
         record: &SecretRecord,
         version: &VersionRecord,
     ) -> Result<Option<SecretValue>, Error> {
-        let Some(cache) = &self.inner.cache else {
+        // A version written before payload tags is never cached: nothing would tell it from
+        // a later writing of its id.
+        let (Some(cache), Some(tag)) = (&self.inner.cache, version.payload_tag) else {
             return Ok(None);
         };
-        let Some(value) = cache.get(&record.name, &version.version_id, record.create_time) else {
+        let Some(value) = cache.get(&record.name, &version.version_id, tag) else {
             return Ok(None);
         };
         let key = self

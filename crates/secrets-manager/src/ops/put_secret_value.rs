@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use secret_model::{
     SecretBytes, SecretDataType, SecretValue, StageLabel, ValidationError, VersionId,
 };
-use secret_storage::{SecretRecord, VersionRecord};
+use secret_storage::{PayloadTag, SecretRecord, VersionRecord};
 
 use crate::auth::Action;
 use crate::error::Error;
@@ -103,6 +103,7 @@ impl SecretsManager {
         }
 
         let envelope = self.seal(&record.encryption_key_id, &name, &version_id, &value)?;
+        let payload_tag = PayloadTag::of(&envelope);
         let outcome = self.mutate(&name, Pending::Refuse, |record, now| {
             if record.versions.iter().any(|v| v.version_id == version_id) {
                 // Someone wrote this version id between our read and this step.
@@ -113,6 +114,8 @@ impl SecretsManager {
                 data_type: value.data_type(),
                 stages: Vec::new(),
                 create_time: now,
+                payload_tag,
+                with_secret: false,
             };
             let evicted = rules::add_version(record, version, stages.as_deref())?;
             Ok(Step::Write {

@@ -43,6 +43,8 @@ pub struct Version {
     pub data_type: SecretDataType,
     pub labels: BTreeSet<String>,
     pub create_time: i64,
+    /// Written by the CreateSecret that made the secret (not added by a put).
+    pub with_secret: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,13 +309,10 @@ impl Model {
             if s.planned_delete_time.is_some() {
                 return fail(ErrorCode::ResourceInDeleteWindow);
             }
-            // Only the create itself: its version is still the first, and the secret still
+            // Only the create itself: the version it wrote is still kept, and the secret still
             // has the value, description and tags it asks for.
-            let created = s.versions.first().is_some_and(|v| {
-                v.id == version_id
-                    && v.create_time == s.create_time
-                    && v.value == value
-                    && v.data_type == data_type
+            let created = s.versions.iter().any(|v| {
+                v.with_secret && v.id == version_id && v.value == value && v.data_type == data_type
             });
             let tags_of = |tags: &[(String, String)]| tags.iter().cloned().collect::<BTreeSet<_>>();
             let retry = created
@@ -341,6 +340,7 @@ impl Model {
                     data_type,
                     labels: BTreeSet::from([CURRENT.to_owned()]),
                     create_time: self.now,
+                    with_secret: true,
                 }],
                 create_time: self.now,
                 update_time: self.now,
@@ -395,6 +395,7 @@ impl Model {
             data_type,
             labels: BTreeSet::new(),
             create_time: self.now,
+            with_secret: false,
         });
         let new = next.versions.len() - 1;
         let labels = stages.unwrap_or_else(|| vec![CURRENT.to_owned()]);
