@@ -13,6 +13,9 @@ use crate::access_keys::AccessKeys;
 /// The default request-body limit: 1 MiB (a secret value is at most 30 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
+/// The default budget of request-body bytes held at once, across all connections: 64 MiB.
+pub const DEFAULT_BODY_BUDGET: usize = 64 << 20;
+
 /// The default capacity of the replay guard, in nonces: a nonce is kept for the 15-minute
 /// window of its timestamp, so this sustains about 17,800 signed requests/s. Each nonce costs
 /// about 10–20 bytes (160–320 MB when full).
@@ -33,6 +36,13 @@ pub struct ServerConfig {
     /// The largest request body accepted; a larger one gets `Rejected.LimitExceeded` (400). Default
     /// [`DEFAULT_BODY_LIMIT`].
     pub body_limit: usize,
+    /// How many bytes of request bodies the server holds at once, across all connections. A
+    /// body is read before its signature can be checked, so this is what bounds the memory
+    /// unauthenticated clients can take. A declared `Content-Length` is drawn from it before
+    /// the body is read, a body without one as it arrives; the share is given back when the
+    /// request ends. A request whose body does not fit gets `ServiceUnavailableTemporary` (503)
+    /// at once. Raised to `body_limit` if smaller. Default [`DEFAULT_BODY_BUDGET`].
+    pub body_budget: usize,
     /// How long a request's body may take to arrive, and a client to send its headers.
     /// Default 30 s.
     pub read_timeout: Duration,
@@ -75,6 +85,7 @@ impl ServerConfig {
             access_keys,
             tls: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            body_budget: DEFAULT_BODY_BUDGET,
             read_timeout: Duration::from_secs(30),
             max_clock_skew: Duration::from_secs(15 * 60),
             nonce_capacity: DEFAULT_NONCE_CAPACITY,
@@ -95,6 +106,7 @@ impl fmt::Debug for ServerConfig {
             .field("access_keys", &self.access_keys)
             .field("tls", &self.tls)
             .field("body_limit", &self.body_limit)
+            .field("body_budget", &self.body_budget)
             .field("read_timeout", &self.read_timeout)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("nonce_capacity", &self.nonce_capacity)

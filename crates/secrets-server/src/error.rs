@@ -137,6 +137,17 @@ impl Rejection {
         )
     }
 
+    /// `ServiceUnavailableTemporary` (503): the server already holds as many request bodies as
+    /// its budget allows. Retryable, as that code is everywhere else.
+    pub(crate) fn bodies_over_budget() -> Self {
+        Rejection::new(
+            "ServiceUnavailableTemporary",
+            503,
+            "Service Unavailable Temporary: the server is holding as many request bodies as its \
+             memory budget allows; retry shortly.",
+        )
+    }
+
     /// The body did not arrive in time: `InvalidParameter`, with its status in SPEC §4 (400,
     /// not HTTP's 408).
     pub(crate) fn body_timeout() -> Self {

@@ -58,6 +58,7 @@
 
 mod access_keys;
 mod auth;
+mod body;
 pub mod client;
 mod config;
 mod error;
@@ -74,7 +75,9 @@ pub mod signature;
 mod tls;
 
 pub use access_keys::{AccessKeys, AccessKeysError};
-pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_NONCE_CAPACITY, ServerConfig, TlsFiles};
+pub use config::{
+    DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_NONCE_CAPACITY, ServerConfig, TlsFiles,
+};
 pub use error::ServerError;
 pub use policy::{Policy, PolicyError};
 pub use server::{Server, run, serve, shutdown_signal};

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Authenticator;
+use crate::body::BodyBudget;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::pools::Pools;
@@ -65,6 +66,8 @@ impl Server {
             ),
             store,
             body_limit: config.body_limit,
+            // A body the budget can never hold would be refused as busy forever.
+            body_budget: BodyBudget::new(config.body_budget.max(config.body_limit)),
             body_timeout: config.read_timeout,
             host_id: config.host_id.unwrap_or_else(|| local_addr.to_string()),
             pools: Pools::new(config.read_threads).map_err(ServerError::Runtime)?,

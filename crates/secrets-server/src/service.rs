@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use secrets_manager::{Principal, SecretsManager};
 
 use crate::auth::{Authenticator, SignedParts};
+use crate::body::{self, BodyBudget, BodyError};
 use crate::error::Rejection;
 use crate::form;
 use crate::pools::Pools;
@@ -25,6 +26,7 @@ pub(crate) struct State {
     pub(crate) auth: Authenticator,
     pub(crate) store: SecretsManager,
     pub(crate) body_limit: usize,
+    pub(crate) body_budget: BodyBudget,
     pub(crate) body_timeout: Duration,
     pub(crate) host_id: String,
     pub(crate) pools: Pools,
@@ -95,7 +97,7 @@ async fn process(
     req: Request<Incoming>,
     cx: &mut Context,
 ) -> Result<Success, Rejection> {
-    let (parts, body) = req.into_parts();
+    let (parts, incoming) = req.into_parts();
     if parts.uri.path() != "/" || !(parts.method == Method::GET || parts.method == Method::POST) {
         return Err(Rejection::no_such_api(
             parts.method.as_str(),
@@ -117,31 +119,25 @@ async fn process(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.body_limit as u64) {
-        return Err(Rejection::too_large(state.body_limit));
-    }
-    let body = match tokio::time::timeout(
-        state.body_timeout,
-        Limited::new(body, state.body_limit).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(Rejection::too_large(state.body_limit));
-        }
-        Ok(Err(e)) => {
+    let read = body::read(incoming, declared, state.body_limit, &state.body_budget);
+    let body = match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(BodyError::TooLarge)) => return Err(Rejection::too_large(state.body_limit)),
+        Ok(Err(BodyError::OverBudget)) => return Err(Rejection::bodies_over_budget()),
+        Ok(Err(BodyError::Read(e))) => {
             tracing::debug!(error = %e, "reading a request body failed");
             return Err(Rejection::invalid("body", "it could not be read"));
         }
         Err(_) => return Err(Rejection::body_timeout()),
     };
+    // Held (with the body's share of the budget) until the request ends.
+    let body = &body.bytes;
 
     let query = form::decode(parts.uri.query().unwrap_or_default().as_bytes())?;
     let form_body = if body.is_empty() {
         Vec::new()
     } else if is_form(parts.headers.get(CONTENT_TYPE)) {
-        form::decode(&body)?
+        form::decode(body)?
     } else {
         return Err(Rejection::invalid(
             "Content-Type",
@@ -157,7 +153,7 @@ async fn process(
         method: parts.method.as_str(),
         headers: &parts.headers,
         query: &query,
-        body: &body,
+        body,
         params: &params,
     })?;
     cx.action = log_text(&who.action);

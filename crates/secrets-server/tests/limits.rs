@@ -1,0 +1,165 @@
+//! What unauthenticated clients can make the server hold: request bodies within the
+//! server-wide budget.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use secrets_server::client::{Client, Reply, SignatureVersion};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use common::ADMIN;
+
+/// An unsigned POST that declares `length` bytes of body and sends all but the last.
+async fn partial_body(addr: SocketAddr, length: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+         content-length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b'a'; length - 1]).await.unwrap();
+    stream
+}
+
+/// An unsigned POST with a chunked body (no length) of `total` bytes sent so far, left open.
+async fn chunked_body(addr: SocketAddr, total: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+         transfer-encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..total / 1000 {
+        stream.write_all(b"3e8\r\n").await.unwrap();
+        stream.write_all(&[b'a'; 1000]).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream
+}
+
+/// A signed CreateSecret whose form body holds `size` bytes of value.
+async fn create(c: &mut Client, name: &str, size: usize) -> Reply {
+    let value = "v".repeat(size);
+    c.call(
+        "CreateSecret",
+        &[
+            ("SecretName", name),
+            ("VersionId", "v1"),
+            ("SecretData", value.as_str()),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+/// Creates secrets named `{prefix}-N` until one gets `status`; the server takes the slow
+/// clients' budget, or gives it back, a moment after they send or close.
+async fn create_until(c: &mut Client, prefix: &str, size: usize, status: u16) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for n in 0.. {
+        let reply = create(c, &format!("{prefix}-{n}"), size).await;
+        if reply.status == status {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {status} within 10 s; the last reply: {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    unreachable!()
+}
+
+#[tokio::test]
+async fn unsigned_partial_bodies_cannot_hold_more_than_the_body_budget() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.body_limit = 64 * 1024;
+        c.body_budget = 128 * 1024;
+    })
+    .await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    // Two slow clients declare bodies that together take the whole budget.
+    let hogs = [
+        partial_body(server.addr, 64 * 1024).await,
+        partial_body(server.addr, 64 * 1024).await,
+    ];
+
+    // A further body, even a signed one, is refused at once with a JSON error, not held.
+    let refused = create_until(&mut c, "refused", 2000, 503).await;
+    assert_eq!(
+        refused.code(),
+        Some("ServiceUnavailableTemporary"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.body["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("budget")),
+        "{refused:?}"
+    );
+    // A request without a body needs none of it.
+    assert_eq!(c.call("ListSecrets", &[]).await.unwrap().status, 200);
+
+    // The budget comes back when the slow clients go.
+    drop(hogs);
+    create_until(&mut c, "served", 2000, 200).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_draws_on_the_budget_as_it_arrives() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.body_limit = 64 * 1024;
+        c.body_budget = 64 * 1024;
+    })
+    .await;
+    let mut c = server.client(ADMIN, SignatureVersion::V1).await;
+    let hog = chunked_body(server.addr, 60_000).await;
+    let refused = create_until(&mut c, "refused", 8000, 503).await;
+    assert_eq!(refused.code(), Some("ServiceUnavailableTemporary"));
+    drop(hog);
+    create_until(&mut c, "served", 8000, 200).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_budget_refusal_is_an_alibaba_json_error_before_the_body_is_read() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.body_limit = 64 * 1024;
+        c.body_budget = 64 * 1024;
+    })
+    .await;
+    let hog = partial_body(server.addr, 64 * 1024).await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    create_until(&mut c, "refused", 2000, 503).await;
+
+    // Declares a body and sends none of it: the answer must not wait for it.
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {}\r\ncontent-length: 100\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers, and closes, without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json;charset=utf-8"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("\"Code\":\"ServiceUnavailableTemporary\""),
+        "{answer}"
+    );
+    drop(hog);
+    server.stop().await;
+}
