@@ -16,6 +16,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 /// The default budget of request-body bytes held at once, across all connections: 64 MiB.
 pub const DEFAULT_BODY_BUDGET: usize = 64 << 20;
 
+/// The default cap on connections served at once: 512.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
 /// The default capacity of the replay guard, in nonces: a nonce is kept for the 15-minute
 /// window of its timestamp, so this sustains about 17,800 signed requests/s. Each nonce costs
 /// about 10–20 bytes (160–320 MB when full).
@@ -43,6 +46,13 @@ pub struct ServerConfig {
     /// request ends. A request whose body does not fit gets `ServiceUnavailableTemporary` (503)
     /// at once. Raised to `body_limit` if smaller. Default [`DEFAULT_BODY_BUDGET`].
     pub body_budget: usize,
+    /// How many connections are served at once (plain or TLS, in a handshake or idle between
+    /// requests). At the cap the server stops accepting, and new connections wait in the
+    /// kernel's listen backlog until one closes; an idle connection is closed after
+    /// `read_timeout`. Each connection may hold a request head of up to about 408 KiB (hyper's
+    /// read buffer), so this bounds that memory as `body_budget` bounds the bodies'. Raised
+    /// to 1 if 0. Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
     /// How long a request's body may take to arrive, and a client to send its headers.
     /// Default 30 s.
     pub read_timeout: Duration,
@@ -86,6 +96,7 @@ impl ServerConfig {
             tls: None,
             body_limit: DEFAULT_BODY_LIMIT,
             body_budget: DEFAULT_BODY_BUDGET,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             read_timeout: Duration::from_secs(30),
             max_clock_skew: Duration::from_secs(15 * 60),
             nonce_capacity: DEFAULT_NONCE_CAPACITY,
@@ -107,6 +118,7 @@ impl fmt::Debug for ServerConfig {
             .field("tls", &self.tls)
             .field("body_limit", &self.body_limit)
             .field("body_budget", &self.body_budget)
+            .field("max_connections", &self.max_connections)
             .field("read_timeout", &self.read_timeout)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("nonce_capacity", &self.nonce_capacity)

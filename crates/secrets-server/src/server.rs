@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use secrets_manager::SecretsManager;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Authenticator;
@@ -32,6 +33,8 @@ pub struct Server {
     state: Arc<State>,
     read_timeout: Duration,
     shutdown_grace: Duration,
+    /// One permit per connection being served.
+    connections: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Server {
@@ -79,6 +82,9 @@ impl Server {
             state,
             read_timeout: config.read_timeout,
             shutdown_grace: config.shutdown_grace,
+            connections: Arc::new(Semaphore::new(
+                config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
         })
     }
 
@@ -102,6 +108,15 @@ impl Server {
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
+            // At the cap, stop accepting: new connections wait in the kernel's backlog (and
+            // beyond it are refused by the kernel) rather than each costing a task and buffers
+            // here. Accepting only to close them would cost as much, and tell a client less.
+            let slot = tokio::select! {
+                slot = Arc::clone(&self.connections).acquire_owned() => {
+                    slot.expect("the connection semaphore is never closed")
+                }
+                () = &mut shutdown => break,
+            };
             let (stream, remote) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
@@ -120,6 +135,7 @@ impl Server {
             let tls = self.tls.clone();
             let http = http.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = service_fn(move |req| handle(Arc::clone(&state), req));
                 let result = match tls {
                     None => {

@@ -1,5 +1,5 @@
 //! What unauthenticated clients can make the server hold: request bodies within the
-//! server-wide budget.
+//! server-wide budget, connections within the cap.
 
 mod common;
 
@@ -161,5 +161,53 @@ async fn the_budget_refusal_is_an_alibaba_json_error_before_the_body_is_read() {
         "{answer}"
     );
     drop(hog);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_wait_in_the_backlog_until_one_closes() {
+    let server = common::start_with(common::memory_storage(), |c| c.max_connections = 2).await;
+    let first = TcpStream::connect(server.addr).await.unwrap();
+    let _second = TcpStream::connect(server.addr).await.unwrap();
+
+    // The kernel completes the third connection, but the server does not take it up.
+    let mut third = server.client(ADMIN, SignatureVersion::V3).await;
+    let mut call = tokio::spawn(async move { third.call("ListSecrets", &[]).await.unwrap() });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut call)
+            .await
+            .is_err(),
+        "a connection over the cap was served"
+    );
+
+    drop(first);
+    let reply = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the waiting connection is served once another closes")
+        .unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_connection_gives_its_slot_back_after_the_read_timeout() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.max_connections = 1;
+        c.read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    // Holds the only slot and sends nothing.
+    let _idle = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    let mut waiting = server.client(ADMIN, SignatureVersion::V3).await;
+    let reply = tokio::time::timeout(Duration::from_secs(10), waiting.call("ListSecrets", &[]))
+        .await
+        .expect("the idle connection is closed after the read timeout")
+        .unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "served before the idle connection gave its slot back"
+    );
     server.stop().await;
 }
