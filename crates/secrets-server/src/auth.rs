@@ -2,7 +2,8 @@
 //! which access key signed it.
 //!
 //! Order of checks: the signature's parts, the access key, the timestamp, the body hash and the
-//! signature, and only then the nonce — so an unsigned request cannot fill the replay guard.
+//! signature, and only then the nonce — so an unsigned request cannot fill the replay guard —
+//! then the API version and the action.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,6 +21,9 @@ use crate::signature::{v1, v3};
 
 /// The longest nonce accepted.
 const NONCE_MAX: usize = 256;
+
+/// The one API version served (SPEC §5): KMS's `2016-01-20`.
+const API_VERSION: &str = "2016-01-20";
 
 /// The parts of a request that its signature covers.
 pub(crate) struct SignedParts<'a> {
@@ -173,6 +177,13 @@ impl Authenticator {
         // The nonce as signed: the canonical request trims its value the same way.
         self.check_nonce(auth.access_key_id, nonce.trim_ascii(), time)?;
 
+        // The header is how V3 names it; a Version parameter, if also given, must agree.
+        let version = header_text(req.headers, "x-acs-version")
+            .ok_or_else(|| Rejection::missing("x-acs-version"))?;
+        check_version("x-acs-version", version.trim_ascii())?;
+        if let Some(v) = req.params.get("Version") {
+            check_version("Version", v)?;
+        }
         let action = match (
             header_text(req.headers, "x-acs-action"),
             req.params.get("Action"),
@@ -221,6 +232,7 @@ impl Authenticator {
             ));
         }
         self.check_nonce(access_key_id, nonce, time)?;
+        check_version("Version", required("Version")?)?;
         Ok(Authenticated {
             access_key_id: access_key_id.to_owned(),
             action: required("Action")?.to_owned(),
@@ -282,6 +294,23 @@ impl Authenticator {
             NonceCheck::Used => Err(Rejection::nonce_used()),
             NonceCheck::Full => Err(Rejection::throttled()),
         }
+    }
+}
+
+/// Refuses an API version other than the one served; `name` is where the request gave it.
+fn check_version(name: &str, given: &str) -> Result<(), Rejection> {
+    if given.is_empty() {
+        Err(Rejection::missing(name))
+    } else if given == API_VERSION {
+        Ok(())
+    } else {
+        Err(Rejection::invalid(
+            name,
+            &format!(
+                "this server speaks API version {API_VERSION} (KMS), not {}",
+                shorten(given)
+            ),
+        ))
     }
 }
 

@@ -75,6 +75,9 @@ pub struct CallOptions {
     pub time: Option<Timestamp>,
     /// Send a GET with every parameter in the query string, as the oldest SDKs do.
     pub get: bool,
+    /// The API version to name instead of [`API_VERSION`]; `Some("")` names none (no
+    /// `x-acs-version` header, no `Version` parameter).
+    pub api_version: Option<String>,
 }
 
 /// A response: the HTTP status and the JSON body. `Debug` shows `[REDACTED]` for what may
@@ -256,11 +259,16 @@ impl Client {
         } else {
             Method::POST
         };
+        let api_version = options.api_version.as_deref().unwrap_or(API_VERSION);
         let builder = Request::builder()
             .method(method.clone())
             .header("host", &self.host)
-            .header("x-acs-action", action)
-            .header("x-acs-version", API_VERSION);
+            .header("x-acs-action", action);
+        let builder = if api_version.is_empty() {
+            builder
+        } else {
+            builder.header("x-acs-version", api_version)
+        };
         let builder = if body.is_empty() {
             builder
         } else {
@@ -272,11 +280,13 @@ impl Client {
                 let mut signed: Vec<(&str, &str)> = vec![
                     ("host", &self.host),
                     ("x-acs-action", action),
-                    ("x-acs-version", API_VERSION),
                     ("x-acs-date", &time),
                     ("x-acs-signature-nonce", &nonce),
                     ("x-acs-content-sha256", &body_hash),
                 ];
+                if !api_version.is_empty() {
+                    signed.push(("x-acs-version", api_version));
+                }
                 if !body.is_empty() {
                     signed.push(("content-type", "application/x-www-form-urlencoded"));
                 }
@@ -311,8 +321,10 @@ impl Client {
                     ("SignatureNonce", &nonce),
                     ("SignatureVersion", v1::VERSION),
                     ("Timestamp", &time),
-                    ("Version", API_VERSION),
                 ]);
+                if !api_version.is_empty() {
+                    query.push(("Version", api_version));
+                }
                 let body_params = params.iter().filter(|(k, _)| in_body(k));
                 let string_to_sign =
                     v1::string_to_sign(method.as_str(), query.iter().chain(body_params).copied());

@@ -541,3 +541,104 @@ async fn one_access_key_cannot_fill_the_replay_guard_for_the_others() {
     }
     server.stop().await;
 }
+
+/// The options that name `version` as the API version (`""`: none).
+fn api_version(version: &str) -> CallOptions {
+    CallOptions {
+        api_version: Some(version.to_owned()),
+        ..CallOptions::default()
+    }
+}
+
+/// Where each signature names the API version.
+fn version_name(version: SignatureVersion) -> &'static str {
+    match version {
+        SignatureVersion::V3 => "x-acs-version",
+        SignatureVersion::V1 => "Version",
+    }
+}
+
+#[tokio::test]
+async fn another_api_version_is_invalid_parameter_for_both_signatures() {
+    let server = common::start().await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = server.client(ADMIN, version).await;
+        for wrong in ["2099-12-31", "2016-01-21", "2014-05-26"] {
+            let reply = c
+                .call_with("ListSecrets", &[], &api_version(wrong))
+                .await
+                .unwrap();
+            assert_code(&reply, 400, "InvalidParameter");
+            let message = reply.body["Message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("\"{}\"", version_name(version)))
+                    && message.contains("2016-01-20")
+                    && message.contains(wrong),
+                "{message}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_api_version_is_missing_parameter_for_both_signatures() {
+    let server = common::start().await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = server.client(ADMIN, version).await;
+        let reply = c
+            .call_with("ListSecrets", &[], &api_version(""))
+            .await
+            .unwrap();
+        assert_code(&reply, 400, "MissingParameter");
+        assert_eq!(
+            reply.body["Message"],
+            format!(
+                "The parameter \"{}\" is needed but not provided.",
+                version_name(version)
+            )
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_v3_version_parameter_must_agree_with_the_header() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let reply = c
+        .call("ListSecrets", &[("Version", "2099-12-31")])
+        .await
+        .unwrap();
+    assert_code(&reply, 400, "InvalidParameter");
+    assert!(
+        reply.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("\"Version\""),
+        "{reply:?}"
+    );
+    let reply = c
+        .call("ListSecrets", &[("Version", "2016-01-20")])
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_version_2016_01_20_is_served_for_both_signatures_and_get() {
+    let server = common::start().await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = server.client(ADMIN, version).await;
+        for get in [false, true] {
+            let options = CallOptions {
+                get,
+                ..api_version("2016-01-20")
+            };
+            let reply = c.call_with("ListSecrets", &[], &options).await.unwrap();
+            assert_eq!(reply.status, 200, "{reply:?}");
+        }
+    }
+    server.stop().await;
+}
