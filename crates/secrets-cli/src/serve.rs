@@ -61,6 +61,27 @@ pub(crate) fn command() -> Command {
                 .value_parser(value_parser!(usize))
                 .help("the largest request body accepted"),
         )
+        .arg(
+            Arg::new("body-budget")
+                .long("body-budget")
+                .value_name("BYTES")
+                .value_parser(value_parser!(usize))
+                .help(
+                    "the request-body bytes all connections together may hold (bodies are read \
+                     before their signature is checked; default 64 MiB); a body that does not \
+                     fit gets ServiceUnavailableTemporary (503)",
+                ),
+        )
+        .arg(
+            Arg::new("max-connections")
+                .long("max-connections")
+                .value_name("N")
+                .value_parser(value_parser!(usize))
+                .help(
+                    "connections served at once (default 512); more wait in the kernel's \
+                     listen backlog",
+                ),
+        )
 }
 
 /// Opens the store and serves it until SIGINT or SIGTERM.
@@ -84,6 +105,14 @@ pub(crate) fn run(
         .get_one::<usize>("body-limit")
         .copied()
         .unwrap_or(config.body_limit);
+    config.body_budget = args
+        .get_one::<usize>("body-budget")
+        .copied()
+        .unwrap_or(config.body_budget);
+    config.max_connections = args
+        .get_one::<usize>("max-connections")
+        .copied()
+        .unwrap_or(config.max_connections);
     if let (Some(cert), Some(key)) = (
         args.get_one::<String>("tls-cert"),
         args.get_one::<String>("tls-key"),

@@ -1112,3 +1112,72 @@ fn an_interrupted_change_root_key_is_finished_by_running_it_again() {
         "kept"
     );
 }
+
+/// `secrets serve --body-budget`: bodies are read before their signature is checked, so the
+/// bytes all connections hold together are bounded; one connection holding the whole budget
+/// leaves the next body refused with Alibaba's JSON error, not read.
+#[test]
+fn serve_bounds_the_body_bytes_all_connections_hold() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("access-keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"ak": {"secret": "sk", "policy": {"Version": "1", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}}}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_secrets"))
+        .arg("--store-dir")
+        .arg(dir.path().join("store"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--access-keys"])
+        .arg(&keys)
+        .args(["--body-limit", "8192", "--body-budget", "8192"])
+        .args(["--max-connections", "4"])
+        .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_ROOT_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let listening: Value = serde_json::from_str(&line).unwrap();
+    let addr = listening["Listening"].as_str().unwrap().to_owned();
+
+    // The first connection declares the whole budget and sends none of it.
+    let mut holder = TcpStream::connect(&addr).unwrap();
+    holder
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 8192\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let body = b"Action=ListSecrets";
+    let mut next = TcpStream::connect(&addr).unwrap();
+    next.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    next.write_all(body).unwrap();
+    let mut reply = String::new();
+    next.read_to_string(&mut reply).unwrap();
+    drop(holder);
+    stop(&mut child);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("ServiceUnavailableTemporary"), "{reply}");
+}
+
+/// Stops a child process (SIGKILL) and reaps it.
+fn stop(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
