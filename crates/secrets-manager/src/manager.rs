@@ -29,6 +29,9 @@ use crate::records::Records;
 pub struct SecretsManager {
     pub(crate) inner: Arc<Inner>,
     pub(crate) principal: Principal,
+    /// The request id every operation on this handle answers with, if the caller chose one
+    /// ([`SecretsManager::with_request_id`]); a fresh one per operation otherwise.
+    pub(crate) request_id: Option<Arc<str>>,
 }
 
 pub(crate) struct Inner {
@@ -47,6 +50,7 @@ impl fmt::Debug for SecretsManager {
         f.debug_struct("SecretsManager")
             .field("location", &self.inner.location)
             .field("principal", &self.principal)
+            .field("request_id", &self.request_id)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +141,7 @@ impl Builder {
                 cache: self.cache.map(ValueCache::new),
             }),
             principal: Principal::local(),
+            request_id: None,
         }
     }
 }
@@ -163,6 +168,34 @@ impl SecretsManager {
         SecretsManager {
             inner: Arc::clone(&self.inner),
             principal,
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// The same store (and principal), answering every operation with `request_id` as its
+    /// request id instead of a fresh one: in its response, in the audit event it records
+    /// ([`AuditEvent::request_id`]), for a failure as for a success. For a caller that names
+    /// each request before it reaches the store (the HTTP server, whose error responses and
+    /// request log must carry the id the audit trail has); use one handle per request.
+    ///
+    /// ```
+    /// # use secrets_manager::{CreateSecretRequest, GetSecretValueRequest};
+    /// # let store = secrets_manager::testing::memory_store();
+    /// let request = store.with_request_id("req-1");
+    /// let made = request.create_secret(CreateSecretRequest {
+    ///     secret_name: "db".into(),
+    ///     secret_data: "pw".into(),
+    ///     version_id: "v1".into(),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(made.request_id, "req-1");
+    /// # Ok::<(), secrets_manager::Error>(())
+    /// ```
+    pub fn with_request_id(&self, request_id: impl Into<String>) -> SecretsManager {
+        SecretsManager {
+            inner: Arc::clone(&self.inner),
+            principal: self.principal.clone(),
+            request_id: Some(Arc::from(request_id.into())),
         }
     }
 
@@ -234,6 +267,9 @@ impl SecretsManager {
     }
 
     fn new_request_id(&self) -> Result<String, Error> {
+        if let Some(id) = &self.request_id {
+            return Ok(id.to_string());
+        }
         new_uuid(self.inner.random.as_ref())
             .map(|u| u.to_string())
             .map_err(|e| {

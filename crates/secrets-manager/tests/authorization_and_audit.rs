@@ -944,3 +944,31 @@ fn a_retry_without_permission_to_read_cannot_test_guesses_at_a_stored_value() {
         }
     });
 }
+
+#[test]
+fn a_handle_with_a_request_id_answers_and_audits_with_it_failures_too() {
+    on_every_backend_audited(|f, sink| {
+        let alice = f
+            .store
+            .for_principal(Principal::new("alice"))
+            .with_request_id("req-7");
+        let made = alice
+            .create_secret(create_request("db", "v1", "one"))
+            .unwrap();
+        assert_eq!(made.request_id, "req-7");
+        let failed = alice.get_secret_value(get("missing", None));
+        assert_eq!(code(failed), ErrorCode::ResourceNotFound);
+        let events = sink.take();
+        let ids: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.request_id.as_str(), e.principal.as_str()))
+            .collect();
+        assert_eq!(ids, [("req-7", "alice"), ("req-7", "alice")]);
+        assert_eq!(events[1].outcome, Err(ErrorCode::ResourceNotFound));
+        // A handle without one still draws a fresh id per operation.
+        f.store
+            .get_secret_value(get("db", None))
+            .map(|r| assert!(is_request_id(&r.request_id)))
+            .unwrap();
+    });
+}

@@ -39,9 +39,8 @@ struct Context {
     access_key_id: String,
 }
 
-/// A successful operation: its request id and the JSON body.
+/// A successful operation's JSON body.
 struct Success {
-    request_id: String,
     body: Vec<u8>,
 }
 
@@ -52,10 +51,12 @@ pub(crate) async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
     let mut cx = Context::default();
-    let (status, request_id, body, code) = match process(&state, req, &mut cx).await {
-        Ok(ok) => (StatusCode::OK, ok.request_id, ok.body, ""),
+    // One id for the request, whatever answers it: the response, the request log and the
+    // store's audit event all name it.
+    let request_id = secrets_wire::new_request_id();
+    let (status, body, code) = match process(&state, req, &request_id, &mut cx).await {
+        Ok(ok) => (StatusCode::OK, ok.body, ""),
         Err(rejection) => {
-            let request_id = secrets_wire::new_request_id();
             let body = secrets_wire::error_json(
                 rejection.code,
                 &rejection.message,
@@ -64,12 +65,7 @@ pub(crate) async fn handle(
             );
             let status =
                 StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (
-                status,
-                request_id,
-                body.to_string().into_bytes(),
-                rejection.code,
-            )
+            (status, body.to_string().into_bytes(), rejection.code)
         }
     };
     tracing::info!(
@@ -95,6 +91,7 @@ pub(crate) async fn handle(
 async fn process(
     state: &State,
     req: Request<Incoming>,
+    request_id: &str,
     cx: &mut Context,
 ) -> Result<Success, Rejection> {
     let (parts, incoming) = req.into_parts();
@@ -159,19 +156,16 @@ async fn process(
     cx.action = log_text(&who.action);
     cx.access_key_id = log_text(&who.access_key_id);
 
-    let store = state.store.for_principal(Principal::new(who.access_key_id));
+    let store = state
+        .store
+        .for_principal(Principal::new(who.access_key_id))
+        .with_request_id(request_id);
     let action = who.action;
     let outcome = state
         .pools
         .run(crate::pools::is_read(&action), move || {
             let value = secrets_wire::call(&store, &action, &params)?;
-            let request_id = value
-                .get("RequestId")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned();
             Ok::<_, secrets_wire::CallError>(Success {
-                request_id,
                 body: value.to_string().into_bytes(),
             })
         })
