@@ -59,6 +59,9 @@ pub(crate) fn merge(
     query: &[(String, String)],
     body: Vec<(String, String)>,
 ) -> Result<Params, Rejection> {
+    if query.len() + body.len() > PARAMS_MAX {
+        return Err(Rejection::invalid("parameters", "there are too many"));
+    }
     let mut params = Params::new();
     for (name, value) in query.iter().cloned().chain(body) {
         if params.get(&name).is_some() {
@@ -102,6 +105,18 @@ mod tests {
             decode(b"a=%+A&b=%-1&c=%0a").unwrap(),
             pairs(&[("a", "% A"), ("b", "%-1"), ("c", "\n")])
         );
+    }
+
+    #[test]
+    fn the_parameter_limit_counts_query_and_body_together() {
+        let many = |n: usize, prefix: &str| -> Vec<(String, String)> {
+            (0..n)
+                .map(|i| (format!("{prefix}{i}"), String::new()))
+                .collect()
+        };
+        assert!(merge(&many(500, "q"), many(500, "b")).is_ok());
+        let e = merge(&many(500, "q"), many(501, "b")).unwrap_err();
+        assert_eq!(e.code, "InvalidParameter");
     }
 
     #[test]
