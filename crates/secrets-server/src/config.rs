@@ -49,12 +49,14 @@ pub struct ServerConfig {
     /// How many connections are served at once (plain or TLS, in a handshake or idle between
     /// requests). At the cap the server stops accepting, and new connections wait in the
     /// kernel's listen backlog until one closes; an idle connection is closed after
-    /// `read_timeout`. Each connection may hold a request head of up to about 408 KiB (hyper's
+    /// `read_timeout`, and so is one whose client reads nothing of its answers for that long.
+    /// Each connection may hold a request head of up to about 408 KiB (hyper's
     /// read buffer), so this bounds that memory as `body_budget` bounds the bodies'. Raised
     /// to 1 if 0. Default [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
-    /// How long a request's body may take to arrive, and a client to send its headers.
-    /// Default 30 s.
+    /// How long a request's body may take to arrive, a client to send its headers, and a
+    /// response to make any progress being written (a client that reads nothing of it loses
+    /// the connection). Default 30 s.
     pub read_timeout: Duration,
     /// The largest accepted distance between a request's timestamp and the server's clock;
     /// a nonce is remembered that long after it is seen (longer for a request timed ahead of

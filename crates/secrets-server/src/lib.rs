@@ -72,6 +72,7 @@ mod pools;
 mod server;
 mod service;
 pub mod signature;
+mod stall;
 mod tls;
 
 pub use access_keys::{AccessKeys, AccessKeysError};

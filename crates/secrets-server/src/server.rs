@@ -20,6 +20,7 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::pools::Pools;
 use crate::service::{State, handle};
+use crate::stall::WriteDeadline;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -130,6 +131,9 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            // A client that stops reading its answers loses the connection (and gives back
+            // its slot) after `read_timeout` too: hyper times reads of a head, not writes.
+            let stream = WriteDeadline::new(stream, self.read_timeout);
             let watcher = graceful.watcher();
             let state = Arc::clone(&self.state);
             let tls = self.tls.clone();
@@ -171,8 +175,8 @@ impl Server {
 
 async fn handshake(
     acceptor: &TlsAcceptor,
-    stream: TcpStream,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    stream: WriteDeadline<TcpStream>,
+) -> Option<tokio_rustls::server::TlsStream<WriteDeadline<TcpStream>>> {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Some(tls),
         Ok(Err(e)) => {

@@ -211,3 +211,39 @@ async fn an_idle_connection_gives_its_slot_back_after_the_read_timeout() {
     );
     server.stop().await;
 }
+
+/// A client that pipelines requests and never reads the answers stalls the server in a write,
+/// where hyper runs no read timeout: the write timeout must end that connection and give its
+/// slot back, or a few such clients would hold every slot for as long as they like.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_gives_its_slot_back_after_the_timeout() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.max_connections = 1;
+        c.read_timeout = Duration::from_millis(300);
+    })
+    .await;
+
+    // Holds the only slot: pipelines unsigned requests, reads nothing.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
+    let many = format!("GET / HTTP/1.1\r\nhost: {}\r\n\r\n", server.addr).repeat(20_000);
+    let writer = tokio::spawn(async move {
+        // Blocks once the server stops reading; the stream stays open meanwhile.
+        let _ = stream.write_all(many.as_bytes()).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(stream);
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Many timeouts later, the slot is free again.
+    let mut waiting = server.client(ADMIN, SignatureVersion::V3).await;
+    let reply =
+        tokio::time::timeout(Duration::from_secs(5), waiting.call("ListSecrets", &[])).await;
+    writer.abort();
+    let reply = reply
+        .expect("served within 5 s of the stalled reader")
+        .unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    server.stop().await;
+}
