@@ -9,7 +9,7 @@ use secret_crypto::envelope::{self, CryptoError, EnvelopeContext};
 use secret_model::{
     KeyId, SecretName, SecretRef, SecretValue, StoreLocation, Timestamp, ValidationError, VersionId,
 };
-use secret_storage::{SecretRecord, Storage, Update, VersionRecord};
+use secret_storage::{PayloadTag, SecretRecord, Storage, Update, VersionRecord};
 
 use crate::audit::{AuditEvent, AuditSink, TracingAuditSink, audit_text};
 use crate::auth::{Action, AllowAll, Authorizer, Principal};
@@ -543,6 +543,14 @@ impl SecretsManager {
         let Some(payload) = self.inner.storage.read_payload(&record.name, version_id)? else {
             return Ok(false);
         };
+        // Only the writing `record` names counts: a payload of another one (the version
+        // evicted and its id written again since `record` was read) is not compared.
+        if version
+            .payload_tag
+            .is_some_and(|tag| PayloadTag::of(&payload) != Some(tag))
+        {
+            return Ok(false);
+        }
         let stored = self.open(record, version, &payload)?;
         Ok(stored.bytes().ct_eq(value.bytes()))
     }

@@ -213,6 +213,14 @@ fn an_earlier_writing_of_a_reused_version_id_put_back_is_refused_not_served() {
     set_payload(&t, "a", "v1", &earlier);
     let e = get(&t.store, "a", Some("v1")).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InternalFailure);
+    // Nor is it taken for the current writing by a retry's comparison.
+    let retry = t.store.put_secret_value(PutSecretValueRequest {
+        secret_name: "a".into(),
+        version_id: "v1".into(),
+        secret_data: "value-of-a-v1".into(),
+        ..Default::default()
+    });
+    assert_eq!(retry.unwrap_err().code(), ErrorCode::ResourceExist);
 }
 
 #[test]
