@@ -87,6 +87,11 @@ fn param_arg(param: &Param) -> Arg {
     if matches!(param.kind, Kind::FlatList | Kind::FlatTags) {
         arg = arg.action(ArgAction::Append);
     }
+    if param.kind == Kind::SecretData {
+        // A value may start with `-` (GetRandomPassword's punctuation includes it): it is the
+        // value, not a flag clap would refuse by quoting it.
+        arg = arg.allow_hyphen_values(true);
+    }
     arg
 }
 

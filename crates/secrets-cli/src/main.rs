@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(EXIT_OK);
             }
-            let message = e.to_string().trim().to_owned();
+            let message = usage_message(&e);
             let failure = if e.kind() == ErrorKind::MissingRequiredArgument {
                 Failure::api("MissingParameter", 400, message)
             } else {
@@ -54,6 +54,30 @@ fn main() -> ExitCode {
         Ok(value) => ExitCode::from(print_response(&value)),
         Err(failure) => ExitCode::from(print_failure(&failure)),
     }
+}
+
+/// clap's message for a command line it refused, without repeating an argument it did not
+/// expect: that text may be a value typed in the wrong place, and the message goes to stderr
+/// (and so to logs). The flag it suggests instead, if any, is kept.
+fn usage_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return e.to_string().trim().to_owned();
+    }
+    let mut message = "error: an unexpected argument was given (not repeated here: it may be a \
+                       value; a value that starts with '-' goes as --secret-data=VALUE or \
+                       through --secret-data-file)"
+        .to_owned();
+    let suggested = match e.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(flag)) => Some(flag),
+        Some(ContextValue::Strings(flags)) => flags.first(),
+        _ => None,
+    };
+    if let Some(flag) = suggested {
+        message.push_str(&format!("; did you mean '{flag}'?"));
+    }
+    message.push_str("\n\nFor more information, try '--help'.");
+    message
 }
 
 /// Takes Alibaba's numbered forms (`--ResourceId.1 a`, `--Tag.1.Key k`, also `--X.1=v`) out of
@@ -238,8 +262,10 @@ fn params(
 /// into the parameters, which wipe it when dropped.
 fn read_value(path: &str) -> Result<String, Failure> {
     use zeroize::Zeroize;
-    // Base64 of the largest binary value, and one byte more to tell a longer one.
-    let most = secret_model::limits::SECRET_DATA_MAX.div_ceil(3) * 4 + 1;
+    // Base64 of the largest binary value with a line ending after it (files usually end in
+    // one; the value's rules trim it), and one byte more to tell a longer one.
+    let room = secret_model::limits::SECRET_DATA_MAX.div_ceil(3) * 4 + 2;
+    let most = room + 1;
     let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(most));
     let limit = most as u64;
     let result = if path == "-" {
@@ -254,8 +280,8 @@ fn read_value(path: &str) -> Result<String, Failure> {
             400,
             format!(
                 "The specified parameter \"SecretData\" is invalid: --secret-data-file {path} \
-                 holds more than {} bytes, more than any value (30720 bytes, as base64)",
-                most - 1
+                 holds more than {room} bytes, more than any value (30720 bytes, as base64, \
+                 and a line ending)"
             ),
         ));
     }

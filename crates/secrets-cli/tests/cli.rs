@@ -380,12 +380,13 @@ fn the_value_can_come_from_stdin_or_a_file() {
     assert_eq!(put_file("largest", 30_720).code, 0);
     let got = ok(d, &["get-secret-value", "--secret-name", "s"]);
     assert_eq!(got["SecretData"].as_str().unwrap().len(), 30_720);
-    for too_long in [30_721, 40_961, 50_000] {
+    for too_long in [30_721, 40_961, 40_963, 50_000] {
         let run = put_file("too-long", too_long);
         assert_eq!(run.code, 2, "{too_long}: {}", run.stderr);
         let message = error_json(&run)["Message"].as_str().unwrap().to_owned();
         assert!(message.contains("\"SecretData\""), "{message}");
-        assert!(!message.contains("got 40961"), "{message}");
+        // A file longer than what is read is not reported at the length read.
+        assert!(!message.contains("got 40963"), "{message}");
     }
 }
 
@@ -753,6 +754,80 @@ fn values_never_reach_stderr_on_failures() {
     );
     assert_eq!(run.code, 4);
     assert!(!run.stderr.contains("CANARY"), "{}", run.stderr);
+
+    // A value that starts with dashes is the value, not a flag clap refuses by quoting it.
+    ok(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "dashes",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "--CANARY-pw9",
+        ],
+    );
+    let got = ok(d, &["get-secret-value", "--secret-name", "dashes"]);
+    assert_eq!(got["SecretData"], "--CANARY-pw9");
+    // A value typed where no flag takes it is refused without being repeated.
+    for stray in [
+        &["create-secret", "--secret-name", "x", "CANARY-stray"][..],
+        &["create-secret", "--secret-nmae", "CANARY-typo"][..],
+    ] {
+        let run = secrets(d, stray);
+        assert_eq!(run.code, 2, "{stray:?}");
+        assert!(!run.stderr.contains("CANARY"), "{stray:?}: {}", run.stderr);
+        assert!(run.stderr.contains("unexpected argument"), "{}", run.stderr);
+    }
+}
+
+/// The largest binary value, as base64 in a file that ends in a line ending (as `base64` and
+/// `echo` leave it), is taken; a byte more than any such file is not.
+#[test]
+fn a_secret_data_file_of_the_largest_value_with_a_line_ending_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let encoded = "A".repeat(40_960); // 30,720 zero bytes as base64
+    for (name, ending) in [("lf", "\n"), ("crlf", "\r\n")] {
+        let file = d.join(format!("value-{name}"));
+        std::fs::write(&file, format!("{encoded}{ending}")).unwrap();
+        ok(
+            d,
+            &[
+                "create-secret",
+                "--secret-name",
+                name,
+                "--version-id",
+                "v1",
+                "--secret-data-type",
+                "binary",
+                "--secret-data-file",
+                file.to_str().unwrap(),
+            ],
+        );
+        let got = ok(d, &["get-secret-value", "--secret-name", name]);
+        assert_eq!(got["SecretData"].as_str().unwrap().len(), 40_960);
+    }
+    let file = d.join("too-long");
+    std::fs::write(&file, format!("{encoded}\r\nA")).unwrap();
+    let e = fails(
+        d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "long",
+            "--version-id",
+            "v1",
+            "--secret-data-type",
+            "binary",
+            "--secret-data-file",
+            file.to_str().unwrap(),
+        ],
+        2,
+        "InvalidParameter",
+    );
+    assert!(e["Message"].as_str().unwrap().contains("SecretData"), "{e}");
 }
 
 /// The connection string of the test PostgreSQL, or `None` (with a note) when there is none
