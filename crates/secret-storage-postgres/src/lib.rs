@@ -73,7 +73,7 @@ use pool::{Manager, with_conn};
 /// [`StorageError::Corrupt`].
 #[derive(Clone)]
 pub struct PostgresStorage {
-    pool: r2d2::Pool<Manager>,
+    pool: pool::Pool,
     schema: String,
     tls: bool,
     max_attempts: u32,

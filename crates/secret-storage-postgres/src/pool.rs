@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::config::SslMode;
 use postgres::{Client, NoTls};
@@ -15,7 +15,7 @@ use secret_storage::StorageError;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::PostgresConfig;
-use crate::error::Failed;
+use crate::error::{Failed, from_postgres};
 use crate::statements::Statements;
 
 /// How connections are made: over plain TCP, or over TLS with a rustls configuration.
@@ -31,6 +31,36 @@ pub(crate) struct Manager {
     tls: Tls,
     /// The set-up every new connection runs: search path, durability.
     session_setup: String,
+    /// Why the last attempt to open a connection failed (`None` once one succeeds): r2d2's
+    /// own error says only that a checkout timed out.
+    last_connect_error: Arc<Mutex<Option<ConnectError>>>,
+}
+
+/// Why opening a connection failed, as [`from_postgres`] judged it.
+#[derive(Clone)]
+struct ConnectError {
+    message: String,
+    retryable: bool,
+}
+
+impl ConnectError {
+    fn of(e: &postgres::Error) -> Self {
+        match from_postgres("connecting", e) {
+            StorageError::Backend { message, retryable } => ConnectError { message, retryable },
+            other => ConnectError {
+                message: other.to_string(),
+                retryable: true,
+            },
+        }
+    }
+
+    /// What a caller that got no connection is told.
+    fn into_storage(self) -> StorageError {
+        StorageError::Backend {
+            message: format!("no PostgreSQL connection could be had: {}", self.message),
+            retryable: self.retryable,
+        }
+    }
 }
 
 /// One pooled connection and the statements prepared on it.
@@ -87,6 +117,7 @@ impl Manager {
             // `schema` is checked to be [a-z0-9_]+, so quoting it is enough. pg_catalog stays
             // searched first, as always; nothing else is on the path.
             session_setup: format!("SET search_path TO \"{schema}\""),
+            last_connect_error: Arc::default(),
         })
     }
 
@@ -96,11 +127,8 @@ impl Manager {
     }
 }
 
-impl r2d2::ManageConnection for Manager {
-    type Connection = Conn;
-    type Error = postgres::Error;
-
-    fn connect(&self) -> Result<Conn, postgres::Error> {
+impl Manager {
+    fn open_connection(&self) -> Result<Conn, postgres::Error> {
         let mut client = match &self.tls {
             Tls::Plain => self.config.connect(NoTls)?,
             Tls::Rustls(tls) => self.config.connect(tls.clone())?,
@@ -117,6 +145,20 @@ impl r2d2::ManageConnection for Manager {
             client,
             statements: None,
         })
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Conn, postgres::Error> {
+        let result = self.open_connection();
+        *self
+            .last_connect_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = result.as_ref().err().map(ConnectError::of);
+        result
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
@@ -169,13 +211,52 @@ fn rustls_connector(config: &PostgresConfig) -> Result<MakeRustlsConnect, Storag
     Ok(MakeRustlsConnect::new(client))
 }
 
-/// Builds the pool. No connection is made here: the caller's first checkout reports
-/// connection errors.
-pub(crate) fn build(
-    config: &PostgresConfig,
-    manager: Manager,
-) -> Result<r2d2::Pool<Manager>, StorageError> {
-    r2d2::Pool::builder()
+/// The connection pool, and why its last attempt to connect failed.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    pool: r2d2::Pool<Manager>,
+    last_connect_error: Arc<Mutex<Option<ConnectError>>>,
+}
+
+impl Pool {
+    /// A pooled connection. Errors: `Backend` when none could be had within the checkout
+    /// timeout, with PostgreSQL's reason when a new connection was refused (not retryable for
+    /// a refusal that will recur: an unknown database or role, a wrong password), else
+    /// retryable.
+    pub(crate) fn get(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
+        self.pool.get().map_err(|e| {
+            let last = self
+                .last_connect_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            match last {
+                Some(refused) => refused.into_storage(),
+                None => StorageError::Backend {
+                    message: format!("no PostgreSQL connection could be had: {e}"),
+                    retryable: true,
+                },
+            }
+        })
+    }
+
+    /// The most connections the pool holds.
+    pub(crate) fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+}
+
+/// Builds the pool, after opening one connection outside it, so that a refusal that will
+/// recur (a bad database, role or password) is reported at once, not after the checkout
+/// timeout.
+pub(crate) fn build(config: &PostgresConfig, manager: Manager) -> Result<Pool, StorageError> {
+    drop(
+        manager
+            .open_connection()
+            .map_err(|e| ConnectError::of(&e).into_storage())?,
+    );
+    let last_connect_error = Arc::clone(&manager.last_connect_error);
+    let pool = r2d2::Pool::builder()
         .max_size(config.pool_size)
         .min_idle(Some(0))
         .connection_timeout(config.checkout_timeout)
@@ -185,15 +266,11 @@ pub(crate) fn build(
         .map_err(|e| StorageError::Backend {
             message: format!("cannot set up the PostgreSQL connection pool: {e}"),
             retryable: true,
-        })
-}
-
-/// Maps a failed checkout: the pool timed out, usually because PostgreSQL cannot be reached.
-pub(crate) fn checkout_error(e: r2d2::Error) -> StorageError {
-    StorageError::Backend {
-        message: format!("no PostgreSQL connection could be had: {e}"),
-        retryable: true,
-    }
+        })?;
+    Ok(Pool {
+        pool,
+        last_connect_error,
+    })
 }
 
 /// Runs `f` on a pooled connection. Errors: `Backend` (retryable) when no connection can be
@@ -202,13 +279,13 @@ pub(crate) fn checkout_error(e: r2d2::Error) -> StorageError {
 /// again on another one, a few times at most: so `f` must be safe to repeat, as reads and
 /// single transactions are.
 pub(crate) fn with_conn<T>(
-    pool: &r2d2::Pool<Manager>,
+    pool: &Pool,
     context: &str,
     mut f: impl FnMut(&mut Conn) -> Result<T, Failed>,
 ) -> Result<T, StorageError> {
     let mut attempt = 1;
     loop {
-        let mut conn = pool.get().map_err(checkout_error)?;
+        let mut conn = pool.get()?;
         match f(&mut conn) {
             Ok(out) => return Ok(out),
             // The closed connection is discarded when `conn` goes back to the pool.

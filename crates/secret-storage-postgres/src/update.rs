@@ -19,7 +19,7 @@ use secret_storage::{SecretRecord, StorageError, Update, encode_record};
 
 use crate::PostgresStorage;
 use crate::error::{Failed, commit, gave_up, is_conflict};
-use crate::pool::{Conn, STALE_ATTEMPTS, checkout_error};
+use crate::pool::{Conn, STALE_ATTEMPTS};
 use crate::schema::lock_key;
 use crate::statements::Statements;
 
@@ -31,7 +31,7 @@ pub(crate) fn update<'a>(
     name: &SecretName,
     f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
 ) -> Result<(), StorageError> {
-    let mut conn = store.pool.get().map_err(checkout_error)?;
+    let mut conn = store.pool.get()?;
     let mut attempt = 1;
     let mut stale = 1;
     loop {
@@ -48,7 +48,7 @@ pub(crate) fn update<'a>(
             // connection (this one is discarded when it goes back to the pool).
             Err(e) if e.is_stale_connection() && stale < STALE_ATTEMPTS => {
                 stale += 1;
-                conn = store.pool.get().map_err(checkout_error)?;
+                conn = store.pool.get()?;
             }
             Err(e) => return Err(e.into_storage(&format!("{CONTEXT} ({name})"))),
         }

@@ -238,6 +238,32 @@ fn an_unreachable_server_is_a_retryable_backend_error() {
     }
 }
 
+/// PostgreSQL refusing for good (no such database, no such role) is a permanent error that
+/// says why, at once; not a retryable timeout after the checkout timeout.
+#[test]
+fn a_missing_database_or_role_is_a_permanent_error_naming_the_reason() {
+    let Some(url) = url_or_skip() else { return };
+    let (base, _db) = url.rsplit_once('/').unwrap();
+    let no_db = format!("{base}/no_such_database_here");
+    let no_role = url.replacen("postgres@", "no_such_role_here@", 1);
+    for (bad, reason) in [(no_db, "does not exist"), (no_role, "no_such_role_here")] {
+        let config = PostgresConfig::new(&bad).checkout_timeout(Duration::from_secs(30));
+        let started = std::time::Instant::now();
+        match PostgresStorage::open(&config) {
+            Err(StorageError::Backend {
+                retryable: false,
+                message,
+            }) => assert!(message.contains(reason), "{bad}: {message}"),
+            other => panic!("{bad}: expected a permanent backend error, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{bad}: reported only after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 #[test]
 fn a_malformed_connection_string_or_schema_is_a_permanent_error() {
     for config in [
