@@ -756,18 +756,7 @@ fn values_never_reach_stderr_on_failures() {
     assert!(!run.stderr.contains("CANARY"), "{}", run.stderr);
 
     // A value that starts with dashes is the value, not a flag clap refuses by quoting it.
-    ok(
-        d,
-        &[
-            "create-secret",
-            "--secret-name",
-            "dashes",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "--CANARY-pw9",
-        ],
-    );
+    create_secret(d, "dashes", "v1", "--CANARY-pw9");
     let got = ok(d, &["get-secret-value", "--secret-name", "dashes"]);
     assert_eq!(got["SecretData"], "--CANARY-pw9");
     // A value typed where no flag takes it is refused without being repeated.

@@ -10,11 +10,7 @@ use secrets_server::client::SignatureVersion;
 #[test]
 fn a_failed_operations_request_id_matches_its_audit_event() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
+    let subscriber = captured.subscriber();
     // Global: the operations run on blocking-pool threads.
     tracing::subscriber::set_global_default(subscriber).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -11,11 +11,7 @@ use secrets_server::client::{CallOptions, Client, Credentials, SignatureVersion}
 #[tokio::test(flavor = "current_thread")]
 async fn request_log_lines_name_the_request_but_never_a_secret() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
+    let subscriber = captured.subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = common::start().await;

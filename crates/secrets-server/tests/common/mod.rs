@@ -130,6 +130,17 @@ where
 #[derive(Clone, Default)]
 pub struct Captured(pub Arc<std::sync::Mutex<Vec<u8>>>);
 
+impl Captured {
+    /// A subscriber writing every event, at every level, without colours, into this sink.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish()
+    }
+}
+
 impl std::io::Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(bytes);
