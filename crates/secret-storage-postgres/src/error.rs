@@ -21,16 +21,32 @@ pub(crate) fn is_conflict(error: &postgres::Error) -> bool {
 ///
 /// Retryable: lost or refused connections, conflicts ([`is_conflict`]), and the classes that
 /// say the server is busy or going away (53 insufficient resources, 57P01–57P03 shutdown and
-/// cannot-connect-now, 08 connection exceptions, 40 transaction rollbacks). Everything else is
-/// not retryable. The message names the SQLSTATE; it never holds a payload (PostgreSQL does
-/// not echo bytea parameters in its errors).
+/// cannot-connect-now, 08 connection exceptions, 40 transaction rollbacks). Not retryable:
+/// every other database error, and the client's own refusals that will recur on any
+/// connection ([`is_permanent_client_error`]: a column of another type, an unexpected row
+/// count, a bad configuration). The message names the SQLSTATE or the client's reason; it
+/// never holds a payload (PostgreSQL does not echo bytea parameters in its errors, and the
+/// client's reasons name types and positions, not values).
 pub(crate) fn from_postgres(context: &str, error: &postgres::Error) -> StorageError {
+    let (message, retryable) = classify(context, error);
+    StorageError::Backend { message, retryable }
+}
+
+/// [`from_postgres`]'s message and whether the failure is retryable.
+pub(crate) fn classify(context: &str, error: &postgres::Error) -> (String, bool) {
     match error.as_db_error() {
-        None => StorageError::Backend {
-            // No database error: the connection failed, closed, or timed out.
-            message: format!("{context}: PostgreSQL connection failed: {error}"),
-            retryable: true,
-        },
+        None if is_permanent_client_error(error) => (
+            format!("{context}: PostgreSQL client error: {}", with_causes(error)),
+            false,
+        ),
+        // No database error: the connection failed, closed, or timed out.
+        None => (
+            format!(
+                "{context}: PostgreSQL connection failed: {}",
+                with_causes(error)
+            ),
+            true,
+        ),
         Some(db) => {
             let code = db.code().code();
             let retryable = is_conflict(error)
@@ -38,12 +54,51 @@ pub(crate) fn from_postgres(context: &str, error: &postgres::Error) -> StorageEr
                 || code.starts_with("40")
                 || code.starts_with("53")
                 || matches!(code, "57P01" | "57P02" | "57P03");
-            StorageError::Backend {
-                message: format!("{context}: PostgreSQL error {code}: {}", db.message()),
+            (
+                format!("{context}: PostgreSQL error {code}: {}", db.message()),
                 retryable,
-            }
+            )
         }
     }
+}
+
+/// Whether `error`, which is not PostgreSQL's own, is one the client raised about the query
+/// or its configuration rather than about the connection, so that it would recur on any
+/// connection: a parameter or column that does not convert, an unknown column, an
+/// unexpected number of rows, columns or parameters, a message that cannot be encoded, a
+/// client-side authentication failure (no password given), a bad connection string.
+///
+/// tokio-postgres does not expose its error kinds; they are told apart by the fixed
+/// descriptions its `Display` writes for each (the PostgreSQL tests pin the ones a store
+/// can meet). Anything not listed — I/O, a closed connection, TLS, a timeout, a protocol
+/// message out of place — is taken as the connection's fault.
+fn is_permanent_client_error(error: &postgres::Error) -> bool {
+    const PERMANENT: [&str; 9] = [
+        "error serializing parameter",
+        "error deserializing column",
+        "invalid column",
+        "query returned an unexpected number of",
+        "expected ",
+        "error encoding message",
+        "authentication error",
+        "invalid connection string",
+        "invalid configuration",
+    ];
+    let text = error.to_string();
+    PERMANENT.iter().any(|p| text.starts_with(p))
+}
+
+/// `error`'s description followed by its causes' (tokio-postgres leaves them out of its
+/// `Display`: "error deserializing column 0" says nothing of the types).
+fn with_causes(error: &postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The error an update surfaces after `attempts` tries all met a conflict, the last `last`.
@@ -119,19 +174,39 @@ impl Failed {
     }
 }
 
-/// Commits `tx`. A refusal that means nothing was applied (class 23, a deferred constraint;
-/// class 40, a rollback such as a serialization failure) is [`Failed::Postgres`]; anything
-/// else — a lost connection, the session terminated while committing — leaves the outcome
-/// unknown: [`Failed::CommitUnknown`].
+/// Commits `tx`. A refusal that means nothing was applied ([`rolled_back`]: a deferred
+/// constraint, a rollback such as a serialization failure) is [`Failed::Postgres`]; anything
+/// else — a lost connection, the session terminated while committing, 40003 — leaves the
+/// outcome unknown: [`Failed::CommitUnknown`].
 pub(crate) fn commit(tx: Transaction<'_>) -> Result<(), Failed> {
     tx.commit().map_err(|e| {
-        let rolled_back = e
-            .as_db_error()
-            .is_some_and(|db| matches!(db.code().code().get(..2), Some("23" | "40")));
-        if rolled_back {
+        if e.code().is_some_and(|c| rolled_back(c.code())) {
             Failed::Postgres(e)
         } else {
             Failed::CommitUnknown(e)
         }
     })
+}
+
+/// Whether a `COMMIT` refused with SQLSTATE `code` applied nothing: class 23 (a deferred
+/// constraint) and class 40 (a rollback), except 40003 `statement_completion_unknown`,
+/// which says the opposite: the outcome is not known.
+fn rolled_back(code: &str) -> bool {
+    code != "40003" && matches!(code.get(..2), Some("23" | "40"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rolled_back;
+
+    #[test]
+    fn only_refusals_that_applied_nothing_count_as_rolled_back() {
+        for code in ["23505", "23503", "40001", "40P01", "40002", "40000"] {
+            assert!(rolled_back(code), "{code}");
+        }
+        // 40003 statement_completion_unknown: the server does not know whether it committed.
+        for code in ["40003", "08006", "57P01", "XX000", "", "4"] {
+            assert!(!rolled_back(code), "{code}");
+        }
+    }
 }

@@ -69,7 +69,8 @@ use pool::{Manager, with_conn};
 /// Every method can fail with [`StorageError::Backend`]: `retryable` when no connection could
 /// be had, the connection broke, the server is shutting down or overloaded, or an update kept
 /// meeting conflicts; not retryable for errors that will recur (a refused privilege, a bad
-/// configuration). A stored record that does not decode, or names another secret, is
+/// configuration, a table altered so that a column no longer has the type this release
+/// reads). A stored record that does not decode, or names another secret, is
 /// [`StorageError::Corrupt`].
 #[derive(Clone)]
 pub struct PostgresStorage {

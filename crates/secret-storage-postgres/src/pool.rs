@@ -15,7 +15,7 @@ use secret_storage::StorageError;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::PostgresConfig;
-use crate::error::{Failed, from_postgres};
+use crate::error::{Failed, classify};
 use crate::statements::Statements;
 
 /// How connections are made: over plain TCP, or over TLS with a rustls configuration.
@@ -36,7 +36,7 @@ pub(crate) struct Manager {
     last_connect_error: Arc<Mutex<Option<ConnectError>>>,
 }
 
-/// Why opening a connection failed, as [`from_postgres`] judged it.
+/// Why opening a connection failed, as [`classify`] judged it.
 #[derive(Clone)]
 struct ConnectError {
     message: String,
@@ -45,13 +45,8 @@ struct ConnectError {
 
 impl ConnectError {
     fn of(e: &postgres::Error) -> Self {
-        match from_postgres("connecting", e) {
-            StorageError::Backend { message, retryable } => ConnectError { message, retryable },
-            other => ConnectError {
-                message: other.to_string(),
-                retryable: true,
-            },
-        }
+        let (message, retryable) = classify("connecting", e);
+        ConnectError { message, retryable }
     }
 
     /// What a caller that got no connection is told.

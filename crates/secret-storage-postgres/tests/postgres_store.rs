@@ -154,6 +154,38 @@ fn damaged_or_misfiled_records_read_as_corrupt() {
     drop(store);
 }
 
+/// A column whose type is not what this release reads (a schema altered by hand, or by a
+/// migration of another release) is a permanent error that names the column's conversion:
+/// retrying cannot help, so it must not be reported as retryable.
+#[test]
+fn a_column_of_another_type_is_a_permanent_error() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    write_sample(&store, "altered");
+    let schema = store.store.schema().to_owned();
+    raw_client(&url)
+        .batch_execute(&format!(
+            "ALTER TABLE \"{schema}\".secrets ALTER COLUMN record TYPE text \
+             USING encode(record, 'hex')"
+        ))
+        .unwrap();
+    // A store opened afterwards prepares its statements on the altered table.
+    let config = PostgresConfig::new(&url).schema(&schema);
+    let reopened = PostgresStorage::open(&config).unwrap();
+    match reopened.read(&secret_name("altered")) {
+        Err(StorageError::Backend {
+            retryable: false,
+            message,
+        }) => assert!(
+            message.contains("column 0") && message.contains("`text`"),
+            "{message}"
+        ),
+        other => panic!("expected a permanent backend error, got {other:?}"),
+    }
+    drop(reopened);
+    drop(store);
+}
+
 #[test]
 fn a_create_racing_past_the_name_lock_is_retried_and_sees_the_winner() {
     let Some(url) = url_or_skip() else { return };
