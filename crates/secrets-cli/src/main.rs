@@ -32,7 +32,10 @@ use crate::command::{KEY_COMMANDS, command};
 use crate::output::{EXIT_OK, Failure, print_failure, print_response};
 
 fn main() -> ExitCode {
-    let (args, dotted) = split_dotted(std::env::args_os().collect());
+    let (args, dotted) = match split_dotted(std::env::args_os().collect()) {
+        Ok(split) => split,
+        Err(failure) => return ExitCode::from(print_failure(&failure)),
+    };
     let matches = match command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -80,9 +83,14 @@ fn usage_message(e: &clap::Error) -> String {
     message
 }
 
+/// Numbered flags by name (`ResourceId.1`, `Tag.1.Key`) and their values, in the order given.
+type Dotted = Vec<(String, String)>;
+
 /// Takes Alibaba's numbered forms (`--ResourceId.1 a`, `--Tag.1.Key k`, also `--X.1=v`) out of
-/// the arguments, since they cannot be declared up front.
-fn split_dotted(args: Vec<OsString>) -> (Vec<OsString>, Vec<(String, String)>) {
+/// the arguments, since they cannot be declared up front; [`params`] checks them against the
+/// command. Errors: `InvalidParameter` for a numbered flag without a value or with one that
+/// is not UTF-8 (the message names the flag, never a value).
+fn split_dotted(args: Vec<OsString>) -> Result<(Vec<OsString>, Dotted), Failure> {
     let mut kept = Vec::with_capacity(args.len());
     let mut dotted = Vec::new();
     let mut iter = args.into_iter();
@@ -111,15 +119,25 @@ fn split_dotted(args: Vec<OsString>) -> (Vec<OsString>, Vec<(String, String)>) {
             Some(v) => v,
             None => iter
                 .next()
-                .and_then(|v| v.into_string().ok())
-                .unwrap_or_default(),
+                .ok_or_else(|| Failure::usage(format!("--{name} needs a value")))?
+                .into_string()
+                .map_err(|_| Failure::usage(format!("the value of --{name} is not UTF-8")))?,
         };
         dotted.push((name.to_owned(), value));
     }
-    (kept, dotted)
+    Ok((kept, dotted))
 }
 
-fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Failure> {
+/// Refuses numbered flags given to a command that is not a Secrets Manager operation (none
+/// of those take any).
+fn no_dotted(sub: &str, dotted: &[(String, String)]) -> Result<(), Failure> {
+    match dotted.first() {
+        Some((name, _)) => Err(Failure::usage(format!("{sub} takes no flag --{name}"))),
+        None => Ok(()),
+    }
+}
+
+fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
     let (sub, args) = matches
         .subcommand()
         .ok_or_else(|| Failure::usage("a command is required; see `secrets --help`"))?;
@@ -146,6 +164,12 @@ fn run(matches: &ArgMatches, dotted: Vec<(String, String)>) -> Result<Value, Fai
         )
     };
 
+    if !secrets_wire::OPERATIONS
+        .iter()
+        .any(|o| command::kebab(o.action) == sub)
+    {
+        no_dotted(sub, &dotted)?;
+    }
     if sub == "serve" {
         return serve::run(
             args,
@@ -205,7 +229,7 @@ fn check_required(op: &secrets_wire::Operation, params: &Params) -> Result<(), F
 fn params(
     op: &secrets_wire::Operation,
     args: &ArgMatches,
-    dotted: Vec<(String, String)>,
+    dotted: Dotted,
 ) -> Result<Params, Failure> {
     let mut params = Params::new();
     for param in op.params {
@@ -249,6 +273,23 @@ fn params(
         }
     }
     for (name, value) in dotted {
+        let prefix = name.split('.').next().unwrap_or_default();
+        let flattened = op
+            .params
+            .iter()
+            .any(|p| p.name == prefix && matches!(p.kind, Kind::FlatList | Kind::FlatTags));
+        if !flattened {
+            return Err(Failure::usage(format!(
+                "{} takes no flag --{name}",
+                command::kebab(op.action)
+            )));
+        }
+        if params.get(&name).is_some() {
+            // As the server refuses a name given twice: the last one must not silently win.
+            return Err(Failure::usage(format!(
+                "the parameter {name} is given more than once"
+            )));
+        }
         params.insert(name, value);
     }
     Ok(params)

@@ -319,6 +319,90 @@ fn alibaba_spellings_work_too() {
     assert_eq!(tags["TagResources"]["TagResource"], serde_json::json!([]));
 }
 
+/// Alibaba's numbered flags are taken past clap, so they get its checks here: a parameter
+/// given twice (in either spelling) is refused, as the server refuses it, instead of the
+/// last one silently winning; a numbered flag needs a value; one the command does not take
+/// is refused, naming the flag (never the value).
+#[test]
+fn numbered_flags_are_checked_like_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    create_secret(d, "db", "v1", "x");
+    create_secret(d, "other", "v1", "x");
+    let list = ["list-tag-resources", "--resource-type", "secret"];
+    for extra in [
+        &["--resource-id", "db", "--ResourceId.1", "other"][..],
+        &["--ResourceId.1", "db", "--ResourceId.1", "other"],
+        &["--ResourceId.1=db", "--ResourceId.1", "other"],
+    ] {
+        let args = [&list[..], extra].concat();
+        let body = fails(d, &args, 2, "InvalidParameter");
+        let message = body["Message"].as_str().unwrap();
+        assert!(message.contains("ResourceId.1"), "{args:?}: {message}");
+        assert!(message.contains("more than once"), "{args:?}: {message}");
+    }
+    let tag = [
+        "tag-resources",
+        "--resource-type",
+        "secret",
+        "--resource-id",
+        "db",
+        "--tag",
+        "k=v",
+        "--Tag.1.Value",
+        "w",
+    ];
+    let body = fails(d, &tag, 2, "InvalidParameter");
+    assert!(
+        body["Message"].as_str().unwrap().contains("Tag.1.Value"),
+        "{body}"
+    );
+
+    let body = fails(
+        d,
+        &[&list[..], &["--ResourceId.1"]].concat(),
+        2,
+        "InvalidParameter",
+    );
+    assert!(
+        body["Message"].as_str().unwrap().contains("needs a value"),
+        "{body}"
+    );
+
+    for (args, flag) in [
+        (
+            &[&list[..], &["--ResourceIds.1", "hidden-value"]].concat(),
+            "ResourceIds.1",
+        ),
+        (
+            &vec![
+                "get-secret-value",
+                "--secret-name",
+                "db",
+                "--Tag.1.Key",
+                "hidden-value",
+            ],
+            "Tag.1.Key",
+        ),
+        (&vec!["list-keys", "--KeyId.1", "hidden-value"], "KeyId.1"),
+    ] {
+        let run = secrets(d, args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let body = error_json(&run);
+        assert_eq!(body["Code"], "InvalidParameter", "{body}");
+        let message = body["Message"].as_str().unwrap();
+        assert!(message.contains(flag), "{args:?}: {message}");
+        assert!(
+            !run.stderr.contains("hidden-value"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // The tags of `db` are unchanged by the refused commands.
+    let tags = ok(d, &[&list[..], &["--resource-id", "db"]].concat());
+    assert_eq!(tags["TagResources"]["TagResource"], serde_json::json!([]));
+}
+
 #[test]
 fn the_value_can_come_from_stdin_or_a_file() {
     let dir = tempfile::tempdir().unwrap();
