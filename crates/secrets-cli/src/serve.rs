@@ -82,6 +82,16 @@ pub(crate) fn command() -> Command {
                      listen backlog",
                 ),
         )
+        .arg(
+            Arg::new("nonce-log")
+                .long("nonce-log")
+                .value_name("DIR")
+                .help(
+                    "where accepted request nonces are written, so that a restarted server \
+                     still refuses replays (default: the store directory's nonces/; none for \
+                     a PostgreSQL store: give one per server)",
+                ),
+        )
 }
 
 /// Opens the store and serves it until SIGINT or SIGTERM.
@@ -122,6 +132,17 @@ pub(crate) fn run(
             key: PathBuf::from(key),
         });
     }
+    config.nonce_log = match (args.get_one::<String>("nonce-log"), place) {
+        (Some(dir), _) => Some(PathBuf::from(dir)),
+        (None, store::Place::Dir(dir)) => Some(dir.join("nonces")),
+        (None, store::Place::Postgres(_)) => {
+            eprintln!(
+                "secrets: notice: no --nonce-log: nonces are kept in memory only, so a request \
+                 captured before a restart of this server can be replayed once after it"
+            );
+            None
+        }
+    };
     let opened = store::open_with(place, root_key_file, location, keys)?;
     let mut bound = listen;
     secrets_server::run(config, opened.manager, |addr, tls| {

@@ -1266,38 +1266,21 @@ fn an_interrupted_change_root_key_is_finished_by_running_it_again() {
 /// leaves the next body refused with Alibaba's JSON error, not read.
 #[test]
 fn serve_bounds_the_body_bytes_all_connections_hold() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     use std::net::TcpStream;
 
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("access-keys.json");
-    std::fs::write(
-        &keys,
-        r#"{"ak": {"secret": "sk", "policy": {"Version": "1", "Statement": [
-            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}}}"#,
-    )
-    .unwrap();
-    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_secrets"))
-        .arg("--store-dir")
-        .arg(dir.path().join("store"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--access-keys"])
-        .arg(&keys)
-        .args(["--body-limit", "8192", "--body-budget", "8192"])
-        .args(["--max-connections", "4"])
-        .env_remove("SECRETS_HOME")
-        .env_remove("SECRETS_ROOT_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let listening: Value = serde_json::from_str(&line).unwrap();
-    let addr = listening["Listening"].as_str().unwrap().to_owned();
+    let (mut child, addr) = serve(
+        dir.path(),
+        &[
+            "--body-limit",
+            "8192",
+            "--body-budget",
+            "8192",
+            "--max-connections",
+            "4",
+        ],
+    );
 
     // The first connection declares the whole budget and sends none of it.
     let mut holder = TcpStream::connect(&addr).unwrap();
@@ -1322,6 +1305,76 @@ fn serve_bounds_the_body_bytes_all_connections_hold() {
     stop(&mut child);
     assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
     assert!(reply.contains("ServiceUnavailableTemporary"), "{reply}");
+}
+
+/// `secrets serve` on a store directory keeps its nonce log in the directory's `nonces/`
+/// (mode 0700) unless `--nonce-log` names another; a server killed outright leaves a log
+/// the next one opens.
+#[test]
+fn serve_keeps_a_nonce_log_beside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    for (flags, log) in [
+        (vec![], dir.path().join("store").join("nonces")),
+        (vec![], dir.path().join("store").join("nonces")),
+        (
+            vec!["--nonce-log", elsewhere.to_str().unwrap()],
+            elsewhere.clone(),
+        ),
+    ] {
+        let (mut child, _) = serve(dir.path(), &flags);
+        stop(&mut child);
+        assert_eq!(mode_of(&log) & 0o777, 0o700, "{}", log.display());
+        let segments = std::fs::read_dir(&log)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".nonces")
+            })
+            .count();
+        assert!(segments >= 1, "{}", log.display());
+    }
+}
+
+/// Starts `secrets serve` on the store `dir/store` with one access key (`ak`, allowed
+/// everything) and `flags`; returns it once it listens, with its address.
+fn serve(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+
+    let keys = dir.join("access-keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"ak": {"secret": "sk", "policy": {"Version": "1", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}}}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_secrets"))
+        .arg("--store-dir")
+        .arg(dir.join("store"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--access-keys"])
+        .arg(&keys)
+        .args(flags)
+        .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_ROOT_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let listening: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        stop(&mut child);
+        panic!("serve {flags:?} printed {line:?}: {e}")
+    });
+    let addr = listening["Listening"].as_str().unwrap().to_owned();
+    (child, addr)
 }
 
 /// Stops a child process (SIGKILL) and reaps it.

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use hyper::HeaderMap;
@@ -16,7 +17,8 @@ use secrets_wire::Params;
 
 use crate::access_keys::{AccessKey, AccessKeys};
 use crate::error::Rejection;
-use crate::nonce::{Budget, NonceCache, NonceCheck};
+use crate::nonce::{Budget, NonceCache, NonceCheck, digest_of, key_digest};
+use crate::nonce_log::{Entry, NonceLog};
 use crate::signature::{v1, v3};
 
 /// The longest nonce accepted.
@@ -51,32 +53,70 @@ pub(crate) struct Authenticator {
     /// Each access key's replay guard. They draw on one capacity, and no key's may hold more
     /// than half of it: a key that fills its own (a leaked or misbehaving client) is throttled
     /// while the others keep at least the other half; a busy key among idle ones gets half.
-    nonces: HashMap<String, NonceCache>,
+    nonces: HashMap<String, KeyNonces>,
+    /// Where accepted nonces are written, so that a restarted server still refuses replays.
+    log: Option<NonceLog>,
     clock: Arc<dyn Clock>,
     /// The largest accepted distance between a request's time and the server's, in seconds.
     skew: i64,
 }
 
+/// One access key's replay guard, and the digest its log entries name the key by.
+struct KeyNonces {
+    cache: NonceCache,
+    key: u64,
+}
+
 impl Authenticator {
+    /// An authenticator for `keys`. With `nonce_log`, the nonces accepted are also written
+    /// to that directory, and those an earlier run accepted that have not expired are
+    /// refused again ([`crate::nonce_log`]).
+    ///
+    /// Errors: the log cannot be opened (see [`NonceLog::open`]).
     pub(crate) fn new(
         keys: Arc<AccessKeys>,
         clock: Arc<dyn Clock>,
         skew_secs: i64,
         nonce_capacity: usize,
-    ) -> Self {
+        nonce_log: Option<&Path>,
+    ) -> std::io::Result<Self> {
         // Together they hold the capacity; with more than one key, none holds over half.
         let budget = Budget::new(nonce_capacity);
         let share = nonce_capacity / keys.len().clamp(1, 2);
-        let nonces = keys
+        let nonces: HashMap<String, KeyNonces> = keys
             .ids()
-            .map(|id| (id.to_owned(), NonceCache::new(share, budget.clone())))
+            .map(|id| {
+                let guard = KeyNonces {
+                    cache: NonceCache::new(share, budget.clone()),
+                    key: key_digest(id),
+                };
+                (id.to_owned(), guard)
+            })
             .collect();
-        Authenticator {
+        let log = match nonce_log {
+            None => None,
+            Some(dir) => {
+                // A segment is written to for one window, so at most about two windows of
+                // segments are kept.
+                let (log, entries) = NonceLog::open(dir, clock.now().unix(), skew_secs)?;
+                let by_key: HashMap<u64, &NonceCache> =
+                    nonces.values().map(|g| (g.key, &g.cache)).collect();
+                // Entries of keys no longer in the file can never be checked again.
+                for entry in entries {
+                    if let Some(cache) = by_key.get(&entry.key) {
+                        cache.restore(entry.id, entry.expires_at);
+                    }
+                }
+                Some(log)
+            }
+        };
+        Ok(Authenticator {
             keys,
             nonces,
+            log,
             clock,
             skew: skew_secs,
-        }
+        })
     }
 
     /// Checks the request's signature (V3 when it has an `Authorization` header, else V1).
@@ -276,24 +316,38 @@ impl Authenticator {
         }
         let now = self.clock.now().unix();
         // Only a known key's signature gets this far.
-        let Some(nonces) = self.nonces.get(access_key_id) else {
+        let Some(guard) = self.nonces.get(access_key_id) else {
             return Err(Rejection::access_key_not_found());
         };
         let expires_at = time.max(now) + self.skew;
-        let mut check = nonces.check_and_insert(access_key_id, nonce, expires_at, now);
+        let id = digest_of(access_key_id, nonce);
+        let mut check = guard.cache.check_and_insert_digest(id, expires_at, now);
         if check == NonceCheck::Full {
             // The shared capacity may be held by expired nonces of keys that have gone quiet
             // (a shard drops its own only when next used): sweep them all, then try again.
-            for cache in self.nonces.values() {
-                cache.evict_expired(now);
+            for other in self.nonces.values() {
+                other.cache.evict_expired(now);
             }
-            check = nonces.check_and_insert(access_key_id, nonce, expires_at, now);
+            check = guard.cache.check_and_insert_digest(id, expires_at, now);
         }
         match check {
-            NonceCheck::Fresh => Ok(()),
-            NonceCheck::Used => Err(Rejection::nonce_used()),
-            NonceCheck::Full => Err(Rejection::throttled()),
+            NonceCheck::Fresh => {}
+            NonceCheck::Used => return Err(Rejection::nonce_used()),
+            NonceCheck::Full => return Err(Rejection::throttled()),
         }
+        if let Some(log) = &self.log {
+            let entry = Entry {
+                key: guard.key,
+                id,
+                expires_at,
+            };
+            // Refused unless logged: a restarted server would not know to refuse its replay.
+            log.append(entry, now).map_err(|e| {
+                tracing::error!(error = %e, "the nonce log could not be written");
+                Rejection::nonce_log_failed()
+            })?;
+        }
+        Ok(())
     }
 }
 

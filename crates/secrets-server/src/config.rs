@@ -68,6 +68,13 @@ pub struct ServerConfig {
     /// allowed is the nonces held divided by the seconds of `max_clock_skew` (plus up to a
     /// minute). Default [`DEFAULT_NONCE_CAPACITY`].
     pub nonce_capacity: usize,
+    /// A directory where the replay guard writes every nonce it accepts, before the request
+    /// runs, so that a server started again refuses the replays of requests its earlier run
+    /// accepted within their window. `None` (the default): nonces are kept in memory only,
+    /// and a captured request can be replayed once after a restart. One server at a time
+    /// may use a directory; it holds at most the nonces of about two windows (24 bytes each).
+    /// Written without a sync: the log survives the process dying, not the machine.
+    pub nonce_log: Option<PathBuf>,
     /// The server's clock, for timestamp checks (injectable for tests).
     pub clock: Arc<dyn Clock>,
     /// The `HostId` of error bodies. `None` (the default): the bound address.
@@ -102,6 +109,7 @@ impl ServerConfig {
             read_timeout: Duration::from_secs(30),
             max_clock_skew: Duration::from_secs(15 * 60),
             nonce_capacity: DEFAULT_NONCE_CAPACITY,
+            nonce_log: None,
             clock: Arc::new(SystemClock),
             host_id: None,
             shutdown_grace: Duration::from_secs(30),
@@ -124,6 +132,7 @@ impl fmt::Debug for ServerConfig {
             .field("read_timeout", &self.read_timeout)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("nonce_capacity", &self.nonce_capacity)
+            .field("nonce_log", &self.nonce_log)
             .field("host_id", &self.host_id)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("read_threads", &self.read_threads)

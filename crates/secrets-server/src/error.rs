@@ -148,6 +148,17 @@ impl Rejection {
         )
     }
 
+    /// `ServiceUnavailableTemporary` (503): the replay guard could not write the nonce to its
+    /// log (a full disk, say), so the request is not accepted.
+    pub(crate) fn nonce_log_failed() -> Self {
+        Rejection::new(
+            "ServiceUnavailableTemporary",
+            503,
+            "Service Unavailable Temporary: the server could not record the request's nonce; \
+             retry shortly.",
+        )
+    }
+
     /// The body did not arrive in time: `InvalidParameter`, with its status in SPEC §4 (400,
     /// not HTTP's 408).
     pub(crate) fn body_timeout() -> Self {
@@ -199,6 +210,15 @@ pub enum ServerError {
     /// The access keys could not be loaded.
     #[error(transparent)]
     AccessKeys(#[from] AccessKeysError),
+    /// The replay guard's nonce log could not be opened (another server uses it, or a file
+    /// in it is not a segment of the log).
+    #[error("cannot open the nonce log {dir}: {source}")]
+    NonceLog {
+        /// The log's directory.
+        dir: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The async runtime could not be started or waited on.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),

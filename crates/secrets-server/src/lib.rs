@@ -67,6 +67,7 @@ mod form;
 pub mod fuzzing;
 pub mod logging;
 mod nonce;
+mod nonce_log;
 mod policy;
 mod pools;
 mod server;

@@ -152,6 +152,7 @@ impl NonceCache {
 
     /// Records `nonce` of `access_key_id` until `expires_at` unless it is already recorded.
     /// Buckets that expired at or before `now` are dropped first.
+    #[cfg(test)]
     pub(crate) fn check_and_insert(
         &self,
         access_key_id: &str,
@@ -159,7 +160,12 @@ impl NonceCache {
         expires_at: i64,
         now: i64,
     ) -> NonceCheck {
-        let id = digest_of(access_key_id, nonce);
+        self.check_and_insert_digest(digest_of(access_key_id, nonce), expires_at, now)
+    }
+
+    /// Records the digest `id` of (access key id, nonce) until `expires_at` unless it is
+    /// already recorded. Buckets that expired at or before `now` are dropped first.
+    pub(crate) fn check_and_insert_digest(&self, id: u64, expires_at: i64, now: i64) -> NonceCheck {
         // The top bits pick the shard; the hash sets use the low bits.
         let shard = &self.shards[(id >> 60) as usize % SHARDS];
         // A poisoned lock only means another request panicked mid-insert; the sets are still
@@ -179,9 +185,31 @@ impl NonceCache {
         self.budget.used.fetch_add(1, Ordering::Relaxed);
         NonceCheck::Fresh
     }
+
+    /// Remembers digest `id` until `expires_at`, as read back from the log of an earlier run:
+    /// it is taken even past the capacity (it was accepted within it), and counts towards it.
+    pub(crate) fn restore(&self, id: u64, expires_at: i64) {
+        let mut shard = self.shards[(id >> 60) as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !shard.contains(id) {
+            shard.insert(id, expires_at);
+            self.budget.used.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
-fn digest_of(access_key_id: &str, nonce: &str) -> u64 {
+/// The 64-bit digest an access key id is known by in the nonce log: the first 8 bytes of
+/// its SHA-256.
+pub(crate) fn key_digest(access_key_id: &str) -> u64 {
+    let d = digest::digest(&digest::SHA256, access_key_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d.as_ref()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// The digest of (access key id, nonce) the guard remembers.
+pub(crate) fn digest_of(access_key_id: &str, nonce: &str) -> u64 {
     let mut ctx = digest::Context::new(&digest::SHA256);
     // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
     ctx.update(&(access_key_id.len() as u64).to_be_bytes());

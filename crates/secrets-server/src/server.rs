@@ -51,7 +51,7 @@ impl Server {
     /// Binds the listening socket and loads the TLS files, if any. `store` must have been
     /// built with `config.access_keys` as its authorizer.
     ///
-    /// Errors: [`ServerError::Bind`], [`ServerError::Tls`].
+    /// Errors: [`ServerError::Bind`], [`ServerError::Tls`], [`ServerError::NonceLog`].
     pub async fn bind(config: ServerConfig, store: SecretsManager) -> Result<Server, ServerError> {
         let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let bind_error = |source| ServerError::Bind {
@@ -67,7 +67,12 @@ impl Server {
                 config.clock,
                 skew,
                 config.nonce_capacity,
-            ),
+                config.nonce_log.as_deref(),
+            )
+            .map_err(|source| ServerError::NonceLog {
+                dir: config.nonce_log.clone().unwrap_or_default(),
+                source,
+            })?,
             store,
             body_limit: config.body_limit,
             // A body the budget can never hold would be refused as busy forever.

@@ -103,6 +103,57 @@ async fn a_reused_nonce_is_refused_for_both_signatures() {
     server.stop().await;
 }
 
+/// With a nonce log, a request accepted before a restart is refused after it: its nonce is
+/// read back from the log. Only one server may use a log at a time.
+#[tokio::test]
+async fn with_a_nonce_log_a_replay_after_a_restart_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("nonces");
+    let storage = common::memory_storage();
+    let with_log = |c: &mut secrets_server::ServerConfig| c.nonce_log = Some(log.clone());
+    let first = common::start_with(storage.clone(), with_log).await;
+    let mut captured = Vec::new();
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut c = first.client(ADMIN, version).await;
+        let request = c
+            .signed_request(
+                "CreateSecret",
+                &[
+                    ("SecretName", &format!("replayed-{version:?}")),
+                    ("VersionId", "v1"),
+                    ("SecretData", "x"),
+                ],
+                &CallOptions::default(),
+            )
+            .unwrap();
+        captured.push((version, clone_request(&request)));
+        assert_eq!(c.send(request).await.unwrap().status, 200);
+    }
+    // A second server cannot take the log while the first holds it.
+    let keys = common::keys();
+    let mut config =
+        secrets_server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), keys.clone());
+    config.nonce_log = Some(log.clone());
+    match secrets_server::Server::bind(config, common::store(storage.clone(), &keys)).await {
+        Err(e @ secrets_server::ServerError::NonceLog { .. }) => {
+            assert!(e.to_string().contains("another server"), "{e}");
+        }
+        other => panic!("expected a NonceLog error, got {other:?}"),
+    }
+    first.stop().await;
+
+    let second = common::start_with(storage.clone(), with_log).await;
+    for (version, request) in captured {
+        let mut c = second.client(ADMIN, version).await;
+        let reply = c.send(request).await.unwrap();
+        assert_code(&reply, 400, "SignatureNonceUsed");
+        // New requests are served as before.
+        let fresh = c.call("ListSecrets", &[]).await.unwrap();
+        assert_eq!(fresh.status, 200, "{version:?}");
+    }
+    second.stop().await;
+}
+
 fn clone_request(r: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
     let mut copy = hyper::Request::new(r.body().clone());
     *copy.method_mut() = r.method().clone();
