@@ -54,14 +54,37 @@ type Key = (SecretName, VersionId);
 struct Entry {
     value: SecretValue,
     payload_tag: PayloadTag,
+    /// The number of this entry's slot in `order`.
+    slot: u64,
 }
 
 #[derive(Default)]
 struct Inner {
     entries: BTreeMap<Key, Entry>,
-    /// Insertion order, for eviction (oldest first). May hold keys already removed.
-    order: VecDeque<Key>,
+    /// Insertion order, for eviction (oldest first): each key with the slot number its entry
+    /// had when put. A slot whose entry is gone, or was put again since (a newer slot), is
+    /// stale: skipped when popped, and dropped whenever stale slots outnumber live ones.
+    order: VecDeque<(Key, u64)>,
+    next_slot: u64,
     bytes: usize,
+}
+
+impl Inner {
+    /// Removes `key`'s entry, if any.
+    fn remove(&mut self, key: &Key) {
+        if let Some(gone) = self.entries.remove(key) {
+            self.bytes -= gone.value.bytes().len();
+        }
+    }
+
+    /// Drops the stale slots once they outnumber the live ones, so that `order` stays within
+    /// about twice the entries however values come and go (amortized O(1) per removal).
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.entries.len() + 64 {
+            let Inner { entries, order, .. } = self;
+            order.retain(|(k, slot)| entries.get(k).is_some_and(|e| e.slot == *slot));
+        }
+    }
 }
 
 /// A bounded map of decrypted values. Evicted and forgotten values are dropped, which zeroizes
@@ -129,32 +152,34 @@ impl ValueCache {
         }
         let key = (name.clone(), version.clone());
         let mut inner = self.lock();
+        let slot = inner.next_slot;
+        inner.next_slot += 1;
         let entry = Entry {
             value: value.clone(),
             payload_tag: tag,
+            slot,
         };
         if let Some(old) = inner.entries.insert(key.clone(), entry) {
             inner.bytes -= old.value.bytes().len();
-        } else {
-            inner.order.push_back(key);
         }
+        inner.order.push_back((key, slot));
         inner.bytes += size;
         while inner.entries.len() > self.config.max_entries || inner.bytes > self.config.max_bytes {
-            let Some(oldest) = inner.order.pop_front() else {
+            let Some((oldest, slot)) = inner.order.pop_front() else {
                 break;
             };
-            if let Some(gone) = inner.entries.remove(&oldest) {
-                inner.bytes -= gone.value.bytes().len();
+            if inner.entries.get(&oldest).is_some_and(|e| e.slot == slot) {
+                inner.remove(&oldest);
             }
         }
+        inner.compact();
     }
 
     /// Drops one version's value (it was evicted from its secret).
     pub(crate) fn forget_version(&self, name: &SecretName, version: &VersionId) {
         let mut inner = self.lock();
-        if let Some(gone) = inner.entries.remove(&(name.clone(), version.clone())) {
-            inner.bytes -= gone.value.bytes().len();
-        }
+        inner.remove(&(name.clone(), version.clone()));
+        inner.compact();
     }
 
     /// Drops every value of a secret (it was deleted or purged).
@@ -172,15 +197,9 @@ impl ValueCache {
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {
-            if let Some(gone) = inner.entries.remove(&key) {
-                inner.bytes -= gone.value.bytes().len();
-            }
+            inner.remove(&key);
         }
-        if inner.order.len() > 2 * inner.entries.len() + 64 {
-            // Compact the eviction order once forgotten keys dominate it.
-            let Inner { entries, order, .. } = &mut *inner;
-            order.retain(|k| entries.contains_key(k));
-        }
+        inner.compact();
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
@@ -242,6 +261,45 @@ mod tests {
         assert!(c.get(&name("a-b"), &ver("1"), T).is_some());
         assert!(c.get(&name("b"), &ver("1"), T).is_some());
         assert_eq!(c.stats().entries, 2);
+    }
+
+    #[test]
+    fn versions_forgotten_one_by_one_do_not_pile_up_in_the_eviction_order() {
+        // A secret rotated often: each new version is read (cached), and later evicted from
+        // the secret (the 11th version), which forgets its cached value. The cache never
+        // reaches its bounds, so no put ever pops the forgotten keys off `order`.
+        let c = ValueCache::new(CacheConfig::default());
+        for i in 0..5_000 {
+            c.put(&name("a"), &ver(&format!("v{i}")), T, &value(1));
+            if i >= 10 {
+                c.forget_version(&name("a"), &ver(&format!("v{}", i - 10)));
+            }
+        }
+        let inner = c.lock();
+        assert_eq!(inner.entries.len(), 10);
+        assert!(
+            inner.order.len() <= 2 * inner.entries.len() + 64,
+            "the eviction order holds {} keys for {} cached values",
+            inner.order.len(),
+            inner.entries.len()
+        );
+    }
+
+    #[test]
+    fn a_value_cached_again_after_being_forgotten_is_evicted_by_its_new_age() {
+        let c = ValueCache::new(CacheConfig {
+            max_entries: 3,
+            max_bytes: 100,
+        });
+        c.put(&name("a"), &ver("1"), T, &value(1));
+        c.forget_version(&name("a"), &ver("1"));
+        c.put(&name("b"), &ver("1"), T, &value(1));
+        c.put(&name("a"), &ver("1"), T, &value(1)); // now younger than b
+        c.put(&name("c"), &ver("1"), T, &value(1));
+        c.put(&name("d"), &ver("1"), T, &value(1)); // one over: the oldest, b, goes
+        assert!(c.get(&name("a"), &ver("1"), T).is_some());
+        assert!(c.get(&name("b"), &ver("1"), T).is_none());
+        assert_eq!(c.stats().entries, 3);
     }
 
     #[test]
