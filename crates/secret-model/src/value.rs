@@ -172,20 +172,34 @@ impl SecretValue {
     /// Validates a value as it arrives on the wire (server, CLI): text as is, `binary` as
     /// base64. Errors: `InvalidParameter` naming `SecretData`.
     pub fn from_wire(data_type: SecretDataType, wire: &str) -> Result<Self, ValidationError> {
-        let bytes = match data_type {
-            SecretDataType::Text => SecretBytes::new(wire.as_bytes().to_vec()),
-            SecretDataType::Binary => SecretBytes::new(
+        Self::new(data_type, Self::wire_bytes(data_type, wire)?)
+    }
+
+    /// The bytes of `SecretData` as it arrives on the wire, checked for nothing else: text as
+    /// is, `binary` decoded from base64 (surrounding whitespace ignored). The decoding writes
+    /// into a buffer that is wiped if it fails part way, so invalid base64 (a line break in
+    /// wrapped output, say) leaves no copy of the bytes decoded before it.
+    ///
+    /// Errors: `InvalidParameter` naming `SecretData` for invalid base64.
+    pub fn wire_bytes(
+        data_type: SecretDataType,
+        wire: &str,
+    ) -> Result<SecretBytes, ValidationError> {
+        match data_type {
+            SecretDataType::Text => Ok(SecretBytes::new(wire.as_bytes().to_vec())),
+            SecretDataType::Binary => {
+                let mut bytes = SecretBytes::new(Vec::new());
                 base64::engine::general_purpose::STANDARD
-                    .decode(wire.trim())
+                    .decode_vec(wire.trim(), &mut bytes.0)
                     .map_err(|_| {
                         ValidationError::invalid(
                             "SecretData",
                             "is not valid base64, which SecretDataType \"binary\" requires",
                         )
-                    })?,
-            ),
-        };
-        Self::new(data_type, bytes)
+                    })?;
+                Ok(bytes)
+            }
+        }
     }
 
     /// The value as it goes on the wire: text as is, `binary` as base64. The returned string

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use secret_model::{SecretBytes, SecretDataType, Timestamp, ValidationError, WireTag};
+use secret_model::{SecretBytes, SecretDataType, SecretValue, Timestamp, ValidationError, WireTag};
 use secrets_manager::{
     CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, Error,
     GetRandomPasswordRequest, GetSecretValueRequest, ListSecretVersionIdsRequest,
@@ -111,18 +111,7 @@ fn secret_data(
     ty: Option<SecretDataType>,
 ) -> Result<SecretBytes, ValidationError> {
     let raw = params.get("SecretData").unwrap_or_default();
-    match ty.unwrap_or_default() {
-        SecretDataType::Text => Ok(SecretBytes::from(raw)),
-        SecretDataType::Binary => base64::engine::general_purpose::STANDARD
-            .decode(raw.trim())
-            .map(SecretBytes::new)
-            .map_err(|_| {
-                ValidationError::invalid(
-                    "SecretData",
-                    "is not valid base64, which SecretDataType \"binary\" requires",
-                )
-            }),
-    }
+    SecretValue::wire_bytes(ty.unwrap_or_default(), raw)
 }
 
 /// Calls `action` on `store` with `params`, returning the response as Alibaba's JSON (every
