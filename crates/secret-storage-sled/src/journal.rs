@@ -234,6 +234,18 @@ impl Journal {
     ///
     /// Errors: `Backend` if the journal failed before.
     pub(crate) fn append(&self, ops: &[Op]) -> Result<u64, StorageError> {
+        // Refused before anything is buffered: replay stops at a longer body, and would drop
+        // it and every frame after it.
+        let body_len = frame_body_len(ops);
+        if body_len > MAX_BODY {
+            return Err(StorageError::Backend {
+                message: format!(
+                    "a write of {body_len} bytes is larger than the write journal takes \
+                     ({MAX_BODY} bytes); nothing was written"
+                ),
+                retryable: false,
+            });
+        }
         let mut state = self.lock();
         state.check()?;
         let (epoch, salt, seq) = (state.epoch, state.salt, state.next_seq);
@@ -598,14 +610,21 @@ fn damaged(what: &str) -> StorageError {
     StorageError::Corrupt(format!("the write journal ({FILE_NAME}) {what}"))
 }
 
-/// Appends to `out` the frame of `ops`, with its header.
+/// The length of the body [`encode_frame`] writes for `ops`: their count, then each op's
+/// tag, key and value with their lengths.
+fn frame_body_len(ops: &[Op]) -> u64 {
+    4 + ops
+        .iter()
+        .map(|(k, v)| (1 + 4 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len())) as u64)
+        .sum::<u64>()
+}
+
+/// Appends to `out` the frame of `ops`, with its header. The body must be at most
+/// [`MAX_BODY`] bytes (so every length fits its 32 bits): [`Journal::append`] checks.
 fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, salt: u64, seq: u64) {
     let start = out.len();
-    let size: usize = ops
-        .iter()
-        .map(|(k, v)| 1 + 4 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len()))
-        .sum();
-    out.reserve(FRAME_HEADER + 4 + size);
+    let size = usize::try_from(frame_body_len(ops)).unwrap_or(usize::MAX);
+    out.reserve(FRAME_HEADER + size);
     out.resize(start + FRAME_HEADER, 0);
     out.extend_from_slice(&len32(ops.len()).to_be_bytes());
     for (key, value) in ops {
@@ -627,7 +646,7 @@ fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, salt: u64, seq: u64) 
 }
 
 fn len32(n: usize) -> u32 {
-    // Keys and values are bounded by the model's limits (kilobytes), far below 4 GiB.
+    // Every length is within a body of at most MAX_BODY (1 GiB), checked by `append`.
     u32::try_from(n).expect("a journal field is shorter than 4 GiB")
 }
 
@@ -779,6 +798,39 @@ mod tests {
         assert!(
             matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("format 2"))
         );
+    }
+
+    /// A frame replay would not believe (a body over `MAX_BODY`) is refused before it is
+    /// written, so it can never be acknowledged and then dropped on open with every frame
+    /// after it; the journal takes writes after it as before.
+    #[test]
+    fn a_frame_larger_than_replay_takes_is_refused_and_the_journal_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let inside = journal.enter();
+        // Zeroed allocations are not touched until written: this costs no memory.
+        let huge = vec![0u8; MAX_BODY as usize];
+        let refused = journal.append(&[(huge, None)]);
+        assert!(
+            matches!(&refused, Err(StorageError::Backend { retryable: false, message })
+                if message.contains("larger than the write journal takes")),
+            "{refused:?}"
+        );
+        let end = journal.append(&ops()).unwrap();
+        journal.wait_durable(end).unwrap();
+        drop(inside);
+        drop(journal);
+        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        assert_eq!(recovered.frames, 1);
+    }
+
+    #[test]
+    fn frame_body_len_is_what_encode_frame_writes() {
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, &ops(), 1, 2, 3);
+        assert_eq!(frame_body_len(&ops()), (frame.len() - FRAME_HEADER) as u64);
+        assert_eq!(frame_body_len(&[]), 4);
     }
 
     #[test]
