@@ -8,7 +8,6 @@ use secret_storage::testkit::{sample_record, secret_name, version_id};
 use secret_storage::{MemoryStorage, Storage, Update};
 use secret_storage_sled::{SledOptions, SledStorage};
 
-
 #[derive(Clone, Debug)]
 enum Step {
     Write {
