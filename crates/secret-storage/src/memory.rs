@@ -43,6 +43,19 @@ impl Stored {
             self.payloads.remove(i);
         }
     }
+
+    /// Puts `put` (replacing payloads of the same version id), then removes `delete`, and
+    /// leaves no spare capacity.
+    fn apply(&mut self, put: &[(VersionId, std::borrow::Cow<'_, [u8]>)], delete: &[VersionId]) {
+        self.payloads.reserve_exact(put.len());
+        for (id, payload) in put {
+            self.put(id, payload);
+        }
+        for id in delete {
+            self.remove(id);
+        }
+        self.payloads.shrink_to_fit();
+    }
 }
 
 /// A backend that keeps everything in memory, behind one mutex; nothing survives the process.
@@ -123,41 +136,41 @@ impl Storage for MemoryStorage {
         f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
         let mut secrets = self.lock();
-        let current = secrets
-            .get_key_value(name)
-            .map(|(name, stored)| stored.record.to_record(name))
-            .transpose()?;
-        match f(current.as_ref()).for_secret(name)? {
-            Update::Keep => {}
-            Update::Delete => {
-                secrets.remove(name);
-            }
-            Update::Write {
-                record,
-                put_payloads,
-                delete_payloads,
-            } => {
-                let (name, record) = CompactRecord::new(record);
-                let stored = match secrets.entry(name) {
-                    Entry::Occupied(entry) => {
-                        let stored = entry.into_mut();
-                        stored.record = record;
-                        stored
+        // One walk of the map: the entry is found once, read, and written through. Its key is
+        // a clone of `name` (which `for_secret` holds the record's name to).
+        match secrets.entry(name.clone()) {
+            Entry::Occupied(mut entry) => {
+                let current = entry.get().record.to_record(entry.key())?;
+                match f(Some(&current)).for_secret(name)? {
+                    Update::Keep => {}
+                    Update::Delete => {
+                        entry.remove();
                     }
-                    Entry::Vacant(entry) => entry.insert(Stored {
+                    Update::Write {
                         record,
-                        payloads: Vec::new(),
-                    }),
-                };
-                stored.payloads.reserve_exact(put_payloads.len());
-                for (id, payload) in &put_payloads {
-                    stored.put(id, payload);
+                        put_payloads,
+                        delete_payloads,
+                    } => {
+                        let stored = entry.get_mut();
+                        stored.record = CompactRecord::new(record).1;
+                        stored.apply(&put_payloads, &delete_payloads);
+                    }
                 }
-                for id in &delete_payloads {
-                    stored.remove(id);
-                }
-                stored.payloads.shrink_to_fit();
             }
+            Entry::Vacant(entry) => match f(None).for_secret(name)? {
+                Update::Keep | Update::Delete => {}
+                Update::Write {
+                    record,
+                    put_payloads,
+                    delete_payloads,
+                } => {
+                    let stored = entry.insert(Stored {
+                        record: CompactRecord::new(record).1,
+                        payloads: Vec::new(),
+                    });
+                    stored.apply(&put_payloads, &delete_payloads);
+                }
+            },
         }
         Ok(())
     }
