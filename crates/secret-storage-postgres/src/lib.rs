@@ -11,6 +11,8 @@
 //! - [`PostgresKeyring`]: a [`secret_crypto::KeyringStore`] in the same database, so every
 //!   instance's `LocalKms` shares the same master keys; [`SharedKeyringKms`] wraps a
 //!   `LocalKms` on it and reloads the keyring when another instance changed it.
+//! - [`NonceTable`]: the nonces of signed requests, so that servers sharing the store refuse
+//!   each other's replays.
 //! - The schema is created or migrated on open ([`SCHEMA_VERSION`]), safely when instances
 //!   start at once; a schema from a newer release is refused.
 //!
@@ -40,6 +42,7 @@
 mod config;
 mod error;
 mod keyring;
+mod nonces;
 mod pool;
 mod schema;
 mod shared_kms;
@@ -55,6 +58,7 @@ use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_recor
 
 pub use config::{DEFAULT_SCHEMA, PostgresConfig};
 pub use keyring::{DEFAULT_KEYRING, PostgresKeyring};
+pub use nonces::NonceTable;
 pub use schema::SCHEMA_VERSION;
 pub use shared_kms::SharedKeyringKms;
 
@@ -134,6 +138,12 @@ impl PostgresStorage {
     /// The keyring called `name` in this store's schema, sharing its connection pool.
     pub fn keyring(&self, name: &str) -> PostgresKeyring {
         PostgresKeyring::new(self.clone(), name)
+    }
+
+    /// The table of request nonces in this store's schema, sharing its connection pool: the
+    /// replay guard that servers on one store share.
+    pub fn nonce_table(&self) -> NonceTable {
+        NonceTable::new(self.clone())
     }
 }
 

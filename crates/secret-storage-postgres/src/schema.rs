@@ -10,7 +10,7 @@ use secret_storage::StorageError;
 use crate::error::Failed;
 
 /// The schema version this release creates and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -51,6 +51,17 @@ const MIGRATIONS: &[&str] = &[
         updated_at timestamptz NOT NULL DEFAULT now()
     );
     "#,
+    // 1 → 2: the nonces of signed requests servers on this store accepted (`NonceTable`),
+    // by digest, with the unix second each may be forgotten at.
+    r#"
+    CREATE TABLE request_nonces (
+        access_key bigint NOT NULL,
+        nonce bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (access_key, nonce)
+    );
+    CREATE INDEX request_nonces_expires_at ON request_nonces (expires_at);
+    "#,
 ];
 
 /// A 64-bit key for PostgreSQL's advisory locks: FNV-1a over the parts, each followed by a
@@ -88,13 +99,21 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i32, Failed> 
     // The session's search path named the schema before it existed; setting it again makes
     // PostgreSQL resolve it now (it reverts at commit to the same value).
     tx.batch_execute(&format!("SET LOCAL search_path TO \"{schema}\""))?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (
-            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-            version integer NOT NULL,
-            migrated_at timestamptz NOT NULL DEFAULT now()
-        )",
-    )?;
+    // Looked up before it is created, so that a role without `CREATE` on the schema opens a
+    // store that is already at this release's version (`CREATE TABLE IF NOT EXISTS` needs the
+    // privilege even when the table exists).
+    let versioned = tx
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+        .try_get::<_, bool>(0)?;
+    if !versioned {
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                version integer NOT NULL,
+                migrated_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )?;
+    }
     let found: i32 = match tx.query_opt("SELECT version FROM schema_version", &[])? {
         Some(row) => row.try_get(0)?,
         None => 0,

@@ -45,6 +45,8 @@ pub(crate) struct Statements {
     pub(crate) keyring_insert: Statement,
     /// `$1` keyring name, `$2` blob, `$3` generation expected → the new generation.
     pub(crate) keyring_update: Statement,
+    /// `$1` now: deletes the request nonces expired by then.
+    pub(crate) nonce_sweep: Statement,
 }
 
 impl Statements {
@@ -97,6 +99,7 @@ impl Statements {
                 "UPDATE keyrings SET blob = $2, generation = generation + 1, updated_at = now() \
                  WHERE name = $1 AND generation = $3 RETURNING generation",
             )?,
+            nonce_sweep: client.prepare("DELETE FROM request_nonces WHERE expires_at <= $1")?,
         })
     }
 }

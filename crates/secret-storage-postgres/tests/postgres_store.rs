@@ -186,6 +186,48 @@ fn a_column_of_another_type_is_a_permanent_error() {
     drop(store);
 }
 
+/// The privileges `docs/operations.md` lists are enough to open an existing store and use
+/// every part of it: no `CREATE` on the schema once it is at this release's version.
+#[test]
+fn a_role_with_the_documented_privileges_opens_and_uses_an_existing_store() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let schema = store.store.schema().to_owned();
+    let role = format!("app_{}", std::process::id());
+    let mut admin = raw_client(&url);
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+             GRANT USAGE ON SCHEMA \"{schema}\" TO {role}; \
+             GRANT SELECT ON \"{schema}\".schema_version TO {role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON \"{schema}\".secrets, \
+                 \"{schema}\".secret_payloads, \"{schema}\".secret_versions, \
+                 \"{schema}\".secret_stages, \"{schema}\".keyrings, \
+                 \"{schema}\".request_nonces TO {role};"
+        ))
+        .unwrap();
+    let as_app = url.replacen("postgres@", &format!("{role}@"), 1);
+    let opened = PostgresStorage::open(&PostgresConfig::new(&as_app).schema(&schema));
+    let app = opened.unwrap_or_else(|e| panic!("opening as {role}: {e}"));
+    write_sample(&app, "by-app");
+    let record = sample_record("by-app", &["v1"]);
+    app.update(&secret_name("by-app"), &mut |_| Update::Write {
+        record: record.clone(),
+        put_payloads: vec![],
+        delete_payloads: vec![],
+    })
+    .unwrap();
+    assert!(app.read(&secret_name("by-app")).unwrap().is_some());
+    app.update(&secret_name("by-app"), &mut |_| Update::Delete)
+        .unwrap();
+    assert!(app.nonce_table().record(1, 1, 10, 0).unwrap());
+    drop(app);
+    admin
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .unwrap();
+    drop(store);
+}
+
 #[test]
 fn a_create_racing_past_the_name_lock_is_retried_and_sees_the_winner() {
     let Some(url) = url_or_skip() else { return };

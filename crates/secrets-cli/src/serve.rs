@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Arg, ArgMatches, Command, value_parser};
 use secret_model::StoreLocation;
-use secrets_server::{AccessKeys, ServerConfig, TlsFiles};
+use secrets_server::{AccessKeys, ServerConfig, SharedNonces, TlsFiles};
 use serde_json::{Value, json};
 
 use crate::output::Failure;
@@ -88,10 +88,22 @@ pub(crate) fn command() -> Command {
                 .value_name("DIR")
                 .help(
                     "where accepted request nonces are written, so that a restarted server \
-                     still refuses replays (default: the store directory's nonces/; none for \
-                     a PostgreSQL store: give one per server)",
+                     still refuses replays (default: the store directory's nonces/; a \
+                     PostgreSQL store needs none: its servers share the store's nonce table)",
                 ),
         )
+}
+
+/// The store's PostgreSQL nonce table as the server's shared replay guard.
+#[derive(Debug)]
+struct PostgresNonces(secret_storage_postgres::NonceTable);
+
+impl SharedNonces for PostgresNonces {
+    fn record(&self, key: u64, nonce: u64, expires_at: i64, now: i64) -> Result<bool, String> {
+        self.0
+            .record(key, nonce, expires_at, now)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Opens the store and serves it until SIGINT or SIGTERM.
@@ -132,18 +144,17 @@ pub(crate) fn run(
             key: PathBuf::from(key),
         });
     }
+    // A store directory keeps a nonce log beside the data; a PostgreSQL store shares its
+    // nonce table between every server on it (and needs no log for restarts).
     config.nonce_log = match (args.get_one::<String>("nonce-log"), place) {
         (Some(dir), _) => Some(PathBuf::from(dir)),
         (None, store::Place::Dir(dir)) => Some(dir.join("nonces")),
-        (None, store::Place::Postgres(_)) => {
-            eprintln!(
-                "secrets: notice: no --nonce-log: nonces are kept in memory only, so a request \
-                 captured before a restart of this server can be replayed once after it"
-            );
-            None
-        }
+        (None, store::Place::Postgres(_)) => None,
     };
     let opened = store::open_with(place, root_key_file, location, keys)?;
+    config.shared_nonces = opened
+        .nonces
+        .map(|table| Arc::new(PostgresNonces(table)) as Arc<dyn SharedNonces>);
     let mut bound = listen;
     secrets_server::run(config, opened.manager, |addr, tls| {
         bound = addr;

@@ -129,6 +129,8 @@ impl KeyAdmin {
 pub(crate) struct OpenStore {
     pub(crate) manager: SecretsManager,
     pub(crate) kms: KeyAdmin,
+    /// The store's table of request nonces, on PostgreSQL (`secrets serve` shares it).
+    pub(crate) nonces: Option<secret_storage_postgres::NonceTable>,
 }
 
 /// Opens (creating on first use) the store at `place`.
@@ -147,9 +149,20 @@ pub(crate) fn open_with(
     location: StoreLocation,
     authorizer: Arc<dyn Authorizer>,
 ) -> Result<OpenStore, Failure> {
-    let (storage, kms): (Arc<dyn secret_storage::Storage>, KeyAdmin) = match place {
-        Place::Dir(dir) => open_dir(dir, root_key_file)?,
-        Place::Postgres(url) => open_postgres(url, root_key_file)?,
+    let (storage, kms, nonces): (Arc<dyn secret_storage::Storage>, KeyAdmin, _) = match place {
+        Place::Dir(dir) => {
+            let (storage, kms) = open_dir(dir, root_key_file)?;
+            (storage, kms, None)
+        }
+        Place::Postgres(url) => {
+            let (storage, kms) = open_postgres(url, root_key_file)?;
+            let nonces = storage.nonce_table();
+            (
+                Arc::new(storage) as Arc<dyn secret_storage::Storage>,
+                kms,
+                Some(nonces),
+            )
+        }
     };
     let manager = match &kms {
         KeyAdmin::Local(k) => SecretsManager::builder(storage, k.clone()),
@@ -159,7 +172,11 @@ pub(crate) fn open_with(
     .authorizer(authorizer)
     .accept_unsealed_records(accept_unsealed_records())
     .build();
-    Ok(OpenStore { manager, kms })
+    Ok(OpenStore {
+        manager,
+        kms,
+        nonces,
+    })
 }
 
 /// Whether `$SECRETS_ACCEPT_UNSEALED_RECORDS` asks to read records written before records were
@@ -209,7 +226,7 @@ pub(crate) fn open_sled(dir: &Path) -> Result<SledStorage, Failure> {
 fn open_postgres(
     url: &str,
     root_key_file: Option<&String>,
-) -> Result<(Arc<dyn secret_storage::Storage>, KeyAdmin), Failure> {
+) -> Result<(PostgresStorage, KeyAdmin), Failure> {
     let storage = open_postgres_storage(url)?;
     let root_file = root_key_file.cloned();
     if root_file.is_none() && std::env::var_os("SECRETS_ROOT_KEY").is_none_or(|v| v.is_empty()) {
@@ -222,7 +239,7 @@ fn open_postgres(
         None => RootKey::from_env("SECRETS_ROOT_KEY"),
     })
     .map_err(|e| Failure::internal(format!("cannot open the keyring in PostgreSQL: {e}")))?;
-    Ok((Arc::new(storage), KeyAdmin::Shared(Arc::new(kms))))
+    Ok((storage, KeyAdmin::Shared(Arc::new(kms))))
 }
 
 /// The name of the keyring every `secrets` process on a PostgreSQL store shares.

@@ -918,17 +918,23 @@ fn postgres_url() -> Option<String> {
     }
 }
 
-#[test]
-fn store_postgres_runs_the_same_commands_across_processes() {
+/// A root key file (0600) in `dir`, and the `--store` URL of a schema of this process's own
+/// (`TAG_<pid>`) in the test database at `url`.
+fn postgres_store(dir: &Path, url: &str, tag: &str) -> (String, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    let Some(url) = postgres_url() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("root.key");
+    let key = dir.join("root.key");
     std::fs::write(&key, "ab".repeat(32)).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let schema = format!("cli_{}", std::process::id());
     let sep = if url.contains('?') { '&' } else { '?' };
-    let store = format!("{url}{sep}schema={schema}");
+    let store = format!("{url}{sep}schema={tag}_{}", std::process::id());
+    (store, key)
+}
+
+#[test]
+fn store_postgres_runs_the_same_commands_across_processes() {
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = postgres_store(dir.path(), &url, "cli");
     let base = [
         "--store",
         store.as_str(),
@@ -1342,6 +1348,12 @@ fn serve_keeps_a_nonce_log_beside_the_store() {
 /// Starts `secrets serve` on the store `dir/store` with one access key (`ak`, allowed
 /// everything) and `flags`; returns it once it listens, with its address.
 fn serve(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
+    let store = dir.join("store");
+    serve_with(dir, &["--store-dir", store.to_str().unwrap()], flags)
+}
+
+/// [`serve`] with `global` flags (the store) instead of `--store-dir dir/store`.
+fn serve_with(dir: &Path, global: &[&str], flags: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
 
     let keys = dir.join("access-keys.json");
@@ -1353,8 +1365,7 @@ fn serve(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
     .unwrap();
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_secrets"))
-        .arg("--store-dir")
-        .arg(dir.join("store"))
+        .args(global)
         .args(["serve", "--listen", "127.0.0.1:0", "--access-keys"])
         .arg(&keys)
         .args(flags)
@@ -1375,6 +1386,78 @@ fn serve(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
     });
     let addr = listening["Listening"].as_str().unwrap().to_owned();
     (child, addr)
+}
+
+/// A V1-signed `ListSecrets` GET by access key `ak` (secret `sk`), as raw HTTP/1.1 bytes.
+fn signed_list_secrets(nonce: &str) -> Vec<u8> {
+    use secrets_server::signature::{percent_encode, v1};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let time = secret_model::Timestamp::from_unix(now as i64).to_string();
+    let mut params = vec![
+        ("AccessKeyId", "ak"),
+        ("Action", "ListSecrets"),
+        ("Format", "JSON"),
+        ("SignatureMethod", v1::METHOD),
+        ("SignatureNonce", nonce),
+        ("SignatureVersion", v1::VERSION),
+        ("Timestamp", time.as_str()),
+        ("Version", "2016-01-20"),
+    ];
+    let signature = v1::sign("sk", &v1::string_to_sign("GET", params.iter().copied()));
+    params.push(("Signature", &signature));
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect();
+    format!(
+        "GET /?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        query.join("&")
+    )
+    .into_bytes()
+}
+
+/// Sends raw request bytes to `addr`; returns the status line and the body.
+fn send_raw(addr: &str, request: &[u8]) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+/// Two `secrets serve` on one PostgreSQL store share its nonce table: a request one accepted
+/// is refused by the other as a replay, and by a server started again.
+#[test]
+fn servers_on_one_postgres_store_refuse_each_others_replays() {
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = postgres_store(dir.path(), &url, "cli_replay");
+    let global = ["--store", &store, "--root-key-file", key.to_str().unwrap()];
+    let (mut one, one_addr) = serve_with(dir.path(), &global, &[]);
+    let (mut two, two_addr) = serve_with(dir.path(), &global, &[]);
+    let request = signed_list_secrets("cli-replay-nonce-1");
+    let first = send_raw(&one_addr, &request);
+    let replayed = send_raw(&two_addr, &request);
+    let again = send_raw(&one_addr, &signed_list_secrets("cli-replay-nonce-2"));
+    stop(&mut one);
+    let (mut restarted, restarted_addr) = serve_with(dir.path(), &global, &[]);
+    let after_restart = send_raw(&restarted_addr, &request);
+    stop(&mut restarted);
+    stop(&mut two);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    for refused in [&replayed, &after_restart] {
+        assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+        assert!(refused.contains("SignatureNonceUsed"), "{refused}");
+    }
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    assert!(
+        !dir.path().join("store").exists(),
+        "a PostgreSQL store keeps no nonce log on disk"
+    );
 }
 
 /// Stops a child process (SIGKILL) and reaps it.

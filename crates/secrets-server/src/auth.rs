@@ -45,6 +45,22 @@ pub(crate) struct SignedParts<'a> {
 pub(crate) struct Authenticated {
     pub(crate) access_key_id: String,
     pub(crate) action: String,
+    /// The nonce as this server's guard recorded it, for a guard shared with other servers
+    /// ([`crate::SharedNonces`]) to check too.
+    pub(crate) nonce: NonceSeen,
+}
+
+/// A nonce accepted by this server's guard, by digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NonceSeen {
+    /// The digest of the access key id.
+    pub(crate) key: u64,
+    /// The digest of (access key id, nonce).
+    pub(crate) id: u64,
+    /// The unix second from which it may be forgotten.
+    pub(crate) expires_at: i64,
+    /// The server's unix time when it was accepted.
+    pub(crate) now: i64,
 }
 
 /// Verifies signatures against the access keys and remembers nonces.
@@ -215,7 +231,7 @@ impl Authenticator {
             ));
         }
         // The nonce as signed: the canonical request trims its value the same way.
-        self.check_nonce(auth.access_key_id, nonce.trim_ascii(), time)?;
+        let nonce = self.check_nonce(auth.access_key_id, nonce.trim_ascii(), time)?;
 
         // The header is how V3 names it; a Version parameter, if also given, must agree.
         let version = header_text(req.headers, "x-acs-version")
@@ -241,6 +257,7 @@ impl Authenticator {
         Ok(Authenticated {
             access_key_id: auth.access_key_id.to_owned(),
             action,
+            nonce,
         })
     }
 
@@ -271,11 +288,12 @@ impl Authenticator {
                 &string_to_sign,
             ));
         }
-        self.check_nonce(access_key_id, nonce, time)?;
+        let nonce = self.check_nonce(access_key_id, nonce, time)?;
         check_version("Version", required("Version")?)?;
         Ok(Authenticated {
             access_key_id: access_key_id.to_owned(),
             action: required("Action")?.to_owned(),
+            nonce,
         })
     }
 
@@ -302,7 +320,12 @@ impl Authenticator {
     /// Remembers the nonce for the window's length after the server saw it, or until the
     /// request's time leaves the window if that is later (a time ahead of the server's clock);
     /// refuses a repeat meanwhile.
-    fn check_nonce(&self, access_key_id: &str, nonce: &str, time: i64) -> Result<(), Rejection> {
+    fn check_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        time: i64,
+    ) -> Result<NonceSeen, Rejection> {
         // Visible ASCII only: a nonce is remembered byte for byte, so nothing may make two
         // spellings of one nonce.
         if nonce.is_empty()
@@ -347,7 +370,12 @@ impl Authenticator {
                 Rejection::nonce_log_failed()
             })?;
         }
-        Ok(())
+        Ok(NonceSeen {
+            key: guard.key,
+            id,
+            expires_at,
+            now,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrets_manager::{Clock, SystemClock};
 
 use crate::access_keys::AccessKeys;
+use crate::shared_nonces::SharedNonces;
 
 /// The default request-body limit: 1 MiB (a secret value is at most 30 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -75,6 +76,11 @@ pub struct ServerConfig {
     /// may use a directory; it holds at most the nonces of about two windows (24 bytes each).
     /// Written without a sync: the log survives the process dying, not the machine.
     pub nonce_log: Option<PathBuf>,
+    /// A replay guard shared with the other servers on the same store, asked after this
+    /// server's own for every request, so that a request one server accepted is refused by
+    /// all ([`SharedNonces`]). `None` (the default): each server refuses only replays of what
+    /// it accepted itself.
+    pub shared_nonces: Option<Arc<dyn SharedNonces>>,
     /// The server's clock, for timestamp checks (injectable for tests).
     pub clock: Arc<dyn Clock>,
     /// The `HostId` of error bodies. `None` (the default): the bound address.
@@ -110,6 +116,7 @@ impl ServerConfig {
             max_clock_skew: Duration::from_secs(15 * 60),
             nonce_capacity: DEFAULT_NONCE_CAPACITY,
             nonce_log: None,
+            shared_nonces: None,
             clock: Arc::new(SystemClock),
             host_id: None,
             shutdown_grace: Duration::from_secs(30),
@@ -133,6 +140,7 @@ impl fmt::Debug for ServerConfig {
             .field("max_clock_skew", &self.max_clock_skew)
             .field("nonce_capacity", &self.nonce_capacity)
             .field("nonce_log", &self.nonce_log)
+            .field("shared_nonces", &self.shared_nonces)
             .field("host_id", &self.host_id)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("read_threads", &self.read_threads)

@@ -72,6 +72,7 @@ mod policy;
 mod pools;
 mod server;
 mod service;
+mod shared_nonces;
 pub mod signature;
 mod stall;
 mod tls;
@@ -84,3 +85,4 @@ pub use config::{
 pub use error::ServerError;
 pub use policy::{Policy, PolicyError};
 pub use server::{Server, run, serve, shutdown_signal};
+pub use shared_nonces::SharedNonces;

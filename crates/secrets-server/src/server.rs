@@ -80,6 +80,7 @@ impl Server {
             body_timeout: config.read_timeout,
             host_id: config.host_id.unwrap_or_else(|| local_addr.to_string()),
             pools: Pools::new(config.read_threads).map_err(ServerError::Runtime)?,
+            shared_nonces: config.shared_nonces,
         });
         Ok(Server {
             listener,

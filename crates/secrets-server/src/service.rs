@@ -17,6 +17,7 @@ use crate::body::{self, BodyBudget, BodyError};
 use crate::error::Rejection;
 use crate::form;
 use crate::pools::Pools;
+use crate::shared_nonces::SharedNonces;
 
 /// The `Content-Type` of every response.
 const JSON: &str = "application/json;charset=utf-8";
@@ -30,6 +31,7 @@ pub(crate) struct State {
     pub(crate) body_timeout: Duration,
     pub(crate) host_id: String,
     pub(crate) pools: Pools,
+    pub(crate) shared_nonces: Option<Arc<dyn SharedNonces>>,
 }
 
 /// What the log line says about a request, filled in as it is learned.
@@ -161,17 +163,30 @@ async fn process(
         .for_principal(Principal::new(who.access_key_id))
         .with_request_id(request_id);
     let action = who.action;
+    let nonce = who.nonce;
+    let shared = state.shared_nonces.clone();
     let outcome = state
         .pools
         .run(crate::pools::is_read(&action), move || {
+            // On this blocking thread, as the shared guard may wait on a database.
+            if let Some(shared) = shared {
+                match shared.record(nonce.key, nonce.id, nonce.expires_at, nonce.now) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Rejection::nonce_used()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the shared replay guard failed");
+                        return Err(Rejection::nonce_log_failed());
+                    }
+                }
+            }
             let value = secrets_wire::call(&store, &action, &params)?;
-            Ok::<_, secrets_wire::CallError>(Success {
+            Ok::<_, Rejection>(Success {
                 body: value.to_string().into_bytes(),
             })
         })
         .await;
     match outcome {
-        Ok(result) => result.map_err(Rejection::from),
+        Ok(result) => result,
         Err(e) => {
             tracing::error!(error = %e, "an operation panicked or was cancelled");
             Err(Rejection::internal())

@@ -115,17 +115,7 @@ async fn with_a_nonce_log_a_replay_after_a_restart_is_refused() {
     let mut captured = Vec::new();
     for version in [SignatureVersion::V3, SignatureVersion::V1] {
         let mut c = first.client(ADMIN, version).await;
-        let request = c
-            .signed_request(
-                "CreateSecret",
-                &[
-                    ("SecretName", &format!("replayed-{version:?}")),
-                    ("VersionId", "v1"),
-                    ("SecretData", "x"),
-                ],
-                &CallOptions::default(),
-            )
-            .unwrap();
+        let request = signed_create(&c, &format!("replayed-{version:?}"));
         captured.push((version, clone_request(&request)));
         assert_eq!(c.send(request).await.unwrap().status, 200);
     }
@@ -152,6 +142,91 @@ async fn with_a_nonce_log_a_replay_after_a_restart_is_refused() {
         assert_eq!(fresh.status, 200, "{version:?}");
     }
     second.stop().await;
+}
+
+/// A shared replay guard in memory, standing in for a database; `broken` makes it fail.
+#[derive(Debug, Default)]
+struct MemoryNonces {
+    seen: std::sync::Mutex<std::collections::HashMap<(u64, u64), i64>>,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl secrets_server::SharedNonces for MemoryNonces {
+    fn record(&self, key: u64, nonce: u64, expires_at: i64, now: i64) -> Result<bool, String> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("the database is down".into());
+        }
+        let mut seen = self.seen.lock().unwrap();
+        match seen.get(&(key, nonce)) {
+            Some(&until) if until > now => Ok(false),
+            _ => {
+                seen.insert((key, nonce), expires_at);
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// With a shared replay guard, a request one server accepted is refused by another; when the
+/// guard cannot record a nonce, the request is refused (503) and its operation does not run.
+#[tokio::test]
+async fn a_shared_replay_guard_refuses_a_replay_on_another_server() {
+    let shared = std::sync::Arc::new(MemoryNonces::default());
+    let storage = common::memory_storage();
+    let with_shared = |c: &mut secrets_server::ServerConfig| {
+        c.shared_nonces = Some(shared.clone());
+    };
+    let one = common::start_with(storage.clone(), with_shared).await;
+    let two = common::start_with(storage.clone(), with_shared).await;
+    for version in [SignatureVersion::V3, SignatureVersion::V1] {
+        let mut first = one.client(ADMIN, version).await;
+        let request = signed_create(&first, &format!("shared-{version:?}"));
+        let copy = clone_request(&request);
+        assert_eq!(first.send(request).await.unwrap().status, 200);
+        let mut second = two.client(ADMIN, version).await;
+        assert_code(&second.send(copy).await.unwrap(), 400, "SignatureNonceUsed");
+        assert_eq!(second.call("ListSecrets", &[]).await.unwrap().status, 200);
+    }
+    shared
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut c = one.client(ADMIN, SignatureVersion::V3).await;
+    let refused = c
+        .call(
+            "CreateSecret",
+            &[
+                ("SecretName", "unguarded"),
+                ("VersionId", "v1"),
+                ("SecretData", "x"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_code(&refused, 503, "ServiceUnavailableTemporary");
+    shared
+        .broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let described = c
+        .call("DescribeSecret", &[("SecretName", "unguarded")])
+        .await
+        .unwrap();
+    assert_code(&described, 404, "Forbidden.ResourceNotFound");
+    one.stop().await;
+    two.stop().await;
+}
+
+/// A signed CreateSecret of `name` (version `v1`, value `x`), to send and then replay.
+fn signed_create(c: &Client, name: &str) -> hyper::Request<Full<Bytes>> {
+    c.signed_request(
+        "CreateSecret",
+        &[
+            ("SecretName", name),
+            ("VersionId", "v1"),
+            ("SecretData", "x"),
+        ],
+        &CallOptions::default(),
+    )
+    .unwrap()
 }
 
 fn clone_request(r: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
