@@ -112,15 +112,14 @@ impl Authenticator {
         let log = match nonce_log {
             None => None,
             Some(dir) => {
-                // A segment is written to for one window, so at most about two windows of
-                // segments are kept.
+                // A nonce is remembered for the window after it was seen, as configured now.
                 let (log, entries) = NonceLog::open(dir, clock.now().unix(), skew_secs)?;
                 let by_key: HashMap<u64, &NonceCache> =
                     nonces.values().map(|g| (g.key, &g.cache)).collect();
                 // Entries of keys no longer in the file can never be checked again.
                 for entry in entries {
                     if let Some(cache) = by_key.get(&entry.key) {
-                        cache.restore(entry.id, entry.expires_at);
+                        cache.restore(entry.id, entry.seen_at.saturating_add(skew_secs));
                     }
                 }
                 Some(log)
@@ -342,7 +341,8 @@ impl Authenticator {
         let Some(guard) = self.nonces.get(access_key_id) else {
             return Err(Rejection::access_key_not_found());
         };
-        let expires_at = time.max(now) + self.skew;
+        let seen_at = time.max(now);
+        let expires_at = seen_at + self.skew;
         let id = digest_of(access_key_id, nonce);
         let mut check = guard.cache.check_and_insert_digest(id, expires_at, now);
         if check == NonceCheck::Full {
@@ -362,7 +362,7 @@ impl Authenticator {
             let entry = Entry {
                 key: guard.key,
                 id,
-                expires_at,
+                seen_at,
             };
             // Refused unless logged: a restarted server would not know to refuse its replay.
             log.append(entry, now).map_err(|e| {

@@ -7,7 +7,7 @@
 //! never early, and costs about 10–20 bytes. A false "used" needs two digests of the window to
 //! collide: with 16 million nonces remembered, about one request in 10^12.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -59,12 +59,12 @@ impl Budget {
 
 type DigestSet = HashSet<u64, BuildHasherDefault<DigestHasher>>;
 
-/// One shard: buckets for consecutive minutes of expiry, the oldest first.
+/// One shard: a bucket for each minute of expiry that has nonces, the oldest first. Only
+/// minutes in use have a bucket, so an expiry far from the others (one restored from the log
+/// of a run whose clock was ahead, say) costs one bucket, not one per minute in between.
 #[derive(Default)]
 struct Shard {
-    /// The minute (unix seconds / 60) of `buckets[0]`.
-    first: i64,
-    buckets: VecDeque<DigestSet>,
+    buckets: BTreeMap<i64, DigestSet>,
     len: usize,
 }
 
@@ -73,36 +73,24 @@ impl Shard {
     /// went with them.
     fn evict(&mut self, now: i64) -> usize {
         let mut dropped = 0;
-        while !self.buckets.is_empty() && (self.first + 1) * BUCKET_SECS <= now {
-            if let Some(bucket) = self.buckets.pop_front() {
-                self.len -= bucket.len();
-                dropped += bucket.len();
+        while let Some(oldest) = self.buckets.first_entry() {
+            if oldest.key().saturating_add(1).saturating_mul(BUCKET_SECS) > now {
+                break;
             }
-            self.first += 1;
+            let bucket = oldest.remove();
+            self.len -= bucket.len();
+            dropped += bucket.len();
         }
         dropped
     }
 
     fn contains(&self, id: u64) -> bool {
-        self.buckets.iter().any(|b| b.contains(&id))
+        self.buckets.values().any(|b| b.contains(&id))
     }
 
     fn insert(&mut self, id: u64, expires_at: i64) {
         let minute = expires_at.div_euclid(BUCKET_SECS);
-        if self.buckets.is_empty() {
-            self.first = minute;
-        }
-        // Expiries lie within twice the clock-skew window of now, so these loops add at most
-        // a few dozen buckets.
-        while minute < self.first {
-            self.buckets.push_front(DigestSet::default());
-            self.first -= 1;
-        }
-        let index = usize::try_from(minute - self.first).unwrap_or(usize::MAX);
-        while self.buckets.len() <= index {
-            self.buckets.push_back(DigestSet::default());
-        }
-        if self.buckets[index].insert(id) {
+        if self.buckets.entry(minute).or_default().insert(id) {
             self.len += 1;
         }
     }
@@ -224,6 +212,32 @@ pub(crate) fn digest_of(access_key_id: &str, nonce: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log written while the clock was a month ahead, read back after it was corrected:
+    /// the far expiry costs one bucket, not one per minute in between (which every request
+    /// in the shard would also scan).
+    #[test]
+    fn a_restored_far_future_expiry_costs_one_bucket() {
+        let now = 1_000_000;
+        let cache = NonceCache::new(100, Budget::new(100));
+        let id = digest_of("ak", "from-the-future");
+        cache.restore(id, now + 30 * 24 * 3600 + 900);
+        // A request now, in the same shard.
+        let other = (0..)
+            .map(|n: u64| digest_of("ak", &n.to_string()))
+            .find(|d| d >> 60 == id >> 60 && *d != id)
+            .unwrap();
+        assert_eq!(
+            cache.check_and_insert_digest(other, now + 900, now),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert_digest(id, now + 900, now),
+            NonceCheck::Used
+        );
+        let shard = cache.shards[(id >> 60) as usize % SHARDS].lock().unwrap();
+        assert_eq!(shard.buckets.len(), 2);
+    }
 
     #[test]
     fn a_nonce_is_refused_until_its_minute_of_expiry_has_passed() {

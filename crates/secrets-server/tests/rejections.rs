@@ -144,6 +144,70 @@ async fn with_a_nonce_log_a_replay_after_a_restart_is_refused() {
     second.stop().await;
 }
 
+/// Sends a ListSecrets signed now with `nonce` to a server with the nonce log `log` and a
+/// window of `window_before` seconds, stops it, and returns the answer to the same request
+/// sent `later` seconds after it to a server started again on the log with `window_after`.
+async fn replayed_after_a_restart(
+    log: &std::path::Path,
+    (window_before, window_after): (u64, u64),
+    nonce: &str,
+    later: i64,
+) -> Reply {
+    let storage = common::memory_storage();
+    let start = now();
+    let clock = secrets_manager::ManualClock::new(Timestamp::from_unix(start));
+    let config = |window: u64| {
+        let clock = clock.clone();
+        move |c: &mut secrets_server::ServerConfig| {
+            c.nonce_log = Some(log.to_owned());
+            c.clock = std::sync::Arc::new(clock);
+            c.max_clock_skew = std::time::Duration::from_secs(window);
+        }
+    };
+    let first = common::start_with(storage.clone(), config(window_before)).await;
+    let mut c = first.client(ADMIN, SignatureVersion::V3).await;
+    let options = CallOptions {
+        nonce: Some(nonce.to_owned()),
+        time: Some(Timestamp::from_unix(start)),
+        ..CallOptions::default()
+    };
+    let request = c.signed_request("ListSecrets", &[], &options).unwrap();
+    let captured = clone_request(&request);
+    assert_eq!(c.send(request).await.unwrap().status, 200);
+    first.stop().await;
+    clock.set(Timestamp::from_unix(start + later));
+    let second = common::start_with(storage, config(window_after)).await;
+    let mut c = second.client(ADMIN, SignatureVersion::V3).await;
+    let reply = c.send(captured).await.unwrap();
+    second.stop().await;
+    reply
+}
+
+/// The log remembers a nonce through the window's last second, as the timestamp check still
+/// accepts the request then; and a server restarted with a wider window remembers the nonces
+/// of the earlier run for the wider window (the log keeps when a nonce was seen, not when the
+/// earlier run would have forgotten it).
+#[tokio::test]
+async fn a_replay_anywhere_in_its_window_is_refused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let last_second = replayed_after_a_restart(
+        &dir.path().join("a"),
+        (900, 900),
+        "last-second-of-the-window",
+        900,
+    )
+    .await;
+    assert_code(&last_second, 400, "SignatureNonceUsed");
+    let wider = replayed_after_a_restart(
+        &dir.path().join("b"),
+        (900, 1_800),
+        "within-the-wider-window",
+        1_000,
+    )
+    .await;
+    assert_code(&wider, 400, "SignatureNonceUsed");
+}
+
 /// A shared replay guard in memory, standing in for a database; `broken` makes it fail.
 #[derive(Debug, Default)]
 struct MemoryNonces {
