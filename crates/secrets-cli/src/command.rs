@@ -176,7 +176,7 @@ pub(crate) fn command() -> Command {
                 .long("store")
                 .global(true)
                 .value_name("URL|DIR")
-                .help("postgres://user@host/db?sslmode=require[&schema=NAME] for a shared PostgreSQL store (root key from --root-key-file or $SECRETS_ROOT_KEY), or a directory; default: $SECRETS_STORE, else the embedded store of --store-dir"),
+                .help("postgres://user@host/db?sslmode=require[&schema=NAME] for a shared PostgreSQL store (root key from --root-key-file or $SECRETS_ROOT_KEY), or a directory; default: the embedded store of --store-dir, else $SECRETS_STORE, else the embedded store in $SECRETS_HOME, $XDG_DATA_HOME/secrets or ~/.local/share/secrets"),
         )
         .arg(
             Arg::new("root-key-file")

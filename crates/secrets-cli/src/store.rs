@@ -51,17 +51,20 @@ pub(crate) enum Place {
     Postgres(String),
 }
 
-/// The store named by `--store` (or `$SECRETS_STORE`): a `postgres://` or `postgresql://`
-/// connection string, or a directory; otherwise the directory of [`store_dir`].
+/// The store named by `--store`: a `postgres://` or `postgresql://` connection string, or a
+/// directory; else the directory `--store-dir`; else `$SECRETS_STORE` (as `--store`); else
+/// the directory of [`store_dir`]. A flag always wins over the environment.
 pub(crate) fn place(
     store: Option<&String>,
     store_dir_flag: Option<&String>,
 ) -> Result<Place, Failure> {
-    let named = store.cloned().or_else(|| {
-        std::env::var("SECRETS_STORE")
+    let named = match (store, store_dir_flag) {
+        (Some(store), _) => Some(store.clone()),
+        (None, Some(_)) => None,
+        (None, None) => std::env::var("SECRETS_STORE")
             .ok()
-            .filter(|s| !s.is_empty())
-    });
+            .filter(|s| !s.is_empty()),
+    };
     match named {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Place::Postgres(url))

@@ -26,6 +26,7 @@ fn run_secrets(dir: &Path, args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &
         .arg(dir)
         .args(args)
         .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_STORE")
         .env_remove("SECRETS_ROOT_KEY")
         .env_remove("SECRETS_ACCEPT_UNSEALED_RECORDS")
         .envs(envs.iter().copied())
@@ -401,6 +402,52 @@ fn numbered_flags_are_checked_like_the_others() {
     // The tags of `db` are unchanged by the refused commands.
     let tags = ok(d, &[&list[..], &["--resource-id", "db"]].concat());
     assert_eq!(tags["TagResources"]["TagResource"], serde_json::json!([]));
+}
+
+/// A flag names the store over the environment: `--store-dir` wins over `$SECRETS_STORE`
+/// (which only stands in for `--store`), and `--store` over `--store-dir`.
+#[test]
+fn the_store_flags_win_over_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flagged, from_env) = (dir.path().join("flagged"), dir.path().join("from-env"));
+    let env = [("SECRETS_STORE", from_env.to_str().unwrap())];
+    let run = secrets_with_env(
+        &flagged,
+        &[
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(flagged.join("data").exists());
+    assert!(
+        !from_env.exists(),
+        "$SECRETS_STORE was used over --store-dir"
+    );
+    // Without a flag, the environment names the store.
+    let listed = Command::new(env!("CARGO_BIN_EXE_secrets"))
+        .arg("list-secrets")
+        .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_ROOT_KEY")
+        .env("SECRETS_STORE", &from_env)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(from_env.join("data").exists());
+    // --store names it over --store-dir.
+    let elsewhere = dir.path().join("elsewhere");
+    let run = secrets(
+        &flagged,
+        &["--store", elsewhere.to_str().unwrap(), "list-secrets"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(elsewhere.join("data").exists());
 }
 
 #[test]
