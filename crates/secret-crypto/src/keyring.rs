@@ -306,10 +306,10 @@ impl Keyring {
         if r.remaining() != 0 {
             return Err(bad("trailing bytes"));
         }
-        if let Some(id) = default_key {
-            if !keys.iter().any(|k| k.id == id) {
-                return Err(bad("the default key is missing"));
-            }
+        if let Some(id) = default_key
+            && !keys.iter().any(|k| k.id == id)
+        {
+            return Err(bad("the default key is missing"));
         }
         Ok(Keyring {
             default_key,

@@ -382,12 +382,12 @@ fn read_protocol(lines: &[String]) -> (Vec<Op>, Option<Op>) {
     for line in lines {
         if let Some(rest) = line.strip_prefix("begin ") {
             in_flight = Op::parse(rest);
-        } else if let Some(rest) = line.strip_prefix("ack ") {
-            if let Some(op) = Op::parse(rest) {
-                assert_eq!(in_flight.as_ref(), Some(&op), "ack without begin");
-                acknowledged.push(op);
-                in_flight = None;
-            }
+        } else if let Some(rest) = line.strip_prefix("ack ")
+            && let Some(op) = Op::parse(rest)
+        {
+            assert_eq!(in_flight.as_ref(), Some(&op), "ack without begin");
+            acknowledged.push(op);
+            in_flight = None;
         }
     }
     (acknowledged, in_flight)

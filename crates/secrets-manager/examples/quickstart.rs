@@ -27,9 +27,10 @@ fn open(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args_os()
-        .nth(1)
-        .map_or_else(|| PathBuf::from("target/quickstart-store"), PathBuf::from);
+    let dir = std::env::args_os().nth(1).map_or_else(
+        || PathBuf::from("target/quickstart-library-store"),
+        PathBuf::from,
+    );
     std::fs::create_dir_all(&dir)?;
     let key_file = dir.with_extension("root-key");
     if !key_file.exists() {

@@ -471,11 +471,11 @@ impl SecretsManager {
                 forget = Some(None);
                 return Update::Delete;
             }
-            if pending == Pending::Refuse {
-                if let Err(e) = ensure_not_pending(current) {
-                    outcome = Some(Err(e));
-                    return Update::Keep;
-                }
+            if pending == Pending::Refuse
+                && let Err(e) = ensure_not_pending(current)
+            {
+                outcome = Some(Err(e));
+                return Update::Keep;
             }
             let mut record = current.clone();
             let (result, update) = match f(&mut record, now) {

@@ -121,11 +121,11 @@ impl Records {
         let mut refused = None;
         self.storage.update(name, &mut |current| {
             refused = None;
-            if let Some(record) = current {
-                if let Err(e) = self.check(key, Some(name), record) {
-                    refused = Some(e);
-                    return Update::Keep;
-                }
+            if let Some(record) = current
+                && let Err(e) = self.check(key, Some(name), record)
+            {
+                refused = Some(e);
+                return Update::Keep;
             }
             match f(current) {
                 Update::Write {

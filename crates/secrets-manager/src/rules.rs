@@ -41,10 +41,10 @@ fn attach(record: &mut SecretRecord, label: &StageLabel, to: usize) {
         record.versions[from].stages.retain(|l| l != label);
     }
     record.versions[to].stages.push(label.clone());
-    if label.is_current() {
-        if let Some(from) = from {
-            attach(record, &StageLabel::previous(), from);
-        }
+    if label.is_current()
+        && let Some(from) = from
+    {
+        attach(record, &StageLabel::previous(), from);
     }
 }
 

@@ -215,13 +215,13 @@ impl Authenticator {
             &body_hash,
         );
         let string_to_sign = v3::string_to_sign(&canonical);
-        if let Some(claimed) = header_text(req.headers, "x-acs-content-sha256") {
-            if !claimed.eq_ignore_ascii_case(&body_hash) {
-                return Err(Rejection::signature_mismatch(
-                    "The x-acs-content-sha256 header is not the SHA-256 of the body.",
-                    &string_to_sign,
-                ));
-            }
+        if let Some(claimed) = header_text(req.headers, "x-acs-content-sha256")
+            && !claimed.eq_ignore_ascii_case(&body_hash)
+        {
+            return Err(Rejection::signature_mismatch(
+                "The x-acs-content-sha256 header is not the SHA-256 of the body.",
+                &string_to_sign,
+            ));
         }
         if !v3::verify(&key.v3, &string_to_sign, auth.signature) {
             return Err(Rejection::signature_mismatch(

@@ -201,15 +201,15 @@ fn check_payloads(
         (None, Some((g, _))) => *g,
         (None, None) => return,
     };
-    if let Some((g, before)) = seen.0.get(name) {
-        if *g == generation {
-            for (id, payload) in &payloads {
-                if let Some(old) = before.get(id) {
-                    assert!(
-                        old == payload,
-                        "{name:?}: the ciphertext of version {id:?} changed"
-                    );
-                }
+    if let Some((g, before)) = seen.0.get(name)
+        && *g == generation
+    {
+        for (id, payload) in &payloads {
+            if let Some(old) = before.get(id) {
+                assert!(
+                    old == payload,
+                    "{name:?}: the ciphertext of version {id:?} changed"
+                );
             }
         }
     }

@@ -47,10 +47,10 @@ impl Model {
         p.check(ids.len() <= 50, ErrorCode::InvalidParameter);
         let mut targets: Vec<Target> = Vec::new();
         for id in ids {
-            if let Some(t) = p.name(id) {
-                if !targets.contains(&t) {
-                    targets.push(t);
-                }
+            if let Some(t) = p.name(id)
+                && !targets.contains(&t)
+            {
+                targets.push(t);
             }
         }
         targets
