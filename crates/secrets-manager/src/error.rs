@@ -49,7 +49,9 @@ pub enum Error {
     #[error("An internal error occurred.")]
     InternalFailure,
     /// `ServiceUnavailableTemporary`: a transient failure (storage busy, connection lost);
-    /// retrying may help. Nothing was changed.
+    /// retrying may help. Usually nothing was changed; but a write whose commit was lost in
+    /// flight (a PostgreSQL connection dropped during `COMMIT`) may have been applied, so retry
+    /// with the same arguments (the writes are idempotent) or read the secret back.
     #[error("Service Unavailable Temporary: {0}")]
     ServiceUnavailable(String),
 }

@@ -21,8 +21,8 @@ use crate::records::Records;
 
 /// An embeddable secrets store with the operations of Alibaba Cloud KMS Secrets Manager.
 ///
-/// Every operation is a plain synchronous method (ARCHITECTURE.md, decision 1), named as the
-/// snake_case of Alibaba's action, taking an `<Action>Request` and returning an
+/// Every operation is a plain synchronous method (`docs/spec/ARCHITECTURE.md`, decision 1),
+/// named as the snake_case of Alibaba's action, taking an `<Action>Request` and returning an
 /// `<Action>Response`. `SecretsManager` is `Send + Sync` and cheap to clone: clones share one
 /// store. Build one with [`SecretsManager::builder`].
 #[derive(Clone)]
