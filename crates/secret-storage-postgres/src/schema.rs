@@ -52,15 +52,16 @@ const MIGRATIONS: &[&str] = &[
     );
     "#,
     // 1 → 2: the nonces of signed requests servers on this store accepted (`NonceTable`),
-    // by digest, with the unix second each may be forgotten at.
+    // by digest, with the unix second each one's window runs from and the recording call.
     r#"
     CREATE TABLE request_nonces (
         access_key bigint NOT NULL,
         nonce bigint NOT NULL,
-        expires_at bigint NOT NULL,
+        seen_at bigint NOT NULL,
+        recorded_by bigint NOT NULL,
         PRIMARY KEY (access_key, nonce)
     );
-    CREATE INDEX request_nonces_expires_at ON request_nonces (expires_at);
+    CREATE INDEX request_nonces_seen_at ON request_nonces (seen_at);
     "#,
 ];
 

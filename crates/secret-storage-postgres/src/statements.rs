@@ -45,7 +45,7 @@ pub(crate) struct Statements {
     pub(crate) keyring_insert: Statement,
     /// `$1` keyring name, `$2` blob, `$3` generation expected → the new generation.
     pub(crate) keyring_update: Statement,
-    /// `$1` now: deletes the request nonces expired by then.
+    /// `$1` a unix second: deletes the request nonces seen before it.
     pub(crate) nonce_sweep: Statement,
 }
 
@@ -99,7 +99,7 @@ impl Statements {
                 "UPDATE keyrings SET blob = $2, generation = generation + 1, updated_at = now() \
                  WHERE name = $1 AND generation = $3 RETURNING generation",
             )?,
-            nonce_sweep: client.prepare("DELETE FROM request_nonces WHERE expires_at <= $1")?,
+            nonce_sweep: client.prepare("DELETE FROM request_nonces WHERE seen_at < $1")?,
         })
     }
 }

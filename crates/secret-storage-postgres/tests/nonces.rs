@@ -15,26 +15,46 @@ fn rows(url: &str, schema: &str) -> i64 {
         .get(0)
 }
 
+/// The window the servers in these tests have (`max_clock_skew`).
+const WINDOW: i64 = 900;
+
 #[test]
-fn a_nonce_is_fresh_once_per_key_until_it_expires() {
+fn a_nonce_is_fresh_once_per_key_through_its_window() {
     let Some(url) = url_or_skip() else { return };
     let store = temp_store(&url);
     let table = store.store.nonce_table();
     // Digests use all 64 bits; the high ones must survive the trip through bigint.
-    let (key, other_key, nonce) = (u64::MAX - 1, 7, 1 << 63);
-    assert!(table.record(key, nonce, 1_100, 1_000).unwrap());
-    assert!(!table.record(key, nonce, 1_100, 1_050).unwrap(), "a replay");
+    let (key, other_key, nonce, t) = (u64::MAX - 1, 7, 1 << 63, 1_000_000);
+    assert!(table.record(key, nonce, t, WINDOW, t).unwrap());
     assert!(
-        !table.record(key, nonce, 1_200, 1_099).unwrap(),
-        "still a replay"
+        !table.record(key, nonce, t + 50, WINDOW, t + 50).unwrap(),
+        "a replay"
     );
     assert!(
-        table.record(other_key, nonce, 1_100, 1_050).unwrap(),
+        table.record(other_key, nonce, t, WINDOW, t).unwrap(),
         "another key's"
     );
-    // Once its expiry has passed, the nonce may be used again, and is remembered anew.
-    assert!(table.record(key, nonce, 1_300, 1_100).unwrap());
-    assert!(!table.record(key, nonce, 1_300, 1_200).unwrap());
+    // The window's last second: the timestamp check still accepts the request, so the table
+    // must still refuse its replay.
+    let last = t + WINDOW;
+    assert!(!table.record(key, nonce, last, WINDOW, last).unwrap());
+    // Past the window the nonce may be used again, and is remembered anew.
+    let past = last + 1;
+    assert!(table.record(key, nonce, past, WINDOW, past).unwrap());
+    assert!(!table.record(key, nonce, past, WINDOW, past + 10).unwrap());
+}
+
+/// Each server applies its own window to when a nonce was seen: one with a wider window (or
+/// one restarted with a wider window) refuses a replay the recording server would no longer.
+#[test]
+fn a_server_with_a_wider_window_remembers_longer() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let t = 1_000_000;
+    let narrow = store.store.nonce_table();
+    assert!(narrow.record(5, 6, t, 300, t).unwrap());
+    let wide = store.store.nonce_table();
+    assert!(!wide.record(5, 6, t + 600, 900, t + 600).unwrap());
 }
 
 #[test]
@@ -47,7 +67,7 @@ fn servers_racing_with_one_nonce_accept_it_once() {
                 .map(|_| {
                     // A handle each, as separate servers would have.
                     let table = store.store.nonce_table();
-                    scope.spawn(move || table.record(1, round, 2_000, 1_000).unwrap())
+                    scope.spawn(move || table.record(1, round, 1_000, WINDOW, 1_000).unwrap())
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -60,19 +80,33 @@ fn servers_racing_with_one_nonce_accept_it_once() {
     }
 }
 
+/// About once a minute a handle deletes the rows no server can need: seen more than two of its
+/// windows and an hour ago. A server whose clock runs ahead of the others' must not delete rows
+/// they still need.
 #[test]
-fn expired_nonces_are_deleted_about_every_minute() {
+fn old_nonces_are_deleted_but_none_another_server_still_needs() {
     let Some(url) = url_or_skip() else { return };
     let store = temp_store(&url);
     let schema = store.store.schema().to_owned();
-    let table = store.store.nonce_table();
+    let t = 1_000_000;
+    let a = store.store.nonce_table();
     for n in 0..10 {
-        table.record(1, n, 1_010, 1_000).unwrap(); // the first record sweeps (nothing yet)
+        a.record(1, n, t, WINDOW, t).unwrap(); // the first record sweeps (nothing yet)
     }
-    table.record(1, 100, 5_000, 1_030).unwrap();
-    assert_eq!(rows(&url, &schema), 11, "no sweep within the minute");
-    table.record(1, 101, 5_000, 1_070).unwrap();
-    assert_eq!(rows(&url, &schema), 2, "the ten expired at 1,010 are gone");
+    // Another server, its clock 5 s ahead, near the end of the window: it sweeps, and the
+    // replay of a request A accepted must still be refused by a third server.
+    let fast = store.store.nonce_table();
+    let now_fast = t + WINDOW - 3 + 5;
+    assert!(fast.record(1, 100, now_fast, WINDOW, now_fast).unwrap());
+    let third = store.store.nonce_table();
+    let now = t + WINDOW - 3;
+    assert!(!third.record(1, 0, now, WINDOW, now).unwrap());
+    assert_eq!(rows(&url, &schema), 11);
+    // Two windows and an hour later, a sweep deletes the ten (and no newer row).
+    let later = t + 2 * WINDOW + 3_600 + 1;
+    let sweeper = store.store.nonce_table();
+    sweeper.record(1, 101, later, WINDOW, later).unwrap();
+    assert_eq!(rows(&url, &schema), 2, "the row of 100 and of 101 are left");
 }
 
 /// A store of schema version 1 (before the nonce table) is migrated on open, its secrets kept.
@@ -96,7 +130,7 @@ fn a_version_1_schema_gains_the_nonce_table() {
         .unwrap()
         .get(0);
     assert_eq!(version, SCHEMA_VERSION);
-    assert!(reopened.nonce_table().record(1, 2, 3, 0).unwrap());
+    assert!(reopened.nonce_table().record(1, 2, 3, WINDOW, 3).unwrap());
     assert_eq!(rows(&url, &schema), 1);
     drop(reopened);
 }

@@ -59,7 +59,8 @@ Exit codes:
   4  conflict (Rejected.ResourceExist, Rejected.ResourceInDeleteWindow, Rejected.Disabled)
   5  permission denied (Forbidden.NoPermission)
 
-The store: embedded sled under --store-dir, else $SECRETS_HOME, else the platform's data
+The store: --store (a postgres:// URL or a directory), else the embedded sled store under
+--store-dir, else $SECRETS_STORE (as --store), else $SECRETS_HOME, else the platform's data
 directory (Linux: $XDG_DATA_HOME/secrets or ~/.local/share/secrets). On first use a root key is
 generated into root.key (mode 0600) there unless --root-key-file or $SECRETS_ROOT_KEY gives one;
 back it up apart from the data: without it nothing can be decrypted.

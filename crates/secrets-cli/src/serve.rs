@@ -99,9 +99,16 @@ pub(crate) fn command() -> Command {
 struct PostgresNonces(secret_storage_postgres::NonceTable);
 
 impl SharedNonces for PostgresNonces {
-    fn record(&self, key: u64, nonce: u64, expires_at: i64, now: i64) -> Result<bool, String> {
+    fn record(
+        &self,
+        key: u64,
+        nonce: u64,
+        seen_at: i64,
+        window: i64,
+        now: i64,
+    ) -> Result<bool, String> {
         self.0
-            .record(key, nonce, expires_at, now)
+            .record(key, nonce, seen_at, window, now)
             .map_err(|e| e.to_string())
     }
 }

@@ -57,8 +57,11 @@ pub(crate) struct NonceSeen {
     pub(crate) key: u64,
     /// The digest of (access key id, nonce).
     pub(crate) id: u64,
-    /// The unix second from which it may be forgotten.
-    pub(crate) expires_at: i64,
+    /// The unix second its window runs from: the later of the request's time and the
+    /// server's clock.
+    pub(crate) seen_at: i64,
+    /// The window, in seconds (`max_clock_skew`).
+    pub(crate) window: i64,
     /// The server's unix time when it was accepted.
     pub(crate) now: i64,
 }
@@ -373,7 +376,8 @@ impl Authenticator {
         Ok(NonceSeen {
             key: guard.key,
             id,
-            expires_at,
+            seen_at,
+            window: self.skew,
             now,
         })
     }

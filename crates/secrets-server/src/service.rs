@@ -170,7 +170,8 @@ async fn process(
         .run(crate::pools::is_read(&action), move || {
             // On this blocking thread, as the shared guard may wait on a database.
             if let Some(shared) = shared {
-                match shared.record(nonce.key, nonce.id, nonce.expires_at, nonce.now) {
+                let (key, id, window) = (nonce.key, nonce.id, nonce.window);
+                match shared.record(key, id, nonce.seen_at, window, nonce.now) {
                     Ok(true) => {}
                     Ok(false) => return Err(Rejection::nonce_used()),
                     Err(e) => {

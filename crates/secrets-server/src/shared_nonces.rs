@@ -16,17 +16,21 @@ use std::fmt;
 /// `secret_storage_postgres::NonceTable` keeps them in the store's database; `secrets serve`
 /// uses it on a PostgreSQL store.
 pub trait SharedNonces: Send + Sync + fmt::Debug {
-    /// Records the nonce until `expires_at` (unix seconds), at unix time `now`: `Ok(true)` if
-    /// no server recorded it before (or only with an expiry at or before `now`), `Ok(false)`
-    /// for a replay. Must be atomic across the servers: of two recording one nonce at once,
-    /// one gets `false`.
+    /// Records the nonce, seen at `seen_at` (unix seconds: the later of the request's time and
+    /// the server's clock), for a server whose window (`max_clock_skew`) is `window` seconds,
+    /// at unix time `now`: `Ok(true)` if no server recorded it, or only so long ago that
+    /// `seen_at + window < now` for the one recorded; `Ok(false)` for a replay. Through the
+    /// window's last second a nonce is remembered, since the timestamp check still accepts a
+    /// request exactly `window` seconds off. Must be atomic across the servers: of two
+    /// recording one nonce at once, one gets `false`.
     ///
     /// Errors: why it could not be recorded, for the log (never shown to the caller).
     fn record(
         &self,
         access_key: u64,
         nonce: u64,
-        expires_at: i64,
+        seen_at: i64,
+        window: i64,
         now: i64,
     ) -> Result<bool, String>;
 }

@@ -216,15 +216,22 @@ struct MemoryNonces {
 }
 
 impl secrets_server::SharedNonces for MemoryNonces {
-    fn record(&self, key: u64, nonce: u64, expires_at: i64, now: i64) -> Result<bool, String> {
+    fn record(
+        &self,
+        key: u64,
+        nonce: u64,
+        seen_at: i64,
+        window: i64,
+        now: i64,
+    ) -> Result<bool, String> {
         if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err("the database is down".into());
         }
         let mut seen = self.seen.lock().unwrap();
         match seen.get(&(key, nonce)) {
-            Some(&until) if until > now => Ok(false),
+            Some(&earlier) if earlier + window >= now => Ok(false),
             _ => {
-                seen.insert((key, nonce), expires_at);
+                seen.insert((key, nonce), seen_at);
                 Ok(true)
             }
         }
@@ -291,6 +298,39 @@ fn signed_create(c: &Client, name: &str) -> hyper::Request<Full<Bytes>> {
         &CallOptions::default(),
     )
     .unwrap()
+}
+
+/// A shared guard is handed when a nonce was seen and the server's window, so it can remember
+/// the nonce through the window's last second, which the timestamp check still accepts: a
+/// request accepted by one server is refused by another then.
+#[tokio::test]
+async fn a_shared_guard_refuses_a_replay_in_the_windows_last_second() {
+    let shared = std::sync::Arc::new(MemoryNonces::default());
+    let storage = common::memory_storage();
+    let start = now();
+    let clock = secrets_manager::ManualClock::new(Timestamp::from_unix(start));
+    let config = |c: &mut secrets_server::ServerConfig| {
+        c.shared_nonces = Some(shared.clone());
+        c.clock = std::sync::Arc::new(clock.clone());
+        c.max_clock_skew = std::time::Duration::from_secs(900);
+    };
+    let one = common::start_with(storage.clone(), config).await;
+    let two = common::start_with(storage.clone(), config).await;
+    let mut c = one.client(ADMIN, SignatureVersion::V3).await;
+    let options = CallOptions {
+        nonce: Some("replayed-in-the-last-second".to_owned()),
+        time: Some(Timestamp::from_unix(start)),
+        ..CallOptions::default()
+    };
+    let request = c.signed_request("ListSecrets", &[], &options).unwrap();
+    let captured = clone_request(&request);
+    assert_eq!(c.send(request).await.unwrap().status, 200);
+    clock.set(Timestamp::from_unix(start + 900));
+    let mut c = two.client(ADMIN, SignatureVersion::V3).await;
+    let replayed = c.send(captured).await.unwrap();
+    one.stop().await;
+    two.stop().await;
+    assert_code(&replayed, 400, "SignatureNonceUsed");
 }
 
 fn clone_request(r: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
