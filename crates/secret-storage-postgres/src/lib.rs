@@ -50,6 +50,7 @@ mod statements;
 mod update;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::Row;
@@ -79,6 +80,8 @@ use pool::{Manager, with_conn};
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: pool::Pool,
+    /// What the store was opened with, for the nonce table's own pool.
+    config: Arc<PostgresConfig>,
     schema: String,
     tls: bool,
     max_attempts: u32,
@@ -112,6 +115,7 @@ impl PostgresStorage {
         })?;
         Ok(PostgresStorage {
             pool,
+            config: Arc::new(config.clone()),
             schema,
             tls,
             max_attempts: config.max_attempts,
@@ -140,10 +144,15 @@ impl PostgresStorage {
         PostgresKeyring::new(self.clone(), name)
     }
 
-    /// The table of request nonces in this store's schema, sharing its connection pool: the
-    /// replay guard that servers on one store share.
-    pub fn nonce_table(&self) -> NonceTable {
-        NonceTable::new(self.clone())
+    /// The table of request nonces in this store's schema: the replay guard that servers on
+    /// one store share. It has a pool of its own (up to the store's `pool_size` connections,
+    /// opened as needed), whose commits do not wait for the WAL flush.
+    ///
+    /// Errors: `Backend` when no connection can be opened (as for [`PostgresStorage::open`]).
+    pub fn nonce_table(&self) -> Result<NonceTable, StorageError> {
+        let manager = Manager::new(&self.config)?.relaxed();
+        let pool = pool::build(&self.config, manager)?;
+        Ok(NonceTable::new(pool, self.schema.clone()))
     }
 }
 

@@ -1,46 +1,48 @@
 //! [`NonceTable`]: the signed-request nonces a server accepted, shared by every server on one
 //! PostgreSQL store, so that a request accepted by one instance is refused as a replay by all.
 
+#[cfg(doc)]
+use crate::PostgresStorage;
+
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use postgres::SimpleQueryMessage;
 use secret_storage::StorageError;
 
-use crate::PostgresStorage;
-use crate::error::Failed;
-use crate::pool::with_conn;
+use crate::pool::{Pool, with_conn};
 
 /// How often (seconds) a table handle deletes the nonces no server needs any more.
 const SWEEP_EVERY: i64 = 60;
 
 /// How much longer than two of its own windows a sweeping server keeps a nonce (seconds):
-/// room for servers whose clocks run behind its own, or whose windows are wider. Rows are
-/// small, and a row past every window refuses nothing.
-const SWEEP_MARGIN: i64 = 3_600;
+/// room for servers whose clocks run behind its own, or whose windows are wider. A row past
+/// every window refuses nothing.
+const SWEEP_MARGIN: i64 = 600;
 
-/// The `request_nonces` table of a [`PostgresStorage`]'s schema, sharing its connection pool
-/// (from [`PostgresStorage::nonce_table`]).
+/// The `request_nonces` table of a [`PostgresStorage`]'s schema (from
+/// [`PostgresStorage::nonce_table`]).
 ///
 /// Each nonce is kept as two 64-bit digests (of the access key id, and of the key id with the
 /// nonce; the caller computes them), the unix second its window runs from (`seen_at`: the
 /// later of the request's time and the recording server's clock), and which call recorded it.
-/// Recording is one statement: a nonce not in the table, or in it but past the asking server's
-/// window, is (re)inserted and reported fresh; one in it within the window is reported used.
-/// So of two servers that get the same request, only one accepts it; each applies its own
-/// window (its `max_clock_skew`) to when the nonce was seen, so a server with a wider window
-/// remembers longer. A call that retries on a new connection after the first one broke (its
-/// insert may have committed) recognises its own row, and is not told its request is a replay.
+/// Recording is one prepared statement: a nonce not in the table, or in it but past the asking
+/// server's window, is (re)inserted and reported fresh; one in it within the window is
+/// reported used. So of two servers that get the same request, only one accepts it; each
+/// applies its own window (its `max_clock_skew`) to when the nonce was seen, so a server with
+/// a wider window remembers longer. A call that retries on a new connection after the first
+/// one broke (its insert may have committed) recognises its own row, and is not told its
+/// request is a replay.
 ///
-/// Written with `synchronous_commit` off, for that transaction only: a nonce's row is not
+/// The table has connections of its own, with `synchronous_commit` off: a nonce's row is not
 /// waited for on disk (a crash of PostgreSQL may forget the last moments' nonces, as the file
 /// log of `secrets-server` forgets them on a power loss), so a request pays one round trip,
 /// not a WAL flush. About once a minute a handle deletes the rows seen more than two of its
-/// windows and an hour ago.
+/// windows and ten minutes ago.
 #[derive(Clone)]
 pub struct NonceTable {
-    storage: PostgresStorage,
+    pool: Pool,
+    schema: String,
     /// The unix second of this handle's last sweep.
     swept_at: Arc<AtomicI64>,
 }
@@ -48,15 +50,16 @@ pub struct NonceTable {
 impl fmt::Debug for NonceTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NonceTable")
-            .field("schema", &self.storage.schema())
+            .field("schema", &self.schema)
             .finish_non_exhaustive()
     }
 }
 
 impl NonceTable {
-    pub(crate) fn new(storage: PostgresStorage) -> Self {
+    pub(crate) fn new(pool: Pool, schema: String) -> Self {
         NonceTable {
-            storage,
+            pool,
+            schema,
             swept_at: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
@@ -81,47 +84,10 @@ impl NonceTable {
         let (key, id) = (as_bigint(access_key), as_bigint(nonce));
         let call = as_bigint(next_call());
         let since = now.saturating_sub(window);
-        // One round trip: a simple query may carry several statements, but no parameters; all
-        // the values are integers, formatted as such.
-        let sql = format!(
-            "BEGIN; SET LOCAL synchronous_commit TO off; \
-             INSERT INTO request_nonces (access_key, nonce, seen_at, recorded_by) \
-             VALUES ({key}, {id}, {seen_at}, {call}) \
-             ON CONFLICT (access_key, nonce) DO UPDATE \
-             SET seen_at = EXCLUDED.seen_at, recorded_by = EXCLUDED.recorded_by \
-             WHERE request_nonces.seen_at < {since} OR request_nonces.recorded_by = {call}; \
-             COMMIT"
-        );
-        let fresh = with_conn(&self.storage.pool, "recording a request nonce", |conn| {
-            let client = conn.client();
-            let messages = match client.simple_query(&sql) {
-                Ok(messages) => messages,
-                Err(e) => {
-                    // A statement that failed leaves the transaction open and aborted: end it
-                    // before the connection goes back to the pool (if the connection broke,
-                    // the pool drops it anyway).
-                    let _ = client.batch_execute("ROLLBACK");
-                    return Err(Failed::Postgres(e));
-                }
-            };
-            let counts: Vec<u64> = messages
-                .iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::CommandComplete(rows) => Some(*rows),
-                    _ => None,
-                })
-                .collect();
-            // BEGIN, SET, INSERT, COMMIT.
-            match counts.as_slice() {
-                [_, _, inserted, _] => Ok(*inserted == 1),
-                other => Err(Failed::Storage(StorageError::Backend {
-                    message: format!(
-                        "recording a request nonce: PostgreSQL answered {} statements, not 4",
-                        other.len()
-                    ),
-                    retryable: false,
-                })),
-            }
+        let fresh = with_conn(&self.pool, "recording a request nonce", |conn| {
+            let (client, st) = conn.parts()?;
+            let rows = client.execute(&st.nonce_record, &[&key, &id, &seen_at, &call, &since])?;
+            Ok(rows == 1)
         })?;
         self.sweep(window, now);
         Ok(fresh)
@@ -143,7 +109,7 @@ impl NonceTable {
         let before = now
             .saturating_sub(window.saturating_mul(2))
             .saturating_sub(SWEEP_MARGIN);
-        let _ = with_conn(&self.storage.pool, "deleting old request nonces", |conn| {
+        let _ = with_conn(&self.pool, "deleting old request nonces", |conn| {
             let (client, st) = conn.parts()?;
             client.execute(&st.nonce_sweep, &[&before])?;
             Ok(())

@@ -31,6 +31,9 @@ pub(crate) struct Manager {
     tls: Tls,
     /// The set-up every new connection runs: search path, durability.
     session_setup: String,
+    /// Whether this pool's commits may skip waiting for the WAL flush
+    /// (`synchronous_commit = off`): only for the nonce table's connections, never the store's.
+    relaxed_commit: bool,
     /// Why the last attempt to open a connection failed (`None` once one succeeds): r2d2's
     /// own error says only that a checkout timed out.
     last_connect_error: Arc<Mutex<Option<ConnectError>>>,
@@ -112,8 +115,17 @@ impl Manager {
             // `schema` is checked to be [a-z0-9_]+, so quoting it is enough. pg_catalog stays
             // searched first, as always; nothing else is on the path.
             session_setup: format!("SET search_path TO \"{schema}\""),
+            relaxed_commit: false,
             last_connect_error: Arc::default(),
         })
+    }
+
+    /// This manager for connections whose commits do not wait for the WAL flush
+    /// (`synchronous_commit = off`): the nonce table's, which may forget its last moments in a
+    /// crash of PostgreSQL, never the store's.
+    pub(crate) fn relaxed(mut self) -> Self {
+        self.relaxed_commit = true;
+        self
     }
 
     /// Whether connections use TLS.
@@ -129,12 +141,16 @@ impl Manager {
             Tls::Rustls(tls) => self.config.connect(tls.clone())?,
         };
         client.batch_execute(&self.session_setup)?;
-        // A write is acknowledged only once durable: never let a server default of
-        // `synchronous_commit = off` weaken that. (`local`, `remote_write`, `remote_apply`
-        // and `on` are all at least locally durable and are left as the operator set them.)
-        let sync = client.query_one("SHOW synchronous_commit", &[])?;
-        if sync.try_get::<_, &str>(0)? == "off" {
-            client.batch_execute("SET synchronous_commit TO on")?;
+        if self.relaxed_commit {
+            client.batch_execute("SET synchronous_commit TO off")?;
+        } else {
+            // A write is acknowledged only once durable: never let a server default of
+            // `synchronous_commit = off` weaken that. (`local`, `remote_write`, `remote_apply`
+            // and `on` are all at least locally durable and are left as the operator set them.)
+            let sync = client.query_one("SHOW synchronous_commit", &[])?;
+            if sync.try_get::<_, &str>(0)? == "off" {
+                client.batch_execute("SET synchronous_commit TO on")?;
+            }
         }
         Ok(Conn {
             client,

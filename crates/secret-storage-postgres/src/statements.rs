@@ -45,6 +45,10 @@ pub(crate) struct Statements {
     pub(crate) keyring_insert: Statement,
     /// `$1` keyring name, `$2` blob, `$3` generation expected → the new generation.
     pub(crate) keyring_update: Statement,
+    /// `$1` access key digest, `$2` nonce digest, `$3` seen at, `$4` call number, `$5` the
+    /// second before which a nonce is forgotten: inserts the nonce, or takes over its row if it
+    /// is forgotten or this call's own; one row affected if so.
+    pub(crate) nonce_record: Statement,
     /// `$1` a unix second: deletes the request nonces seen before it.
     pub(crate) nonce_sweep: Statement,
 }
@@ -98,6 +102,13 @@ impl Statements {
             keyring_update: client.prepare(
                 "UPDATE keyrings SET blob = $2, generation = generation + 1, updated_at = now() \
                  WHERE name = $1 AND generation = $3 RETURNING generation",
+            )?,
+            nonce_record: client.prepare(
+                "INSERT INTO request_nonces (access_key, nonce, seen_at, recorded_by) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (access_key, nonce) DO UPDATE \
+                 SET seen_at = EXCLUDED.seen_at, recorded_by = EXCLUDED.recorded_by \
+                 WHERE request_nonces.seen_at < $5 OR request_nonces.recorded_by = $4",
             )?,
             nonce_sweep: client.prepare("DELETE FROM request_nonces WHERE seen_at < $1")?,
         })

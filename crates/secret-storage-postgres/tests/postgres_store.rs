@@ -220,7 +220,7 @@ fn a_role_with_the_documented_privileges_opens_and_uses_an_existing_store() {
     assert!(app.read(&secret_name("by-app")).unwrap().is_some());
     app.update(&secret_name("by-app"), &mut |_| Update::Delete)
         .unwrap();
-    assert!(app.nonce_table().record(1, 1, 0, 900, 0).unwrap());
+    assert!(app.nonce_table().unwrap().record(1, 1, 0, 900, 0).unwrap());
     drop(app);
     admin
         .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))

@@ -92,6 +92,20 @@ pub(crate) fn command() -> Command {
                      PostgreSQL store needs none: its servers share the store's nonce table)",
                 ),
         )
+        .arg(
+            Arg::new("shared-nonces")
+                .long("shared-nonces")
+                .value_name("on|off")
+                .value_parser(["on", "off"])
+                .default_value("on")
+                .help(
+                    "on a PostgreSQL store, record every request's nonce in the store's \
+                     nonce table, so that no server on the store accepts a replay of what \
+                     another accepted (one more round trip per request); off: each server \
+                     refuses only replays of what it accepted itself, and forgets them on \
+                     restart unless --nonce-log is given",
+                ),
+        )
 }
 
 /// The store's PostgreSQL nonce table as the server's shared replay guard.
@@ -158,7 +172,8 @@ pub(crate) fn run(
         (None, store::Place::Dir(dir)) => Some(dir.join("nonces")),
         (None, store::Place::Postgres(_)) => None,
     };
-    let opened = store::open_with(place, root_key_file, location, keys)?;
+    let shared = args.get_one::<String>("shared-nonces").map(String::as_str) != Some("off");
+    let opened = store::open_with(place, root_key_file, location, keys, shared)?;
     config.shared_nonces = opened
         .nonces
         .map(|table| Arc::new(PostgresNonces(table)) as Arc<dyn SharedNonces>);

@@ -142,15 +142,17 @@ pub(crate) fn open(
     root_key_file: Option<&String>,
     location: StoreLocation,
 ) -> Result<OpenStore, Failure> {
-    open_with(place, root_key_file, location, Arc::new(AllowAll))
+    open_with(place, root_key_file, location, Arc::new(AllowAll), false)
 }
 
-/// Opens the store at `place` with `authorizer` deciding every operation (`secrets serve`).
+/// Opens the store at `place` with `authorizer` deciding every operation (`secrets serve`),
+/// and, with `nonces`, a PostgreSQL store's nonce table.
 pub(crate) fn open_with(
     place: &Place,
     root_key_file: Option<&String>,
     location: StoreLocation,
     authorizer: Arc<dyn Authorizer>,
+    nonces: bool,
 ) -> Result<OpenStore, Failure> {
     let (storage, kms, nonces): (Arc<dyn secret_storage::Storage>, KeyAdmin, _) = match place {
         Place::Dir(dir) => {
@@ -159,11 +161,16 @@ pub(crate) fn open_with(
         }
         Place::Postgres(url) => {
             let (storage, kms) = open_postgres(url, root_key_file)?;
-            let nonces = storage.nonce_table();
+            let nonces = nonces
+                .then(|| storage.nonce_table())
+                .transpose()
+                .map_err(|e| {
+                    Failure::internal(format!("cannot open the PostgreSQL nonce table: {e}"))
+                })?;
             (
                 Arc::new(storage) as Arc<dyn secret_storage::Storage>,
                 kms,
-                Some(nonces),
+                nonces,
             )
         }
     };

@@ -1505,6 +1505,20 @@ fn servers_on_one_postgres_store_refuse_each_others_replays() {
         !dir.path().join("store").exists(),
         "a PostgreSQL store keeps no nonce log on disk"
     );
+
+    // With --shared-nonces off each server refuses only its own replays.
+    let off = ["--shared-nonces", "off"];
+    let (mut one, one_addr) = serve_with(dir.path(), &global, &off);
+    let (mut two, two_addr) = serve_with(dir.path(), &global, &off);
+    let request = signed_list_secrets("cli-replay-nonce-3");
+    let first = send_raw(&one_addr, &request);
+    let on_the_other = send_raw(&two_addr, &request);
+    let on_the_same = send_raw(&one_addr, &request);
+    stop(&mut one);
+    stop(&mut two);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(on_the_other.starts_with("HTTP/1.1 200"), "{on_the_other}");
+    assert!(on_the_same.contains("SignatureNonceUsed"), "{on_the_same}");
 }
 
 /// Stops a child process (SIGKILL) and reaps it.
