@@ -1,9 +1,6 @@
 //! [`NonceTable`]: the signed-request nonces a server accepted, shared by every server on one
 //! PostgreSQL store, so that a request accepted by one instance is refused as a replay by all.
 
-#[cfg(doc)]
-use crate::PostgresStorage;
-
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -20,8 +17,8 @@ const SWEEP_EVERY: i64 = 60;
 /// every window refuses nothing.
 const SWEEP_MARGIN: i64 = 600;
 
-/// The `request_nonces` table of a [`PostgresStorage`]'s schema (from
-/// [`PostgresStorage::nonce_table`]).
+/// The `request_nonces` table of a [`PostgresStorage`](crate::PostgresStorage)'s schema (from
+/// [`PostgresStorage::nonce_table`](crate::PostgresStorage::nonce_table)).
 ///
 /// Each nonce is kept as two 64-bit digests (of the access key id, and of the key id with the
 /// nonce; the caller computes them), the unix second its window runs from (`seen_at`: the
