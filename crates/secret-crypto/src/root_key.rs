@@ -159,46 +159,79 @@ impl RootKey {
 
     /// Generates a new root key and writes it as 64 hex digits and a newline to a *new* file
     /// at `path`, created with mode 0600 on Unix, synced to disk together with its directory
-    /// entry before this returns. An existing file is never overwritten; a file left
-    /// half-written by a failure is removed.
+    /// entry before this returns. An existing file is never overwritten.
+    ///
+    /// The file appears whole or not at all: the key is written and synced under a temporary
+    /// name beside `path` (`.<name>.tmp-<random>`), then linked to `path` (which fails if a
+    /// file is there) and the temporary name removed. So a crash or power loss while writing
+    /// leaves no partial key at `path` for the next run to stumble on (at most a temporary
+    /// file). On a filesystem without hard links the key is written at `path` directly, and a
+    /// file left half-written by a failure is removed.
+    ///
     /// Errors: [`RootKeyError::FileExists`], [`RootKeyError::Io`], [`RootKeyError::Rng`].
     pub fn write_new_file(path: impl AsRef<Path>) -> Result<Self, RootKeyError> {
         let path = path.as_ref();
+        let io_error = |source| RootKeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let exists = || RootKeyError::FileExists {
+            path: path.to_owned(),
+        };
+        if path.symlink_metadata().is_ok() {
+            return Err(exists());
+        }
         let key = RootKey::generate()?;
+        let mut suffix = [0u8; 8];
+        SystemRandom::new()
+            .fill(&mut suffix)
+            .map_err(|_| RootKeyError::Rng)?;
+        let name = path
+            .file_name()
+            .map_or_else(|| "root-key".into(), |n| n.to_string_lossy());
+        let temporary = path.with_file_name(format!(".{name}.tmp-{}", &*hex::encode(&suffix)));
+        key.write_to_new(&temporary).map_err(io_error)?;
+        let linked = std::fs::hard_link(&temporary, path);
+        // Best effort: the key is under `path` now, or the temporary is of no use.
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => sync_parent_dir(path).map_err(io_error)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
+            // No hard links here (some network and FAT filesystems): write in place.
+            Err(_) => key.write_to_new(path).map_err(|source| {
+                if source.kind() == io::ErrorKind::AlreadyExists {
+                    exists()
+                } else {
+                    io_error(source)
+                }
+            })?,
+        }
+        Ok(key)
+    }
+
+    /// Writes this key as 64 hex digits and a newline to a new file at `path` (mode 0600 on
+    /// Unix), synced with its directory entry; removes the file if that fails part way.
+    fn write_to_new(&self, path: &Path) -> io::Result<()> {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|source| {
-            if source.kind() == io::ErrorKind::AlreadyExists {
-                RootKeyError::FileExists {
-                    path: path.to_owned(),
-                }
-            } else {
-                RootKeyError::Io {
-                    path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
+        let mut file = options.open(path)?;
         // The newline is written on its own: pushing it would grow the zeroizing string,
         // leaving its first buffer (the key in hex) freed without being wiped.
-        let text = hex::encode(&key.0[..]);
+        let text = hex::encode(&self.0[..]);
         let written = file
             .write_all(text.as_bytes())
             .and_then(|()| file.write_all(b"\n"))
             .and_then(|()| file.sync_all())
             .and_then(|()| sync_parent_dir(path));
-        if let Err(source) = written {
+        if let Err(e) = written {
             drop(file);
             // Best effort: the original error is the one worth reporting.
             let _ = std::fs::remove_file(path);
-            return Err(RootKeyError::Io {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(e);
         }
-        Ok(key)
+        Ok(())
     }
 
     /// The 256-bit subkey for `label`: HKDF-SHA256 with [`HKDF_SALT`], this key as input key

@@ -143,6 +143,31 @@ fn write_new_file_never_overwrites() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
 }
 
+/// The key is written under a temporary name and linked into place, so the key file is whole
+/// or absent; the temporary goes, and one left by an interrupted attempt does not get in the
+/// way of the next.
+#[test]
+fn write_new_file_leaves_only_the_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("root.key");
+    let stale = dir.path().join(".root.key.tmp-00112233aabbccdd");
+    std::fs::write(&stale, "ab").unwrap();
+    let written = RootKey::write_new_file(&path).unwrap();
+    assert!(same_key(written, RootKey::from_file(&path).unwrap()));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".root.key.tmp-00112233aabbccdd", "root.key"]);
+    // A second attempt finds the key and leaves nothing behind either.
+    assert!(matches!(
+        RootKey::write_new_file(&path),
+        Err(RootKeyError::FileExists { .. })
+    ));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
 #[test]
 fn generated_keys_differ() {
     let a = RootKey::generate().unwrap();
