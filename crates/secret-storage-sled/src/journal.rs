@@ -1015,8 +1015,10 @@ mod tests {
             drop(journal);
             let mut frames = Vec::new();
             let mut ends = Vec::new();
+            // No value byte is zero: a frame cut short must differ from the zeros after it,
+            // or the cut would not damage it.
             for i in 0..4u8 {
-                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i; 20 + usize::from(i)].into()))], epoch, salt, u64::from(i));
+                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i + 1; 20 + usize::from(i)].into()))], epoch, salt, u64::from(i));
                 ends.push(frames.len());
             }
             frames.truncate(cut.min(frames.len()));
