@@ -137,6 +137,18 @@ impl Authenticator {
         })
     }
 
+    /// Forgets a nonce [`Authenticator::authenticate`] accepted, for a request refused before
+    /// it ran (the shared replay guard could not record it): the same signed request sent
+    /// again is then taken as new by this server, not refused as a replay. A nonce log keeps
+    /// its entry, so a restarted server would still refuse the resend: the safe side.
+    pub(crate) fn forget_nonce(&self, access_key_id: &str, seen: &NonceSeen) {
+        if let Some(guard) = self.nonces.get(access_key_id) {
+            guard
+                .cache
+                .forget(seen.id, seen.seen_at.saturating_add(seen.window));
+        }
+    }
+
     /// Checks the request's signature (V3 when it has an `Authorization` header, else V1).
     pub(crate) fn authenticate(&self, req: &SignedParts<'_>) -> Result<Authenticated, Rejection> {
         if let Some(header) = req.headers.get(hyper::header::AUTHORIZATION) {
@@ -368,8 +380,10 @@ impl Authenticator {
                 seen_at,
             };
             // Refused unless logged: a restarted server would not know to refuse its replay.
+            // And forgotten: the request never ran, so the same bytes sent again are no replay.
             log.append(entry, now).map_err(|e| {
                 tracing::error!(error = %e, "the nonce log could not be written");
+                guard.cache.forget(id, expires_at);
                 Rejection::nonce_log_failed()
             })?;
         }

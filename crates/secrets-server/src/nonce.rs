@@ -94,6 +94,22 @@ impl Shard {
             self.len += 1;
         }
     }
+
+    /// Removes `id` from the bucket of `expires_at`; whether it was there.
+    fn remove(&mut self, id: u64, expires_at: i64) -> bool {
+        let minute = expires_at.div_euclid(BUCKET_SECS);
+        let Some(bucket) = self.buckets.get_mut(&minute) else {
+            return false;
+        };
+        if !bucket.remove(&id) {
+            return false;
+        }
+        if bucket.is_empty() {
+            self.buckets.remove(&minute);
+        }
+        self.len -= 1;
+        true
+    }
 }
 
 /// The keys are SHA-256 prefixes, already uniform and not steerable by a caller: their own
@@ -174,6 +190,19 @@ impl NonceCache {
         NonceCheck::Fresh
     }
 
+    /// Forgets digest `id`, remembered until `expires_at` by
+    /// [`NonceCache::check_and_insert_digest`], for a request refused before it ran (its nonce
+    /// could not be logged): the same signed request sent again is then taken as new, not
+    /// refused as a replay of one that never ran.
+    pub(crate) fn forget(&self, id: u64, expires_at: i64) {
+        let mut shard = self.shards[(id >> 60) as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.remove(id, expires_at) {
+            self.budget.used.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// Remembers digest `id` until `expires_at`, as read back from the log of an earlier run:
     /// it is taken even past the capacity (it was accepted within it), and counts towards it.
     pub(crate) fn restore(&self, id: u64, expires_at: i64) {
@@ -237,6 +266,39 @@ mod tests {
         );
         let shard = cache.shards[(id >> 60) as usize % SHARDS].lock().unwrap();
         assert_eq!(shard.buckets.len(), 2);
+    }
+
+    #[test]
+    fn a_forgotten_nonce_is_fresh_again_and_gives_back_its_room() {
+        let budget = Budget::new(1);
+        let cache = NonceCache::new(100, Arc::clone(&budget));
+        let id = digest_of("ak", "n1");
+        assert_eq!(
+            cache.check_and_insert_digest(id, 1_000, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert("ak", "n2", 1_000, 100),
+            NonceCheck::Full
+        );
+        cache.forget(id, 1_000);
+        assert_eq!(budget.used.load(Ordering::Relaxed), 0);
+        let shard = &cache.shards[(id >> 60) as usize % SHARDS];
+        assert!(
+            shard.lock().unwrap().buckets.is_empty(),
+            "its empty bucket is dropped"
+        );
+        // Forgetting what is not there changes nothing.
+        cache.forget(id, 1_000);
+        assert_eq!(budget.used.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            cache.check_and_insert_digest(id, 1_000, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert_digest(id, 1_000, 100),
+            NonceCheck::Used
+        );
     }
 
     #[test]

@@ -158,13 +158,15 @@ async fn process(
     cx.action = log_text(&who.action);
     cx.access_key_id = log_text(&who.access_key_id);
 
+    let shared = state.shared_nonces.clone();
+    // Kept to forget the nonce if the shared guard cannot record it.
+    let access_key_id = shared.as_ref().map(|_| who.access_key_id.clone());
     let store = state
         .store
         .for_principal(Principal::new(who.access_key_id))
         .with_request_id(request_id);
     let action = who.action;
     let nonce = who.nonce;
-    let shared = state.shared_nonces.clone();
     let outcome = state
         .pools
         .run(crate::pools::is_read(&action), move || {
@@ -176,18 +178,26 @@ async fn process(
                     Ok(false) => return Err(Rejection::nonce_used()),
                     Err(e) => {
                         tracing::error!(error = %e, "the shared replay guard failed");
-                        return Err(Rejection::nonce_log_failed());
+                        // Nothing ran: refused below, and the nonce forgotten.
+                        return Ok(None);
                     }
                 }
             }
             let value = secrets_wire::call(&store, &action, &params)?;
-            Ok::<_, Rejection>(Success {
+            Ok::<_, Rejection>(Some(Success {
                 body: value.to_string().into_bytes(),
-            })
+            }))
         })
         .await;
     match outcome {
-        Ok(result) => result,
+        Ok(Ok(Some(success))) => Ok(success),
+        Ok(Ok(None)) => {
+            if let Some(access_key_id) = access_key_id {
+                state.auth.forget_nonce(&access_key_id, &nonce);
+            }
+            Err(Rejection::nonce_log_failed())
+        }
+        Ok(Err(rejection)) => Err(rejection),
         Err(e) => {
             tracing::error!(error = %e, "an operation panicked or was cancelled");
             Err(Rejection::internal())

@@ -208,6 +208,58 @@ async fn a_replay_anywhere_in_its_window_is_refused_after_a_restart() {
     assert_code(&wider, 400, "SignatureNonceUsed");
 }
 
+/// A request refused because its nonce could not be logged never ran, so the same signed
+/// bytes sent again once the log works are served, not refused as a replay.
+#[tokio::test]
+async fn a_request_refused_for_a_failed_nonce_log_write_can_be_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("nonces");
+    let start = now();
+    let clock = secrets_manager::ManualClock::new(Timestamp::from_unix(start));
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.nonce_log = Some(log.clone());
+        c.clock = std::sync::Arc::new(clock.clone());
+        c.max_clock_skew = std::time::Duration::from_secs(900);
+    })
+    .await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    assert_eq!(c.call("ListSecrets", &[]).await.unwrap().status, 200);
+    // The next segment's name is taken by a directory, so the log cannot rotate to it once
+    // a window has passed.
+    let last = std::fs::read_dir(&log)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".nonces")?.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap();
+    let blocker = log.join(format!("{:020}.nonces", last + 1));
+    std::fs::create_dir(&blocker).unwrap();
+    clock.set(Timestamp::from_unix(start + 900));
+    let options = CallOptions {
+        nonce: Some("sent-while-the-log-failed".into()),
+        time: Some(Timestamp::from_unix(start + 900)),
+        ..CallOptions::default()
+    };
+    let request = c.signed_request("ListSecrets", &[], &options).unwrap();
+    let again = clone_request(&request);
+    let refused = c.send(request).await.unwrap();
+    assert_code(&refused, 503, "ServiceUnavailableTemporary");
+    std::fs::remove_dir(&blocker).unwrap();
+    let served = c.send(again).await.unwrap();
+    assert_eq!(served.status, 200, "{served:?}");
+    // And now that it ran, it is a replay.
+    let replayed = c
+        .send(clone_request(
+            &c.signed_request("ListSecrets", &[], &options).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_code(&replayed, 400, "SignatureNonceUsed");
+    server.stop().await;
+}
+
 /// A shared replay guard in memory, standing in for a database; `broken` makes it fail.
 #[derive(Debug, Default)]
 struct MemoryNonces {
@@ -262,17 +314,9 @@ async fn a_shared_replay_guard_refuses_a_replay_on_another_server() {
         .broken
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let mut c = one.client(ADMIN, SignatureVersion::V3).await;
-    let refused = c
-        .call(
-            "CreateSecret",
-            &[
-                ("SecretName", "unguarded"),
-                ("VersionId", "v1"),
-                ("SecretData", "x"),
-            ],
-        )
-        .await
-        .unwrap();
+    let request = signed_create(&c, "unguarded");
+    let again = clone_request(&request);
+    let refused = c.send(request).await.unwrap();
     assert_code(&refused, 503, "ServiceUnavailableTemporary");
     shared
         .broken
@@ -282,6 +326,8 @@ async fn a_shared_replay_guard_refuses_a_replay_on_another_server() {
         .await
         .unwrap();
     assert_code(&described, 404, "Forbidden.ResourceNotFound");
+    // The refused request never ran, so the same bytes sent again are served, not a replay.
+    assert_eq!(c.send(again).await.unwrap().status, 200);
     one.stop().await;
     two.stop().await;
 }
