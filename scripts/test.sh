@@ -36,5 +36,8 @@ cargo test --workspace --all-features
 echo "== Alibaba's Python SDKs against secrets serve"
 ./scripts/sdk-tests.sh
 
+echo "== Alibaba's Node.js SDKs against secrets serve"
+./scripts/sdk-node-tests.sh
+
 echo "== fuzz smoke runs"
 ./scripts/fuzz-smoke.sh
