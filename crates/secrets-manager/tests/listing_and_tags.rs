@@ -591,6 +591,24 @@ fn untag_resources_removes_the_keys_from_every_named_secret() {
     });
 }
 
+/// Alibaba's UntagResources: `All` "takes effect only when you specify an empty tag key"
+/// (api-kms-2016-01-20-untagresources). A command copied from Alibaba's documentation with
+/// both `All=true` and `TagKey.N` removes only the named keys there; here it must not wipe
+/// every other tag of the secret.
+#[test]
+fn untag_resources_with_all_and_tag_keys_removes_only_the_named_keys() {
+    on_every_backend(|f| {
+        f.create_with("a", None, &[("env", "prod"), ("team", "web")]);
+        f.store
+            .untag_resources(UntagResourcesRequest {
+                all: true,
+                ..batch_untag(&["a"], &["env"])
+            })
+            .unwrap();
+        assert_eq!(f.tags_of("a"), [tag("team", "web")]);
+    });
+}
+
 #[test]
 fn untag_resources_with_one_unknown_secret_untags_nothing() {
     on_every_backend(|f| {

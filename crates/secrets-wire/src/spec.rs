@@ -302,7 +302,12 @@ pub const OPERATIONS: &[Operation] = &[
                 Kind::FlatList,
                 "tag keys to remove (TagKey.N)",
             ),
-            p("All", false, Kind::Bool, "remove every tag (default false)"),
+            p(
+                "All",
+                false,
+                Kind::Bool,
+                "remove every tag when no TagKey.N is given (default false)",
+            ),
         ],
     },
     Operation {

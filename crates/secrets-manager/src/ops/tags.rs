@@ -46,7 +46,8 @@ pub struct UntagResourcesRequest {
     pub resource_ids: Vec<String>,
     /// Tag keys to remove from each (`TagKey.N`).
     pub tag_keys: Vec<String>,
-    /// Remove every tag. Default false.
+    /// Remove every tag. Default false. As in Alibaba's API, it takes effect only when no tag
+    /// key is given: with `tag_keys`, only those keys are removed.
     pub all: bool,
 }
 
@@ -270,6 +271,9 @@ impl SecretsManager {
                     return Err(ValidationError::missing("TagKey").into());
                 }
                 let keys = parse_keys(&req.tag_keys, "TagKey")?;
+                // `All` counts only without tag keys (Alibaba: it "takes effect only when you
+                // specify an empty tag key").
+                let remove_all = req.all && keys.is_empty();
                 for name in &names {
                     self.authorize_with(Action::UntagResources, || self.secret_arn(name))?;
                 }
@@ -281,7 +285,7 @@ impl SecretsManager {
                         let before = record.tags.clone();
                         record
                             .tags
-                            .retain(|t: &Tag| !req.all && !keys.iter().any(|k| k == t.key()));
+                            .retain(|t: &Tag| !remove_all && !keys.iter().any(|k| k == t.key()));
                         Ok(tags_step(&before, record))
                     })?;
                 }
