@@ -1,6 +1,7 @@
 //! The command line, built from the operations table so every operation and parameter of the
 //! API has a subcommand and a flag, in kebab-case and in Alibaba's spelling.
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Arg, ArgAction, Command};
 use secrets_wire::{Kind, OPERATIONS, Operation, Param};
 
@@ -157,6 +158,15 @@ fn key_command(action: &str, name: &str, about: &str) -> Command {
 }
 
 /// The whole command line.
+/// The flag `name`, taking a value that must not be empty: `--store-dir ""` (what
+/// `--store-dir "$DIR"` gives with `DIR` unset) is refused by name rather than taken as the
+/// current directory.
+pub(crate) fn non_empty(name: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .value_parser(NonEmptyStringValueParser::new())
+}
+
 pub(crate) fn command() -> Command {
     let mut cmd = Command::new("secrets")
         .about("An embeddable secrets store speaking Alibaba Cloud KMS Secrets Manager's API")
@@ -166,37 +176,32 @@ pub(crate) fn command() -> Command {
         .after_long_help(EXIT_CODES)
         .after_help("Run `secrets --help` for the output format, exit codes and where the store lives.")
         .arg(
-            Arg::new("store-dir")
-                .long("store-dir")
+            non_empty("store-dir")
                 .global(true)
                 .value_name("DIR")
                 .help("the store's directory (default: $SECRETS_HOME, else the platform's data directory)"),
         )
         .arg(
-            Arg::new("store")
-                .long("store")
+            non_empty("store")
                 .global(true)
                 .value_name("URL|DIR")
                 .help("postgres://user@host/db?sslmode=require[&schema=NAME] for a shared PostgreSQL store (root key from --root-key-file or $SECRETS_ROOT_KEY), or a directory; default: the embedded store of --store-dir, else $SECRETS_STORE, else the embedded store in $SECRETS_HOME, $XDG_DATA_HOME/secrets or ~/.local/share/secrets"),
         )
         .arg(
-            Arg::new("root-key-file")
-                .long("root-key-file")
+            non_empty("root-key-file")
                 .global(true)
                 .value_name("PATH")
                 .help("a 0600 file holding the root key (64 hex digits); default: root.key in the store directory, or $SECRETS_ROOT_KEY"),
         )
         .arg(
-            Arg::new("region")
-                .long("region")
+            non_empty("region")
                 .global(true)
                 .value_name("REGION")
                 .default_value("cn-hangzhou")
                 .help("the region id in ARNs"),
         )
         .arg(
-            Arg::new("account-id")
-                .long("account-id")
+            non_empty("account-id")
                 .global(true)
                 .value_name("ACCOUNT")
                 .default_value("0000000000000000")

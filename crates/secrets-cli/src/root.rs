@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Arg, ArgMatches, Command};
+use clap::{ArgMatches, Command};
 use secret_crypto::{FileKeyring, KeyringStore, KmsError, LocalKms, RootKey, RootKeyError};
 use serde_json::{Value, json};
 
@@ -33,8 +33,7 @@ pub(crate) fn command() -> Command {
         .about(ABOUT)
         .after_help(AFTER_HELP)
         .arg(
-            Arg::new("new-root-key-file")
-                .long("new-root-key-file")
+            crate::command::non_empty("new-root-key-file")
                 .alias("NewRootKeyFile")
                 .value_name("PATH")
                 .required(true)

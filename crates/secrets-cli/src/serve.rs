@@ -33,22 +33,19 @@ pub(crate) fn command() -> Command {
                 .help("the address to listen on (port 0 picks a free port)"),
         )
         .arg(
-            Arg::new("access-keys")
-                .long("access-keys")
+            crate::command::non_empty("access-keys")
                 .value_name("FILE")
                 .required(true)
                 .help("[required] the access-keys JSON file (AccessKeyId -> secret and policy)"),
         )
         .arg(
-            Arg::new("tls-cert")
-                .long("tls-cert")
+            crate::command::non_empty("tls-cert")
                 .value_name("PEM")
                 .requires("tls-key")
                 .help("serve HTTPS with this certificate chain"),
         )
         .arg(
-            Arg::new("tls-key")
-                .long("tls-key")
+            crate::command::non_empty("tls-key")
                 .value_name("PEM")
                 .requires("tls-cert")
                 .help("the private key of --tls-cert"),
@@ -83,8 +80,7 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .arg(
-            Arg::new("nonce-log")
-                .long("nonce-log")
+            crate::command::non_empty("nonce-log")
                 .value_name("DIR")
                 .help(
                     "where accepted request nonces are written, so that a restarted server \

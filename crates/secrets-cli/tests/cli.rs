@@ -1515,3 +1515,42 @@ fn stop(child: &mut std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `--store-dir ""` (or `--store ""`), as `--store-dir "$DIR"` gives with `DIR` unset, is not
+/// a store directory: it is refused by name, rather than opening a new store in the current
+/// directory and writing a fresh root key there — into whatever directory the command happens
+/// to run in (a repository checkout, say).
+#[test]
+fn an_empty_store_flag_does_not_make_a_store_and_root_key_in_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    for flag in ["--store-dir", "--store"] {
+        let cwd = dir.path().join(format!("cwd{flag}"));
+        std::fs::create_dir_all(&cwd).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_secrets"))
+            .current_dir(&cwd)
+            .args([flag, "", "list-secrets"])
+            .env("SECRETS_HOME", &home)
+            .env_remove("SECRETS_STORE")
+            .env_remove("SECRETS_ROOT_KEY")
+            .output()
+            .expect("the secrets binary runs");
+        let left: Vec<_> = std::fs::read_dir(&cwd)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{flag} \"\" (exit {:?}) left {left:?} in the current directory: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Refused as a usage error that names the flag (errors go to stderr).
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let answer = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            answer.contains("InvalidParameter") && answer.contains(&format!("'{flag} <")),
+            "{answer}"
+        );
+    }
+}
