@@ -30,8 +30,9 @@ pub(crate) fn check_text(
         return Err(ValidationError::invalid(
             parameter,
             format!(
-                "character {:?} at position {pos} is not allowed; allowed are {alphabet}",
-                c.escape_default().to_string()
+                // Escaped once, in quotes: a tab reads "\t", `é` "\u{e9}".
+                "character \"{}\" at position {pos} is not allowed; allowed are {alphabet}",
+                c.escape_default()
             ),
         ));
     }

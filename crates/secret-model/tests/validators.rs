@@ -105,3 +105,20 @@ proptest! {
         prop_assert_eq!(is_tag_char(c), doc_tag_char(c));
     }
 }
+
+/// The refusal of a character names it escaped once: a tab as `"\t"`, `é` as `"\u{e9}"`, a
+/// quote as `"\""` — not escaped twice (`"\\t"`), with a backslash the caller never typed.
+#[test]
+fn a_refused_character_is_escaped_once_in_the_message() {
+    for (name, shown) in [
+        ("a\tb", r#""\t""#),
+        ("é", r#""\u{e9}""#),
+        ("a\"b", r#""\"""#),
+    ] {
+        let message = SecretName::parse(name).unwrap_err().message();
+        assert!(
+            message.contains(&format!("character {shown} at position")),
+            "{name:?}: {message}"
+        );
+    }
+}
