@@ -173,9 +173,11 @@ fn with_tags(s: &Secret, tags: &[(String, String)]) -> Option<Secret> {
     (next.tags.len() <= TAGS_MAX).then_some(next)
 }
 
+/// `all` counts only without keys (decision 25).
 fn without_tags(s: &Secret, keys: &[String], all: bool) -> Secret {
     let mut next = s.clone();
-    next.tags.retain(|(k, _)| !all && !keys.contains(k));
+    let remove_all = all && keys.is_empty();
+    next.tags.retain(|(k, _)| !remove_all && !keys.contains(k));
     next
 }
 

@@ -530,11 +530,12 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Transition> {
         2 => (pools.name(), tag_keys()).prop_map(|(name, keys)| Transition::Untag { name, keys }),
         2 => (resource_type(), resource_ids(&pools), tags())
             .prop_map(|(resource_type, ids, tags)| Transition::TagMany { resource_type, ids, tags }),
-        2 => (resource_type(), resource_ids(&pools), tag_keys(), proptest::bool::weighted(0.2)).prop_map(
-            |(resource_type, ids, keys, all)| Transition::UntagMany {
+        // `All` mostly alone, sometimes with keys (which then win: decision 25).
+        2 => (resource_type(), resource_ids(&pools), tag_keys(), proptest::bool::weighted(0.2), proptest::bool::weighted(0.3)).prop_map(
+            |(resource_type, ids, keys, all, with_keys)| Transition::UntagMany {
                 resource_type,
                 ids,
-                keys: if all { Vec::new() } else { keys },
+                keys: if all && !with_keys { Vec::new() } else { keys },
                 all,
             }
         ),
