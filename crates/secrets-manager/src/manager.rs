@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) random: Arc<dyn RandomSource>,
+    /// The OS CSPRNG GetRandomPassword draws from: never the injected `random`, which serves
+    /// request ids and may be seeded for tests.
+    pub(crate) passwords: OsRandom,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) cache: Option<ValueCache>,
 }
@@ -89,7 +92,9 @@ impl Builder {
         self
     }
 
-    /// The random source for request ids. Default: [`OsRandom`].
+    /// The random source for request ids. Default: [`OsRandom`]. Passwords
+    /// ([`SecretsManager::get_random_password`]) and key material never come from it: they
+    /// always come from the operating system's CSPRNG.
     pub fn random(mut self, random: Arc<dyn RandomSource>) -> Self {
         self.random = random;
         self
@@ -137,6 +142,7 @@ impl Builder {
                 clock: self.clock,
                 authorizer: self.authorizer,
                 random: self.random,
+                passwords: OsRandom::default(),
                 audit: self.audit,
                 cache: self.cache.map(ValueCache::new),
             }),

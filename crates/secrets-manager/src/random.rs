@@ -2,8 +2,9 @@
 
 use secret_model::Uuid;
 
-/// A source of random bytes for request ids and similar values. Key material never comes from
-/// here: the KMS draws it from the operating system itself.
+/// A source of random bytes for request ids and similar values. Key material and passwords
+/// never come from here: the KMS draws keys from the operating system itself, and
+/// GetRandomPassword uses an [`OsRandom`] of its own.
 pub trait RandomSource: Send + Sync {
     /// Fills `buf` with random bytes, or fails.
     fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError>;

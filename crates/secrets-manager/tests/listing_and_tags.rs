@@ -855,3 +855,53 @@ fn excluding_every_character_is_invalid_parameter_naming_exclude_characters() {
         assert_eq!(parameter(r), "ExcludeCharacters");
     });
 }
+
+/// SPEC §3: GetRandomPassword "uses the OS CSPRNG". `Builder::random` is documented as "the
+/// random source for request ids" (injectable for tests), and `RandomSource` as a source that
+/// key material never comes from. A password is a secret: it must not be drawn from a source
+/// the application injected for reproducible request ids, or two stores built alike hand out
+/// the same "random" password.
+#[test]
+fn a_random_password_does_not_come_from_the_injected_request_id_source() {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    use secrets_manager::crypto::{LocalKms, RootKey};
+    use secrets_manager::storage::MemoryStorage;
+    use secrets_manager::{RandomError, RandomSource, SecretsManager};
+
+    /// Reproducible request ids: a seeded splitmix64 stream.
+    struct Seeded(Mutex<u64>);
+    impl RandomSource for Seeded {
+        fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+            let mut state = self.0.lock().unwrap();
+            for b in buf {
+                *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = *state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                *b = (z ^ (z >> 31)) as u8;
+            }
+            Ok(())
+        }
+    }
+    let store = || {
+        SecretsManager::builder(
+            Arc::new(MemoryStorage::new()),
+            Arc::new(LocalKms::in_memory(RootKey::generate().unwrap())),
+        )
+        .random(Arc::new(Seeded(Mutex::new(7))))
+        .build()
+    };
+    let first = store()
+        .get_random_password(GetRandomPasswordRequest::default())
+        .unwrap();
+    let second = store()
+        .get_random_password(GetRandomPasswordRequest::default())
+        .unwrap();
+    // Compared without printing them.
+    assert!(
+        first.random_password != second.random_password,
+        "two stores with the same request-id source drew the same password"
+    );
+}

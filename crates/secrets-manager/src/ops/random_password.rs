@@ -26,8 +26,11 @@ impl crate::SecretsManager {
     /// the included types (lowercase, uppercase, digits, punctuation) less `exclude_characters`;
     /// with `require_each_included_type` (default true), at least one of each included type.
     ///
+    /// The characters come from the operating system's CSPRNG, whatever random source the
+    /// builder was given for request ids.
+    ///
     /// Errors: `InvalidParameter` naming `PasswordLength` or `ExcludeCharacters`;
-    /// `Forbidden.NoPermission`; `InternalFailure` if the random source fails.
+    /// `Forbidden.NoPermission`; `InternalFailure` if the OS random generator fails.
     pub fn get_random_password(
         &self,
         req: GetRandomPasswordRequest,
@@ -39,7 +42,8 @@ impl crate::SecretsManager {
             |request_id| {
                 let spec = PasswordSpec::new(&req)?;
                 self.authorize_with(Action::GetRandomPassword, || "*".to_owned())?;
-                let password = generate(&spec, self.inner.random.as_ref())?;
+                // Always the OS CSPRNG (SPEC §3), never the injectable request-id source.
+                let password = generate(&spec, &self.inner.passwords)?;
                 Ok(GetRandomPasswordResponse {
                     request_id: request_id.to_owned(),
                     random_password: password,
