@@ -194,7 +194,9 @@ impl Authenticator {
                 )));
             }
         }
-        if !signed.contains(&"host") {
+        // Header names are case-insensitive here as above (the canonical request lower-cases
+        // them): `Host` in SignedHeaders signs the host.
+        if !signed.iter().any(|s| s.eq_ignore_ascii_case("host")) {
             return Err(Rejection::incomplete_signature(
                 "The header host must be in SignedHeaders.",
             ));

@@ -918,3 +918,28 @@ async fn api_version_2016_01_20_is_served_for_both_signatures_and_get() {
     }
     server.stop().await;
 }
+
+/// Header names are case-insensitive, and the server matches the names in SignedHeaders that
+/// way for every `x-acs-*` header: `X-Acs-Date` in the list is accepted. `Host` must be too —
+/// it names the same signed header, and the canonical request (SPEC §5, lower-case names) is
+/// the same — rather than refused as "host must be in SignedHeaders" when it is there.
+#[tokio::test]
+async fn signed_header_names_match_whatever_their_case_host_included() {
+    let server = common::start().await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    for (from, to) in [("x-acs-date", "X-Acs-Date"), ("host", "Host")] {
+        let mut request = list_secrets(&c);
+        let header = request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(header.contains(from), "{header}");
+        let header = header.replacen(from, to, 1);
+        request
+            .headers_mut()
+            .insert("authorization", header.parse().unwrap());
+        let reply = c.send(request).await.unwrap();
+        assert_eq!(reply.status, 200, "SignedHeaders with {to}: {}", reply.body);
+    }
+    server.stop().await;
+}
