@@ -9,6 +9,7 @@
 //! store directory rather than inside it, because a root key must never be kept with the data
 //! it protects. In production, supply it from a secrets file or the environment instead.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -31,7 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         || PathBuf::from("target/quickstart-library-store"),
         PathBuf::from,
     );
-    std::fs::create_dir_all(&dir)?;
+    // Owner only, as the CLI makes its store directory: sled's files take the umask, and the
+    // records in them name every secret.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     let key_file = dir.with_extension("root-key");
     if !key_file.exists() {
         RootKey::write_new_file(&key_file)?;

@@ -328,6 +328,7 @@ impl Authenticator {
             return Err(Rejection::timestamp_expired(
                 &time.to_string(),
                 &now.to_string(),
+                self.skew,
             ));
         }
         Ok(time.unix())

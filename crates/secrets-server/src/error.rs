@@ -52,14 +52,15 @@ impl Rejection {
         )
     }
 
-    /// `InvalidTimeStamp.Expired`.
-    pub(crate) fn timestamp_expired(given: &str, server_time: &str) -> Self {
+    /// `InvalidTimeStamp.Expired`: `given` is more than `window_secs` from `server_time`.
+    pub(crate) fn timestamp_expired(given: &str, server_time: &str, window_secs: i64) -> Self {
         Rejection::new(
             "InvalidTimeStamp.Expired",
             400,
             format!(
-                "Specified time stamp or date value is expired: {given} is more than 15 minutes \
-                 from the server time {server_time}."
+                "Specified time stamp or date value is expired: {given} is more than {} \
+                 from the server time {server_time}.",
+                describe_window(window_secs)
             ),
         )
     }
@@ -222,4 +223,18 @@ pub enum ServerError {
     /// The async runtime could not be started or waited on.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// A window in words: "15 minutes", "90 seconds", "1 minute".
+fn describe_window(secs: i64) -> String {
+    let (n, unit) = if secs % 60 == 0 && secs != 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }

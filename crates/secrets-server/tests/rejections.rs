@@ -44,6 +44,8 @@ async fn timestamps_more_than_15_minutes_off_are_expired() {
             };
             let reply = c.call_with("ListSecrets", &[], &options).await.unwrap();
             assert_code(&reply, 400, "InvalidTimeStamp.Expired");
+            let message = reply.body["Message"].as_str().unwrap();
+            assert!(message.contains("more than 15 minutes from"), "{message}");
         }
         let options = CallOptions {
             time: Some(Timestamp::from_unix(now() - 14 * 60)),
@@ -100,6 +102,26 @@ async fn a_reused_nonce_is_refused_for_both_signatures() {
         .await
         .unwrap();
     assert_code(&reply, 404, "Forbidden.ResourceNotFound");
+    server.stop().await;
+}
+
+/// The refusal of a time outside the window names the window the server has, not SPEC's
+/// default.
+#[tokio::test]
+async fn an_expired_timestamp_names_the_servers_own_window() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.max_clock_skew = std::time::Duration::from_secs(90);
+    })
+    .await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let options = CallOptions {
+        time: Some(Timestamp::from_unix(now() - 120)),
+        ..CallOptions::default()
+    };
+    let reply = c.call_with("ListSecrets", &[], &options).await.unwrap();
+    assert_code(&reply, 400, "InvalidTimeStamp.Expired");
+    let message = reply.body["Message"].as_str().unwrap();
+    assert!(message.contains("more than 90 seconds from"), "{message}");
     server.stop().await;
 }
 
