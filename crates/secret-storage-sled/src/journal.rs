@@ -280,7 +280,16 @@ impl Journal {
             if state.durable >= end {
                 return Ok(());
             }
-            state.check()?;
+            if let Err(e) = state.check() {
+                // This writer may have been woken to lead the next sync, and none will run
+                // now: every writer waiting for one must hear of the failure.
+                let later = std::mem::take(&mut state.later);
+                drop(state);
+                for waiter in later {
+                    waiter.wake(Waiter::LOOK_AGAIN);
+                }
+                return Err(e);
+            }
             if let Some(target) = state.syncing {
                 let me = Arc::new(Waiter::current());
                 if end <= target {
@@ -323,16 +332,23 @@ impl Journal {
             state.spare = frames;
             state.syncing = None;
             let covered = std::mem::take(&mut state.covered);
-            let (signal, to_wake_next) = match outcome {
+            let signal = match outcome {
                 Ok(()) => {
                     state.durable = state.durable.max(target);
-                    // One writer waiting for the next sync leads it; the others wait on.
-                    (Waiter::DURABLE, state.later.pop().into_iter().collect())
+                    Waiter::DURABLE
                 }
                 Err(e) => {
                     state.broken.get_or_insert_with(|| e.to_string());
-                    (Waiter::LOOK_AGAIN, std::mem::take(&mut state.later))
+                    Waiter::LOOK_AGAIN
                 }
+            };
+            // One writer waiting for the next sync leads it; the others wait on. If the
+            // journal broke, by this sync or anything else (`fail_apply`), no next sync will
+            // run: every one of them is told.
+            let to_wake_next: Vec<_> = if state.broken.is_some() {
+                std::mem::take(&mut state.later)
+            } else {
+                state.later.pop().into_iter().collect()
             };
             // The leader's own frame was appended before it took `target`, so it is covered:
             // durable, or failed with the sync.
@@ -1162,6 +1178,185 @@ mod tests {
                 "{error:?}"
             );
         }
+    }
+
+    /// When [`a_write_fails_to_apply_while_writers_wait`] stops the journal.
+    #[derive(Clone, Copy, Debug)]
+    enum FailAt {
+        /// While a sync runs, with two writers waiting for the next one.
+        DuringSync,
+        /// After that sync has ended and handed the next one to one of the two writers, before
+        /// that writer has taken the state lock again.
+        HandOff,
+    }
+
+    /// One attempt at: a writer `L` leads a sync of a large frame; writers `A` and `B` append
+    /// behind it, so they wait for the next sync; then another writer's frame fails to apply
+    /// to sled (what [`Journal::fail_apply`] does, done under the state lock so that it lands
+    /// exactly at `at`). Returns each writer's outcome, or `None` if the interleaving was
+    /// missed (the sync ended first; every writer returned and the journal is healthy).
+    /// Panics if a writer is still parked 10 s after the failure (it is woken first, so that
+    /// the test ends).
+    fn a_write_fails_to_apply_while_writers_wait(
+        at: FailAt,
+    ) -> Option<Vec<(&'static str, Result<(), StorageError>)>> {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let (db, tree) = temp_db(dir.path());
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let journal = &journal;
+        let (done, results) = std::sync::mpsc::channel();
+        let collect = |all: &mut Vec<_>, deadline: Instant| {
+            while all.len() < 3 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match results.recv_timeout(left) {
+                    Ok(outcome) => all.push(outcome),
+                    Err(_) => return false,
+                }
+            }
+            true
+        };
+        let poll_until = |ready: &dyn Fn(&State) -> Option<bool>| -> bool {
+            // Some(true): do it now (the lock is held); Some(false): missed.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let mut state = journal.lock();
+                match ready(&state) {
+                    Some(true) => {
+                        journal.torn.store(true, Ordering::SeqCst);
+                        state
+                            .broken
+                            .get_or_insert_with(|| "a write failed to apply".into());
+                        return true;
+                    }
+                    Some(false) => return false,
+                    None => {}
+                }
+                drop(state);
+                assert!(Instant::now() < deadline, "the interleaving never came");
+                std::thread::yield_now();
+            }
+        };
+        std::thread::scope(|s| {
+            let write = |name: &'static str, ops: Vec<Op>| {
+                let done = done.clone();
+                move || {
+                    let _inside = journal.enter();
+                    let outcome = journal
+                        .append(&ops)
+                        .and_then(|end| journal.wait_durable(end));
+                    done.send((name, outcome)).unwrap();
+                }
+            };
+            let big = vec![(b"r/big".to_vec(), Some(vec![1; 8 << 20].into()))];
+            s.spawn(write("L", big));
+            // Wait for L to lead its sync.
+            while journal.lock().syncing.is_none() {
+                std::thread::yield_now();
+            }
+            s.spawn(write("A", ops()));
+            s.spawn(write("B", ops()));
+            let mut all = Vec::new();
+            let failed = match at {
+                FailAt::DuringSync => poll_until(&|state| match (
+                    state.syncing.is_some(),
+                    state.later.len(),
+                ) {
+                    (true, 2) => Some(true),
+                    (true, _) => None,
+                    (false, _) => Some(false),
+                }),
+                FailAt::HandOff => {
+                    // First both wait behind L's sync ...
+                    let behind = |state: &State| match (state.syncing.is_some(), state.later.len())
+                    {
+                        (true, 2) => Some(false),
+                        (true, _) => None,
+                        (false, _) => Some(true),
+                    };
+                    let mut state = journal.lock();
+                    let missed = loop {
+                        match behind(&state) {
+                            Some(missed) => break missed,
+                            None => {
+                                drop(state);
+                                std::thread::yield_now();
+                                state = journal.lock();
+                            }
+                        }
+                    };
+                    drop(state);
+                    // ... then L's sync has ended and woken one of them to lead the next,
+                    // which has not taken the lock yet: one left waiting, no sync running.
+                    !missed
+                        && poll_until(
+                            &|state| match (state.syncing.is_some(), state.later.len()) {
+                                (true, 2) => None,
+                                (false, 1) => Some(true),
+                                _ => Some(false),
+                            },
+                        )
+                }
+            };
+            let returned = collect(&mut all, Instant::now() + Duration::from_secs(10));
+            if !returned {
+                // Wake whoever is left so the scope can end, then fail.
+                let mut state = journal.lock();
+                let parked = std::mem::take(&mut state.later);
+                let count = parked.len();
+                drop(state);
+                for waiter in parked {
+                    waiter.wake(Waiter::LOOK_AGAIN);
+                }
+                assert!(collect(&mut all, Instant::now() + Duration::from_secs(10)));
+                panic!(
+                    "failing at {at:?}: {count} writer(s) were left parked after the journal \
+                     broke; those that returned: {all:?}"
+                );
+            }
+            failed.then_some(all)
+        })
+    }
+
+    /// Runs [`a_write_fails_to_apply_while_writers_wait`] until the interleaving is hit, and
+    /// checks every writer returned with the right outcome.
+    fn no_writer_parked_after_failing_at(at: FailAt) {
+        let mut attempts = 0;
+        let outcomes = loop {
+            attempts += 1;
+            assert!(attempts <= 200, "the interleaving at {at:?} was never hit");
+            if let Some(outcomes) = a_write_fails_to_apply_while_writers_wait(at) {
+                break outcomes;
+            }
+        };
+        eprintln!("{at:?}: hit after {attempts} attempt(s)");
+        for (name, outcome) in outcomes {
+            match name {
+                // L's frame was synced: durable.
+                "L" => assert!(outcome.is_ok(), "{at:?}: L: {outcome:?}"),
+                // A's and B's never were: the journal broke before their sync.
+                _ => assert!(
+                    matches!(outcome, Err(StorageError::Backend { .. })),
+                    "{at:?}: {name}: {outcome:?}"
+                ),
+            }
+        }
+    }
+
+    /// A sync that succeeds after the journal broke (a write failed to apply meanwhile) must
+    /// wake every writer waiting for the next sync: none will run. The Condvar version did
+    /// (`notify_all` when `broken` was set, whatever set it); 3eefd5f wakes them all only when
+    /// its own sync failed, and hands the next sync to one, which returns the error.
+    #[test]
+    fn a_write_failing_to_apply_during_a_sync_leaves_no_writer_parked() {
+        no_writer_parked_after_failing_at(FailAt::DuringSync);
+    }
+
+    /// A writer woken to lead the next sync that finds the journal broken must not return
+    /// without waking the writers it was to lead.
+    #[test]
+    fn a_write_failing_to_apply_at_a_hand_off_leaves_no_writer_parked() {
+        no_writer_parked_after_failing_at(FailAt::HandOff);
     }
 
     proptest::proptest! {
