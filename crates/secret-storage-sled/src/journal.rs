@@ -270,7 +270,8 @@ impl Journal {
     ///
     /// A waiter parks on a [`Waiter`] of its own, listed with the sync that will cover it. When
     /// a sync ends, its leader wakes each writer it covered with the outcome, so they return
-    /// without taking the state lock again, and one writer waiting for a later sync, to lead it.
+    /// without taking the state lock again, and one writer waiting for a later sync, to lead it
+    /// — or, when the journal is broken and no later sync will run, every such writer.
     ///
     /// Errors: `Backend` if writing the frames or the sync fails (the journal then takes no
     /// more writes: after a failed `fdatasync` the file's contents are unknown).
@@ -310,8 +311,7 @@ impl Journal {
             // Every writer waiting for a later sync appended before it registered, so this
             // sync covers it.
             debug_assert!(state.covered.is_empty(), "the last sync woke its writers");
-            let later = std::mem::take(&mut state.later);
-            state.covered = later;
+            state.covered = std::mem::take(&mut state.later);
             let spare = std::mem::take(&mut state.spare);
             let mut frames = std::mem::replace(&mut state.buffer, spare);
             drop(state);
