@@ -1554,3 +1554,73 @@ fn an_empty_store_flag_does_not_make_a_store_and_root_key_in_the_current_directo
         );
     }
 }
+
+/// `secrets serve --help` and the README promise that the server "stops gracefully on
+/// SIGINT/SIGTERM". On a PostgreSQL store with the shared nonce table (the default), once a
+/// signed request has gone through the table, SIGTERM makes it panic as it drops the table's
+/// connections inside its async runtime ("Cannot start a runtime from within a runtime"): exit
+/// 101 and no `{"Stopped": ...}` line — a failed stop for systemd or any supervisor, on every
+/// rolling restart. (A store directory, or `--shared-nonces off`, stops with 0.)
+#[test]
+fn serve_on_postgres_stops_gracefully_on_sigterm_after_a_request() {
+    use std::io::{BufRead, BufReader, Read};
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = postgres_store(dir.path(), &url, "cli_sigterm");
+    let keys = dir.path().join("access-keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"ak": {"secret": "sk", "policy": {"Version": "1", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}}}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_secrets"))
+        .args(["--store", &store, "--root-key-file", key.to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0", "--access-keys"])
+        .arg(&keys)
+        .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_ROOT_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let listening: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        stop(&mut child);
+        panic!("serve printed {line:?}: {e}")
+    });
+    let addr = listening["Listening"].as_str().unwrap().to_owned();
+    let reply = send_raw(&addr, &signed_list_secrets("cli-sigterm-nonce-1"));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "serve did not stop gracefully on SIGTERM; stderr:\n{}",
+        stderr
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(rest.contains("Stopped"), "{rest}");
+}

@@ -175,6 +175,11 @@ impl Server {
                 tracing::warn!("shutdown grace period over; dropping the remaining connections");
             }
         }
+        // The store and the shared replay guard may hold blocking clients (PostgreSQL's), whose
+        // drop runs a runtime of their own and so must not happen on an async worker: the last
+        // reference goes on the blocking pool, where their calls run too.
+        let state = self.state;
+        let _ = tokio::task::spawn_blocking(move || drop(state)).await;
         Ok(())
     }
 }
