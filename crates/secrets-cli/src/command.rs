@@ -185,7 +185,7 @@ pub(crate) fn command() -> Command {
             non_empty("store")
                 .global(true)
                 .value_name("URL|DIR")
-                .help("postgres://user@host/db?sslmode=require[&schema=NAME] for a shared PostgreSQL store (root key from --root-key-file or $SECRETS_ROOT_KEY), or a directory; default: the embedded store of --store-dir, else $SECRETS_STORE, else the embedded store in $SECRETS_HOME, $XDG_DATA_HOME/secrets or ~/.local/share/secrets"),
+                .help("postgres://user@host/db?sslmode=require[&schema=NAME] (or libpq's key=value form, 'host=H dbname=D user=U [schema=NAME]') for a shared PostgreSQL store (root key from --root-key-file or $SECRETS_ROOT_KEY), or a directory; default: the embedded store of --store-dir, else $SECRETS_STORE, else the embedded store in $SECRETS_HOME, $XDG_DATA_HOME/secrets or ~/.local/share/secrets"),
         )
         .arg(
             non_empty("root-key-file")

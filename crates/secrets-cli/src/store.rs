@@ -66,14 +66,27 @@ pub(crate) fn place(
             .filter(|s| !s.is_empty()),
     };
     match named {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Place::Postgres(url))
-        }
+        Some(url) if is_connection_string(&url) => Ok(Place::Postgres(url)),
         Some(dir) => Ok(Place::Dir(PathBuf::from(
             dir.strip_prefix("sled:").unwrap_or(&dir),
         ))),
         None => store_dir(store_dir_flag).map(Place::Dir),
     }
+}
+
+/// Whether `--store`'s value names a PostgreSQL database: a `postgres://` or `postgresql://`
+/// URL, or libpq's `key=value` form (`host=db1 dbname=secrets user=app`: its first word is a
+/// keyword and `=`). Anything else is a directory (`sled:` in front forces one).
+fn is_connection_string(s: &str) -> bool {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return true;
+    }
+    s.split_whitespace()
+        .next()
+        .and_then(|word| word.split_once('='))
+        .is_some_and(|(key, _)| {
+            !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
 }
 
 /// The master-key administration of an open store, whichever KMS keeps its keyring.
@@ -271,6 +284,21 @@ pub(crate) fn open_postgres_storage(url: &str) -> Result<PostgresStorage, Failur
 /// Takes the store's own `schema=NAME` query parameter (several stores may share a database)
 /// out of a connection string; PostgreSQL itself would refuse it.
 fn split_schema(url: &str) -> (String, Option<String>) {
+    if !url.contains("://") {
+        // libpq's key=value form: `schema=NAME` is one of its words.
+        let mut schema = None;
+        let rest: Vec<&str> = url
+            .split_whitespace()
+            .filter(|word| match word.strip_prefix("schema=") {
+                Some(name) => {
+                    schema = Some(name.to_owned());
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        return (rest.join(" "), schema);
+    }
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
     };
@@ -387,5 +415,29 @@ mod tests {
         assert!(matches!(pg, Place::Postgres(_)));
         let dir = place(Some(&"sled:/tmp/x".to_owned()), None).unwrap();
         assert!(matches!(dir, Place::Dir(d) if d == std::path::Path::new("/tmp/x")));
+        let key_value = "host=db1 port=5432 dbname=secrets user=app".to_owned();
+        assert!(matches!(
+            place(Some(&key_value), None).unwrap(),
+            Place::Postgres(_)
+        ));
+        for dir in ["./store", "/var/lib/secrets", "./a=b", "Store=1"] {
+            let named = place(Some(&dir.to_owned()), None).unwrap();
+            assert!(matches!(named, Place::Dir(_)), "{dir}");
+        }
+    }
+
+    #[test]
+    fn a_schema_is_taken_out_of_either_form() {
+        assert_eq!(
+            split_schema("host=db1 schema=tenant_a user=app"),
+            ("host=db1 user=app".to_owned(), Some("tenant_a".to_owned()))
+        );
+        assert_eq!(
+            split_schema("postgres://app@db1/secrets?sslmode=require&schema=tenant_a"),
+            (
+                "postgres://app@db1/secrets?sslmode=require".to_owned(),
+                Some("tenant_a".to_owned())
+            )
+        );
     }
 }

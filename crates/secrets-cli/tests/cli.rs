@@ -1624,3 +1624,97 @@ fn serve_on_postgres_stops_gracefully_on_sigterm_after_a_request() {
     );
     assert!(rest.contains("Stopped"), "{rest}");
 }
+
+/// docs/operations.md ("Connection string: libpq style, URL or `key=value`"): `--store` (and
+/// `$SECRETS_STORE`) takes libpq's `key=value` form for PostgreSQL too, rather than for a
+/// directory named after it in the current directory — where an operator who pasted the
+/// documented form would write secrets nobody reads. (Here no database answers: it fails.)
+#[test]
+fn a_key_value_connection_string_in_store_is_not_taken_for_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_secrets"))
+        .current_dir(&cwd)
+        .args([
+            "--store",
+            "host=127.0.0.1 port=1 dbname=secrets user=app",
+            "create-secret",
+            "--secret-name",
+            "db",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "s3cr3t",
+        ])
+        .env("SECRETS_HOME", dir.path().join("home"))
+        .env_remove("SECRETS_STORE")
+        .env_remove("SECRETS_ROOT_KEY")
+        .output()
+        .expect("the secrets binary runs");
+    let left: Vec<_> = std::fs::read_dir(&cwd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "--store with a key=value connection string (exit {:?}) made {left:?} in the current \
+         directory: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
+
+/// The same store named both ways: created through its `postgres://` URL, read back through
+/// libpq's `key=value` form of the same database (with `schema=` as one of its words).
+#[test]
+fn a_key_value_connection_string_opens_the_postgresql_store() {
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = postgres_store(dir.path(), &url, "cli_kv");
+    // postgresql://USER@HOST:PORT/DB[?…], as scripts/postgres.sh gives it.
+    let rest = url.split_once("://").unwrap().1;
+    let (authority, db) = rest.split_once('/').unwrap();
+    let db = db.split('?').next().unwrap();
+    let (user, host_port) = authority.split_once('@').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    let schema = store.rsplit_once("schema=").unwrap().1;
+    let key_value = format!("host={host} port={port} dbname={db} user={user} schema={schema}");
+    let run = |store: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_secrets"))
+            .current_dir(dir.path())
+            .args(["--store", store, "--root-key-file", key.to_str().unwrap()])
+            .args(args)
+            .env_remove("SECRETS_STORE")
+            .env_remove("SECRETS_ROOT_KEY")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    run(
+        &store,
+        &[
+            "create-secret",
+            "--secret-name",
+            "kv",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            "x",
+        ],
+    );
+    let got = run(&key_value, &["get-secret-value", "--secret-name", "kv"]);
+    assert_eq!(got["SecretData"], "x");
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "root.key")
+        .collect();
+    assert!(made.is_empty(), "made {made:?} beside the key");
+}
