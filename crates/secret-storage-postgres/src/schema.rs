@@ -96,6 +96,23 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i32, Failed> 
     if !exists {
         // `schema` was checked to be [a-z0-9_]+.
         tx.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))?;
+    } else {
+        // Without USAGE the schema's tables are invisible to this role, and what follows
+        // would fail as if none existed ("no schema has been selected to create in").
+        let usable = tx
+            .query_one("SELECT has_schema_privilege($1, 'USAGE')", &[&schema])?
+            .try_get::<_, bool>(0)?;
+        if !usable {
+            return Err(StorageError::Backend {
+                message: format!(
+                    "permission denied: this role lacks USAGE on the PostgreSQL schema \
+                     {schema} (GRANT USAGE ON SCHEMA {schema} TO the role; \
+                     docs/operations.md, \"Privileges\")"
+                ),
+                retryable: false,
+            }
+            .into());
+        }
     }
     // The session's search path named the schema before it existed; setting it again makes
     // PostgreSQL resolve it now (it reverts at commit to the same value).

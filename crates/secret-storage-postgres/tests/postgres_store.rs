@@ -562,3 +562,42 @@ fn version_ids_and_labels_are_mirrored_for_queries() {
         .get(0);
     assert_eq!(left, 0);
 }
+
+/// docs/operations.md, Privileges: the application role needs `USAGE` on the schema (and the
+/// table privileges). A role that was granted the table privileges but not `USAGE` — the
+/// easiest one to forget — gets "no schema has been selected to create in" (3F000): the
+/// schema is invisible to it, so `open` takes the store for a new one and tries to create
+/// `schema_version`. The message says nothing of a missing privilege and points the operator
+/// at schema creation instead.
+#[test]
+fn a_role_without_usage_on_the_schema_is_told_about_the_privilege() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let schema = store.store.schema().to_owned();
+    let role = format!("no_usage_{}", std::process::id());
+    let mut admin = raw_client(&url);
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+             GRANT SELECT ON \"{schema}\".schema_version TO {role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON \"{schema}\".secrets, \
+                 \"{schema}\".secret_payloads, \"{schema}\".secret_versions, \
+                 \"{schema}\".secret_stages, \"{schema}\".keyrings, \
+                 \"{schema}\".request_nonces TO {role};"
+        ))
+        .unwrap();
+    let as_app = url.replacen("postgres@", &format!("{role}@"), 1);
+    let opened = PostgresStorage::open(&PostgresConfig::new(&as_app).schema(&schema));
+    admin
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .unwrap();
+    let message = match opened {
+        Ok(_) => panic!("a role without USAGE on {schema} opened it"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains("permission denied") || message.contains("USAGE"),
+        "the error does not say a privilege is missing: {message}"
+    );
+    drop(store);
+}
