@@ -141,6 +141,10 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
     let (sub, args) = matches
         .subcommand()
         .ok_or_else(|| Failure::usage("a command is required; see `secrets --help`"))?;
+    // Errors the store logs (a record failing its seal names the secret to restore) reach
+    // stderr, ahead of the command's own answer: written out when the guard drops, before
+    // `main` prints. `serve` sets up its own, at `info`.
+    let _log = (sub != "serve").then(|| secrets_server::logging::init_stderr("error"));
     let location = StoreLocation::new(
         matches
             .get_one::<String>("region")

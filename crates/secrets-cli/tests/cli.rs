@@ -1718,3 +1718,40 @@ fn a_key_value_connection_string_opens_the_postgresql_store() {
         .collect();
     assert!(made.is_empty(), "made {made:?} beside the key");
 }
+
+/// docs/decisions.md 17: a listing that meets a record failing its seal "fails as a whole …;
+/// the log names the secret so an operator can restore it from a backup"; docs/security.md:
+/// "Tampering is logged at error level naming the secret and version". The `secrets` commands
+/// other than `serve` set up no logging, so that line goes nowhere: the operator gets
+/// `InternalFailure` "An internal error occurred." and nothing that says which of the store's
+/// secrets to restore.
+#[test]
+fn a_listing_refused_for_a_tampered_record_names_the_secret_on_stderr() {
+    use secret_storage::{Storage, Update};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    create_secret(d, "fine", "v1", "x");
+    create_secret(d, "app/tampered-one", "v1", "y");
+    {
+        let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+        let name = secret_model::SecretName::parse("app/tampered-one").unwrap();
+        store
+            .update(&name, &mut |current| {
+                let mut record = current.expect("the secret exists").clone();
+                record.seal = None;
+                Update::Write {
+                    record,
+                    put_payloads: vec![],
+                    delete_payloads: vec![],
+                }
+            })
+            .unwrap();
+    }
+    let listed = secrets(d, &["list-secrets"]);
+    assert_eq!(listed.code, 1, "{}", listed.stderr);
+    assert!(
+        listed.stderr.contains("app/tampered-one"),
+        "nothing on stderr names the secret to restore: {}",
+        listed.stderr
+    );
+}
