@@ -1535,10 +1535,7 @@ fn an_empty_store_flag_does_not_make_a_store_and_root_key_in_the_current_directo
             .env_remove("SECRETS_ROOT_KEY")
             .output()
             .expect("the secrets binary runs");
-        let left: Vec<_> = std::fs::read_dir(&cwd)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let left = entries(&cwd);
         assert!(
             left.is_empty(),
             "{flag} \"\" (exit {:?}) left {left:?} in the current directory: {}",
@@ -1652,10 +1649,7 @@ fn a_key_value_connection_string_in_store_is_not_taken_for_a_directory() {
         .env_remove("SECRETS_ROOT_KEY")
         .output()
         .expect("the secrets binary runs");
-    let left: Vec<_> = std::fs::read_dir(&cwd)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left = entries(&cwd);
     assert!(
         left.is_empty(),
         "--store with a key=value connection string (exit {:?}) made {left:?} in the current \
@@ -1711,9 +1705,8 @@ fn a_key_value_connection_string_opens_the_postgresql_store() {
     );
     let got = run(&key_value, &["get-secret-value", "--secret-name", "kv"]);
     assert_eq!(got["SecretData"], "x");
-    let made: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
+    let made: Vec<_> = entries(dir.path())
+        .into_iter()
         .filter(|n| n != "root.key")
         .collect();
     assert!(made.is_empty(), "made {made:?} beside the key");
@@ -1754,4 +1747,12 @@ fn a_listing_refused_for_a_tampered_record_names_the_secret_on_stderr() {
         "nothing on stderr names the secret to restore: {}",
         listed.stderr
     );
+}
+
+/// The names in `dir`: what a command left there.
+fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect()
 }
