@@ -113,8 +113,14 @@ impl Server {
             .header_read_timeout(self.read_timeout)
             .keep_alive(true);
         let graceful = GracefulShutdown::new();
+        // Every connection task, so that those still open when the grace period ends are
+        // cancelled and gone (each holds the state) before the state's last reference is
+        // dropped below.
+        let mut tasks = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
+            // Finished connections are reaped as new ones come, so the set stays small.
+            while tasks.try_join_next().is_some() {}
             // At the cap, stop accepting: new connections wait in the kernel's backlog (and
             // beyond it are refused by the kernel) rather than each costing a task and buffers
             // here. Accepting only to close them would cost as much, and tell a client less.
@@ -144,7 +150,7 @@ impl Server {
             let state = Arc::clone(&self.state);
             let tls = self.tls.clone();
             let http = http.clone();
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 let _slot = slot;
                 let service = service_fn(move |req| handle(Arc::clone(&state), req));
                 let result = match tls {
@@ -175,6 +181,8 @@ impl Server {
                 tracing::warn!("shutdown grace period over; dropping the remaining connections");
             }
         }
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
         // The store and the shared replay guard may hold blocking clients (PostgreSQL's), whose
         // drop runs a runtime of their own and so must not happen on an async worker: the last
         // reference goes on the blocking pool, where their calls run too.
