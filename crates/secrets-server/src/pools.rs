@@ -60,7 +60,8 @@ impl Drop for Pools {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which is not allowed on an async worker, where the last
         // request's task may drop the server's state. Nothing is left running by then: the
-        // server drops its state only after its connections closed.
+        // server drops its state only after every connection task has ended (those still open
+        // at the end of the grace period are cancelled first).
         if let Some(reads) = self.reads.take() {
             reads.shutdown_background();
         }
