@@ -78,15 +78,54 @@ pub(crate) fn place(
 /// URL, or libpq's `key=value` form (`host=db1 dbname=secrets user=app`: its first word is a
 /// keyword and `=`). Anything else is a directory (`sled:` in front forces one).
 fn is_connection_string(s: &str) -> bool {
-    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        return true;
+    s.starts_with("postgres://")
+        || s.starts_with("postgresql://")
+        || key_value_words(s).is_some_and(|words| !words.is_empty())
+}
+
+/// The words of libpq's `key = value` form, as byte ranges of `s` (the key, any spaces and
+/// `=`, the value, quoted or not), with their keys; `None` unless all of `s` is in that form.
+fn key_value_words(s: &str) -> Option<Vec<(std::ops::Range<usize>, &str)>> {
+    let bytes = s.as_bytes();
+    let skip_spaces = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut words = Vec::new();
+    let mut i = skip_spaces(0);
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && (bytes[i].is_ascii_lowercase() || bytes[i] == b'_') {
+            i += 1;
+        }
+        let key = &s[start..i];
+        i = skip_spaces(i);
+        if key.is_empty() || bytes.get(i) != Some(&b'=') {
+            return None;
+        }
+        i = skip_spaces(i + 1);
+        if bytes.get(i) == Some(&b'\'') {
+            // Quoted: up to the closing quote; a backslash takes the next byte as it is.
+            i += 1;
+            loop {
+                match bytes.get(i)? {
+                    b'\\' => i += 2,
+                    b'\'' => break,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+        } else {
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+        }
+        words.push((start..i, key));
+        i = skip_spaces(i);
     }
-    s.split_whitespace()
-        .next()
-        .and_then(|word| word.split_once('='))
-        .is_some_and(|(key, _)| {
-            !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        })
+    Some(words)
 }
 
 /// The master-key administration of an open store, whichever KMS keeps its keyring.
@@ -284,20 +323,17 @@ pub(crate) fn open_postgres_storage(url: &str) -> Result<PostgresStorage, Failur
 /// Takes the store's own `schema=NAME` query parameter (several stores may share a database)
 /// out of a connection string; PostgreSQL itself would refuse it.
 fn split_schema(url: &str) -> (String, Option<String>) {
-    if !url.contains("://") {
-        // libpq's key=value form: `schema=NAME` is one of its words.
-        let mut schema = None;
-        let rest: Vec<&str> = url
-            .split_whitespace()
-            .filter(|word| match word.strip_prefix("schema=") {
-                Some(name) => {
-                    schema = Some(name.to_owned());
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        return (rest.join(" "), schema);
+    if let Some(words) = key_value_words(url) {
+        // libpq's key=value form: `schema=NAME` is one of its words, taken out; the rest is
+        // passed on as it was (quoted values keep their spaces).
+        let Some((span, _)) = words.into_iter().find(|(_, key)| *key == "schema") else {
+            return (url.to_owned(), None);
+        };
+        let word = &url[span.clone()];
+        let value = word[word.find('=').map_or(word.len(), |at| at + 1)..].trim_start();
+        let schema = value.trim_matches('\'').to_owned();
+        let rest = format!("{}{}", &url[..span.start], url[span.end..].trim_start());
+        return (rest.trim().to_owned(), Some(schema));
     }
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
@@ -439,5 +475,32 @@ mod tests {
                 Some("tenant_a".to_owned())
             )
         );
+    }
+
+    /// 4af8c4a: the key=value form is split on whitespace and joined with single spaces, even
+    /// with no `schema=` in it, so a quoted value (libpq: `password='a  b'`) loses its spaces
+    /// and PostgreSQL refuses the password.
+    #[test]
+    fn key_value_strings_are_told_from_directories() {
+        for pg in [
+            "host=db1 dbname=secrets",
+            "host = db1 dbname = secrets user = app",
+            "host=db1 password='two  spaces' user=app",
+            "password = 'it\\'s' host=db1",
+        ] {
+            assert!(is_connection_string(pg), "{pg}");
+        }
+        for dir in ["store", "./host=db1", "/var/lib/secrets", "Host=db1", "a b"] {
+            assert!(!is_connection_string(dir), "{dir}");
+        }
+        // An unterminated quote is not the form: a directory (and the postgres crate is not
+        // asked to make sense of it).
+        assert!(!is_connection_string("host=db1 password='open"));
+    }
+
+    #[test]
+    fn a_quoted_key_value_is_passed_on_unchanged() {
+        let given = "host=db1 user=app password='two  spaces'";
+        assert_eq!(split_schema(given), (given.to_owned(), None));
     }
 }
