@@ -564,11 +564,9 @@ fn version_ids_and_labels_are_mirrored_for_queries() {
 }
 
 /// docs/operations.md, Privileges: the application role needs `USAGE` on the schema (and the
-/// table privileges). A role that was granted the table privileges but not `USAGE` — the
-/// easiest one to forget — gets "no schema has been selected to create in" (3F000): the
-/// schema is invisible to it, so `open` takes the store for a new one and tries to create
-/// `schema_version`. The message says nothing of a missing privilege and points the operator
-/// at schema creation instead.
+/// table privileges). A role granted the table privileges but not `USAGE` — the easiest one
+/// to forget, and one that hides the schema's tables — is told of the missing privilege, not
+/// sent off to schema creation ("no schema has been selected to create in").
 #[test]
 fn a_role_without_usage_on_the_schema_is_told_about_the_privilege() {
     let Some(url) = url_or_skip() else { return };

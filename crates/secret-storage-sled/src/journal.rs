@@ -1343,10 +1343,9 @@ mod tests {
         }
     }
 
-    /// A sync that succeeds after the journal broke (a write failed to apply meanwhile) must
-    /// wake every writer waiting for the next sync: none will run. The Condvar version did
-    /// (`notify_all` when `broken` was set, whatever set it); 3eefd5f wakes them all only when
-    /// its own sync failed, and hands the next sync to one, which returns the error.
+    /// A sync that succeeds after the journal broke (a write failed to apply meanwhile) wakes
+    /// every writer waiting for the next sync, since none will run — not only when its own
+    /// sync failed.
     #[test]
     fn a_write_failing_to_apply_during_a_sync_leaves_no_writer_parked() {
         no_writer_parked_after_failing_at(FailAt::DuringSync);

@@ -477,9 +477,8 @@ mod tests {
         );
     }
 
-    /// 4af8c4a: the key=value form is split on whitespace and joined with single spaces, even
-    /// with no `schema=` in it, so a quoted value (libpq: `password='a  b'`) loses its spaces
-    /// and PostgreSQL refuses the password.
+    /// libpq's key=value form, with or without spaces around `=` and with quoted values, names
+    /// PostgreSQL; paths and other words name a directory.
     #[test]
     fn key_value_strings_are_told_from_directories() {
         for pg in [
@@ -498,6 +497,8 @@ mod tests {
         assert!(!is_connection_string("host=db1 password='open"));
     }
 
+    /// A key=value string without `schema=` reaches PostgreSQL as it was given: a quoted value
+    /// (`password='two  spaces'`) keeps its spaces.
     #[test]
     fn a_quoted_key_value_is_passed_on_unchanged() {
         let given = "host=db1 user=app password='two  spaces'";

@@ -1553,11 +1553,9 @@ fn an_empty_store_flag_does_not_make_a_store_and_root_key_in_the_current_directo
 }
 
 /// `secrets serve --help` and the README promise that the server "stops gracefully on
-/// SIGINT/SIGTERM". On a PostgreSQL store with the shared nonce table (the default), once a
-/// signed request has gone through the table, SIGTERM makes it panic as it drops the table's
-/// connections inside its async runtime ("Cannot start a runtime from within a runtime"): exit
-/// 101 and no `{"Stopped": ...}` line — a failed stop for systemd or any supervisor, on every
-/// rolling restart. (A store directory, or `--shared-nonces off`, stops with 0.)
+/// SIGINT/SIGTERM" — on a PostgreSQL store with the shared nonce table (the default) too,
+/// after a signed request has gone through the table: exit 0 and a `{"Stopped": ...}` line,
+/// not a panic dropping the table's blocking connections inside the async runtime.
 #[test]
 fn serve_on_postgres_stops_gracefully_on_sigterm_after_a_request() {
     use std::io::{BufRead, BufReader, Read};
@@ -1710,10 +1708,8 @@ fn a_key_value_connection_string_opens_the_postgresql_store() {
 
 /// docs/decisions.md 17: a listing that meets a record failing its seal "fails as a whole …;
 /// the log names the secret so an operator can restore it from a backup"; docs/security.md:
-/// "Tampering is logged at error level naming the secret and version". The `secrets` commands
-/// other than `serve` set up no logging, so that line goes nowhere: the operator gets
-/// `InternalFailure` "An internal error occurred." and nothing that says which of the store's
-/// secrets to restore.
+/// "Tampering is logged at error level naming the secret and version". The CLI writes that
+/// line to stderr, so the operator learns which secret to restore, not only `InternalFailure`.
 #[test]
 fn a_listing_refused_for_a_tampered_record_names_the_secret_on_stderr() {
     use secret_storage::{Storage, Update};

@@ -126,13 +126,10 @@ impl Storage for DropsLikePostgres {
     }
 }
 
-/// 7e7d11c drops the server's state on the blocking pool at shutdown, so that a store holding
-/// blocking PostgreSQL clients is not dropped on an async worker (where their drop panics).
-/// That holds only when every connection closed within the grace period: when the grace
-/// period runs out with a connection still open (here a client that sent half its body),
-/// `run_until` returns while that connection's task still holds the state, and the store is
-/// dropped on an async worker when the connection ends (in `secrets serve`, when the runtime
-/// is dropped and cancels the task).
+/// The server drops its state on the blocking pool at shutdown, so that a store holding
+/// blocking PostgreSQL clients is not dropped on an async worker (where their drop panics) —
+/// also when the grace period runs out with a connection still open (here a client that sent
+/// half its body): that connection's task is cancelled and gone before the state is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_is_not_dropped_on_an_async_worker_when_the_grace_period_runs_out() {
     use tokio::io::AsyncWriteExt as _;
