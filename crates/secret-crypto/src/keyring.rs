@@ -1,6 +1,7 @@
 //! The keyring: every customer master key and the record seal key, and the `Keyring` format
-//! (version 2; version 1, without the record seal key, is still read) that keeps it on disk
-//! encrypted under a subkey of the root key. Byte layout in `docs/formats.md`.
+//! (version 2, or 3 while a record-seal-key rotation is unfinished; version 1, without the
+//! record seal key, is still read) that keeps it on disk encrypted under a subkey of the root
+//! key. Byte layout in `docs/formats.md`.
 
 use ring::aead::{Aad, LessSafeKey, Nonce};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -18,6 +19,10 @@ pub(crate) const MAGIC: &[u8; 8] = b"SSKEYRNG";
 pub(crate) const FORMAT_V1: u8 = 1;
 /// The format this release writes: format 1 followed by the optional record seal key.
 pub(crate) const FORMAT_V2: u8 = 2;
+/// Format 2 followed by the retiring record seal key: written only while a rotation of the
+/// record seal key is unfinished, so that a release that knows nothing of rotations refuses
+/// the keyring rather than checking records under one key of the two.
+pub(crate) const FORMAT_V3: u8 = 3;
 const HEADER_LEN: usize = MAGIC.len() + 1;
 
 const STATE_ENABLED: u8 = 1;
@@ -40,6 +45,9 @@ pub(crate) struct Keyring {
     pub(crate) keys: Vec<MasterKey>,
     /// The key records are sealed with ([`crate::RecordSealKey`]), once created.
     pub(crate) record_seal_key: Option<Material>,
+    /// The record seal key being replaced, while a rotation is unfinished: records sealed
+    /// under it are still accepted. Only ever present beside `record_seal_key`.
+    pub(crate) retiring_record_seal_key: Option<Material>,
 }
 
 /// One customer master key.
@@ -109,7 +117,17 @@ impl Keyring {
         self.keys.iter_mut().find(|k| k.id == *id)
     }
 
-    /// Encrypts the keyring under `root` into a `Keyring v2` blob.
+    /// The format this keyring is written in: 3 while a record-seal-key rotation is
+    /// unfinished, else 2.
+    fn format(&self) -> u8 {
+        if self.retiring_record_seal_key.is_some() {
+            FORMAT_V3
+        } else {
+            FORMAT_V2
+        }
+    }
+
+    /// Encrypts the keyring under `root` into a `Keyring v2` (or `v3`) blob.
     /// Errors: `Rng`, or `Keyring` if a description does not fit its 32-bit length.
     pub(crate) fn seal(&self, root: &RootKey) -> Result<Vec<u8>, KmsError> {
         let plaintext = self.encode()?;
@@ -120,7 +138,7 @@ impl Keyring {
 
         let mut blob = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
         blob.extend_from_slice(MAGIC);
-        blob.push(FORMAT_V2);
+        blob.push(self.format());
         blob.extend_from_slice(&nonce);
         let body_start = blob.len();
         blob.extend_from_slice(&plaintext);
@@ -141,7 +159,7 @@ impl Keyring {
         Ok(blob)
     }
 
-    /// Decrypts and decodes a `Keyring v1` or `v2` blob.
+    /// Decrypts and decodes a `Keyring v1`, `v2` or `v3` blob.
     ///
     /// Errors: `Keyring` for a blob that is not a keyring, has an unknown format version or
     /// decodes to an inconsistent keyring; `WrongRootKey` when authentication fails, which is
@@ -156,7 +174,7 @@ impl Keyring {
             return Err(KmsError::Keyring("not a keyring: bad magic bytes".into()));
         }
         let format = match h.u8() {
-            Some(v @ (FORMAT_V1 | FORMAT_V2)) => v,
+            Some(v @ (FORMAT_V1 | FORMAT_V2 | FORMAT_V3)) => v,
             Some(v) => {
                 return Err(KmsError::Keyring(format!(
                     "unsupported keyring format version {v}"
@@ -192,7 +210,8 @@ impl Keyring {
                 .map(|k| MIN_KEY_LEN + k.description.len() + k.versions.len() * VERSION_LEN)
                 .sum::<usize>()
             + 1
-            + self.record_seal_key.as_ref().map_or(0, |_| 32);
+            + self.record_seal_key.as_ref().map_or(0, |_| 32)
+            + self.retiring_record_seal_key.as_ref().map_or(0, |_| 32);
         let mut out = Zeroizing::new(Vec::with_capacity(len));
         match &self.default_key {
             None => out.push(0),
@@ -226,6 +245,14 @@ impl Keyring {
                 out.push(1);
                 out.extend_from_slice(&material[..]);
             }
+        }
+        if let Some(material) = &self.retiring_record_seal_key {
+            if self.record_seal_key.is_none() {
+                return Err(KmsError::Keyring(
+                    "a retiring record seal key without a current one".into(),
+                ));
+            }
+            out.extend_from_slice(&material[..]);
         }
         debug_assert_eq!(out.len(), len, "the size computation matches the encoding");
         Ok(out)
@@ -293,13 +320,21 @@ impl Keyring {
                 versions,
             });
         }
-        let record_seal_key = match (format, r.u8()) {
-            (FORMAT_V1, None) => None,
-            (FORMAT_V2, Some(0)) => None,
-            (FORMAT_V2, Some(1)) => Some(Box::new(Zeroizing::new(
-                *r.array::<32>()
-                    .ok_or_else(|| bad("truncated record seal key"))?,
-            ))),
+        let flag = r.u8();
+        let mut seal_key = |what: &str| {
+            r.array::<32>()
+                .map(|k| Box::new(Zeroizing::new(*k)))
+                .ok_or_else(|| bad(&format!("truncated {what}")))
+        };
+        let (record_seal_key, retiring_record_seal_key) = match (format, flag) {
+            (FORMAT_V1, None) => (None, None),
+            (FORMAT_V2, Some(0)) => (None, None),
+            (FORMAT_V2, Some(1)) => (Some(seal_key("record seal key")?), None),
+            // A rotation is unfinished: the current key, then the one it replaces.
+            (FORMAT_V3, Some(1)) => (
+                Some(seal_key("record seal key")?),
+                Some(seal_key("retiring record seal key")?),
+            ),
             (FORMAT_V1, Some(_)) => return Err(bad("trailing bytes")),
             _ => return Err(bad("bad record-seal-key flag")),
         };
@@ -315,6 +350,7 @@ impl Keyring {
             default_key,
             keys,
             record_seal_key,
+            retiring_record_seal_key,
         })
     }
 }
@@ -364,6 +400,7 @@ mod tests {
                 },
             ],
             record_seal_key: Some(Box::new(Zeroizing::new([9; 32]))),
+            retiring_record_seal_key: None,
         }
     }
 
@@ -417,6 +454,48 @@ mod tests {
     }
 
     #[test]
+    fn a_keyring_mid_rotation_is_format_3_and_every_other_is_format_2() {
+        let root = RootKey::from_bytes([1; 32]);
+        let rotating = Keyring {
+            retiring_record_seal_key: Some(Box::new(Zeroizing::new([10; 32]))),
+            ..sample()
+        };
+        let blob = rotating.seal(&root).unwrap();
+        assert_eq!(blob[8], FORMAT_V3);
+        let back = Keyring::open(&blob, &root).unwrap();
+        assert_eq!(back.record_seal_key.as_deref().map(|k| **k), Some([9; 32]));
+        assert_eq!(
+            back.retiring_record_seal_key.as_deref().map(|k| **k),
+            Some([10; 32])
+        );
+        assert_eq!(sample().seal(&root).unwrap()[8], FORMAT_V2);
+
+        let v3 = rotating.encode().unwrap();
+        assert_eq!(
+            &v3[v3.len() - 32..],
+            &[10; 32],
+            "the retiring key comes last"
+        );
+        for len in 0..v3.len() {
+            assert!(
+                Keyring::decode(&v3[..len], FORMAT_V3).is_err(),
+                "length {len}"
+            );
+        }
+        assert!(Keyring::decode(&v3, FORMAT_V2).is_err(), "trailing bytes");
+        let v2 = sample().encode().unwrap();
+        assert!(
+            Keyring::decode(&v2, FORMAT_V3).is_err(),
+            "format 3 always has both keys"
+        );
+        let without_current = Keyring {
+            record_seal_key: None,
+            ..rotating
+        };
+        assert!(without_current.encode().is_err());
+    }
+
+    #[test]
     fn huge_counts_do_not_allocate_or_panic() {
         let mut bytes = vec![0u8];
         bytes.extend_from_slice(&u32::MAX.to_be_bytes());
@@ -441,10 +520,10 @@ mod tests {
     fn foreign_and_future_blobs_are_named_as_such() {
         let root = RootKey::from_bytes([1; 32]);
         let mut blob = sample().seal(&root).unwrap();
-        blob[8] = 3;
+        blob[8] = 4;
         let err = Keyring::open(&blob, &root).err().unwrap().to_string();
         assert!(
-            err.contains("unsupported keyring format version 3"),
+            err.contains("unsupported keyring format version 4"),
             "{err}"
         );
         let err = Keyring::open(b"hello world, not a keyring", &root)

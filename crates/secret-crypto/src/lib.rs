@@ -46,7 +46,7 @@ mod wire;
 
 pub use envelope::CryptoError;
 pub use local_kms::{DEFAULT_KEY_DESCRIPTION, LocalKms, WRAP_LIMIT, WRAP_RESERVATION};
-pub use record_seal::RecordSealKey;
+pub use record_seal::{RecordSealKey, SealedUnder};
 pub use root_key::{RootKey, RootKeyError};
 pub use store::{FileKeyring, KeyringStore, MemoryKeyring};
 
@@ -128,6 +128,9 @@ pub enum KmsError {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,
+    /// This KMS does not offer the operation (named in the message).
+    #[error("this KMS cannot {0}")]
+    Unsupported(&'static str),
 }
 
 /// A key management service: the one small trait the store's encryption goes through.
@@ -160,4 +163,30 @@ pub trait Kms: Send + Sync {
     /// always be checked again after a restart.
     /// Errors: `Keyring`, `Rng` (only when it has to be created).
     fn record_seal_key(&self) -> Result<RecordSealKey, KmsError>;
+
+    /// Begins a rotation of the record seal key, or resumes an unfinished one: saves a fresh
+    /// key as the current one and keeps the key it replaces as *retiring*, and returns the
+    /// record seal key as it now is. From then on [`Kms::record_seal_key`] seals under the new
+    /// key and accepts seals under either, until
+    /// [`Kms::finish_record_seal_key_rotation`]. Calling it again before that changes nothing
+    /// (a rotation interrupted part way is resumed, never begun twice, so the key every record
+    /// not yet re-sealed is under stays accepted).
+    ///
+    /// The facade's `SecretsManager::rotate_record_seal_key` (crate `secrets-manager`) runs
+    /// the whole rotation; call this directly only to run it another way.
+    ///
+    /// Errors: `Keyring`, `Rng`; `Unsupported` from a KMS that cannot rotate it (the default).
+    fn begin_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+        Err(KmsError::Unsupported("rotate the record seal key"))
+    }
+
+    /// Finishes a rotation of the record seal key: forgets the retiring key, so that a seal
+    /// under it is refused from now on, and returns the record seal key as it now is. Call it
+    /// only once every stored record is sealed under the current key. Without a rotation
+    /// under way it changes nothing.
+    ///
+    /// Errors: `Keyring`, `Rng`; `Unsupported` from a KMS that cannot rotate it (the default).
+    fn finish_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+        Err(KmsError::Unsupported("rotate the record seal key"))
+    }
 }

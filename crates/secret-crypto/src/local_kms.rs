@@ -363,21 +363,50 @@ impl Kms for LocalKms {
     }
 
     fn record_seal_key(&self) -> Result<RecordSealKey, KmsError> {
-        if let Some(material) = &self.lock().record_seal_key {
-            return Ok(RecordSealKey::new(material));
+        if let Some(key) = seal_key_of(&self.lock()) {
+            return Ok(key);
         }
         self.change(|ring| {
             // Another thread may have created it between the check and the lock.
             if ring.record_seal_key.is_none() {
                 ring.record_seal_key = Some(self.random_material()?);
             }
-            let material = ring
-                .record_seal_key
-                .as_ref()
-                .expect("the record seal key was just made sure of");
-            Ok(RecordSealKey::new(material))
+            Ok(seal_key_of(ring).expect("the record seal key was just made sure of"))
         })
     }
+
+    fn begin_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+        self.change(|ring| {
+            if ring.retiring_record_seal_key.is_none() {
+                let fresh = self.random_material()?;
+                // With no key yet there is nothing sealed to keep accepting.
+                ring.retiring_record_seal_key = ring.record_seal_key.replace(fresh);
+            }
+            Ok(seal_key_of(ring).expect("a rotation leaves a current record seal key"))
+        })
+    }
+
+    fn finish_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+        if let Some(key) = seal_key_of(&self.lock()).filter(|k| !k.is_rotating()) {
+            return Ok(key);
+        }
+        self.change(|ring| {
+            if ring.record_seal_key.is_none() {
+                ring.record_seal_key = Some(self.random_material()?);
+            }
+            ring.retiring_record_seal_key = None;
+            Ok(seal_key_of(ring).expect("the record seal key was just made sure of"))
+        })
+    }
+}
+
+/// The keyring's record seal key (with the retiring one, during a rotation), if it has one.
+fn seal_key_of(ring: &Keyring) -> Option<RecordSealKey> {
+    let current = ring.record_seal_key.as_ref()?;
+    Some(RecordSealKey::new(
+        current,
+        ring.retiring_record_seal_key.as_deref().map(|k| &**k),
+    ))
 }
 
 impl fmt::Debug for LocalKms {

@@ -152,6 +152,32 @@ fn checked_in_keyring_v2_and_its_record_seal_still_open() {
     );
 }
 
+#[test]
+fn checked_in_keyring_v3_accepts_both_seal_keys_until_its_rotation_finishes() {
+    let blob = unhex(include_str!("vectors/keyring_v3.hex"));
+    assert_eq!(&blob[..9], b"SSKEYRNG\x03", "a keyring format 3 blob");
+    let store = Arc::new(MemoryKeyring::from_bytes(blob));
+    let kms = LocalKms::open(vector_root_key(), Box::new(store.clone())).unwrap();
+    let old_seal = unhex(include_str!("vectors/keyring_v2_record_seal.txt"));
+    let new_seal = unhex(include_str!("vectors/keyring_v3_record_seal.txt"));
+    let (old_seal, new_seal): ([u8; 32], [u8; 32]) =
+        (old_seal.try_into().unwrap(), new_seal.try_into().unwrap());
+    let key = kms.record_seal_key().unwrap();
+    assert_eq!(key.seal(KAT_RECORD), new_seal, "seals use the new key");
+    assert!(
+        key.verify(KAT_RECORD, &old_seal),
+        "and accept the retiring one"
+    );
+    assert_eq!(
+        kms.default_key().unwrap().to_string(),
+        include_str!("vectors/keyring_v2_key_id.txt").trim(),
+        "the master keys are the format-2 vector's"
+    );
+    let done = kms.finish_record_seal_key_rotation().unwrap();
+    assert_eq!(store.bytes().unwrap()[8], 2, "finished: format 2 again");
+    assert!(done.verify(KAT_RECORD, &new_seal) && !done.verify(KAT_RECORD, &old_seal));
+}
+
 /// The bytes whose seal under the checked-in format-2 keyring is pinned.
 const KAT_RECORD: &[u8] = b"a record, as sealed_bytes gives it";
 
@@ -186,4 +212,21 @@ fn generate_vectors() {
     println!("== keyring_v2_key_id.txt\n{key}");
     println!("== keyring_v2_record_seal.txt\n{}", hex(&seal));
     println!("== keyring_v2.hex\n{}", hex(&store.bytes().unwrap()));
+}
+
+/// Prints the format-3 vector: the checked-in format-2 keyring with a rotation of its record
+/// seal key begun. Run as [`generate_vectors`], with `generate_keyring_v3`.
+#[test]
+#[ignore = "generates vectors; run by hand only when a new format version is introduced"]
+fn generate_keyring_v3() {
+    let store = Arc::new(MemoryKeyring::from_bytes(unhex(include_str!(
+        "vectors/keyring_v2.hex"
+    ))));
+    let kms = LocalKms::open(vector_root_key(), Box::new(store.clone())).unwrap();
+    let seal = kms
+        .begin_record_seal_key_rotation()
+        .unwrap()
+        .seal(KAT_RECORD);
+    println!("== keyring_v3_record_seal.txt\n{}", hex(&seal));
+    println!("== keyring_v3.hex\n{}", hex(&store.bytes().unwrap()));
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use common::CountingStore;
 use secret_crypto::{
-    DEFAULT_KEY_DESCRIPTION, FileKeyring, KeyState, Kms, KmsError, LocalKms, MemoryKeyring,
-    RootKey, WrappedDataKey,
+    DEFAULT_KEY_DESCRIPTION, FileKeyring, KeyState, KeyringStore, Kms, KmsError, LocalKms,
+    MemoryKeyring, RootKey, WrappedDataKey,
 };
 use secret_model::{KeyId, Uuid};
 
@@ -333,6 +333,102 @@ fn the_record_seal_key_is_made_once_saved_first_and_survives_reopening_and_a_roo
         seal,
         "every keyring has its own"
     );
+}
+
+#[test]
+fn a_record_seal_key_rotation_accepts_both_keys_until_finished_and_resumes_after_a_reopen() {
+    let store = CountingStore::shared();
+    let kms = LocalKms::open(root(), Box::new(store.clone())).unwrap();
+    let reopen = || LocalKms::open(root(), Box::new(store.clone())).unwrap();
+    let format = || store.inner.load().unwrap().unwrap()[8];
+    let old_seal = kms.record_seal_key().unwrap().seal(b"record");
+    assert_eq!(format(), 2);
+
+    store.set_failing(true);
+    assert!(matches!(
+        kms.begin_record_seal_key_rotation(),
+        Err(KmsError::Keyring(_))
+    ));
+    assert!(
+        !kms.record_seal_key().unwrap().is_rotating(),
+        "a rotation whose save failed has not begun"
+    );
+    store.set_failing(false);
+
+    let rotating = kms.begin_record_seal_key_rotation().unwrap();
+    assert!(rotating.is_rotating());
+    let new_seal = rotating.seal(b"record");
+    assert_ne!(new_seal, old_seal, "seals use a fresh key");
+    assert!(
+        rotating.verify(b"record", &old_seal),
+        "the old key still verifies"
+    );
+    assert_eq!(format(), 3, "a keyring mid-rotation is format 3");
+
+    // Interrupted here: a reopened keyring resumes the same rotation, and beginning again
+    // does not draw a third key (records sealed under the new one must stay readable).
+    let resumed = reopen();
+    let again = resumed.begin_record_seal_key_rotation().unwrap();
+    assert_eq!(again.seal(b"record"), new_seal);
+    assert!(again.verify(b"record", &old_seal));
+    assert!(
+        resumed
+            .record_seal_key()
+            .unwrap()
+            .verify(b"record", &old_seal)
+    );
+
+    let done = resumed.finish_record_seal_key_rotation().unwrap();
+    assert!(!done.is_rotating());
+    assert_eq!(done.seal(b"record"), new_seal);
+    assert!(!done.verify(b"record", &old_seal), "the old key is gone");
+    assert_eq!(format(), 2, "a finished rotation leaves a format-2 keyring");
+    let after = reopen().record_seal_key().unwrap();
+    assert!(after.verify(b"record", &new_seal) && !after.verify(b"record", &old_seal));
+    let saves = store.saves();
+    resumed.finish_record_seal_key_rotation().unwrap();
+    assert_eq!(store.saves(), saves, "finishing twice changes nothing");
+}
+
+#[test]
+fn a_kms_that_cannot_rotate_the_record_seal_key_says_so() {
+    struct Fixed(LocalKms);
+    impl Kms for Fixed {
+        fn generate_data_key(
+            &self,
+            key_id: &KeyId,
+            context: &[u8],
+        ) -> Result<secret_crypto::DataKey, KmsError> {
+            self.0.generate_data_key(key_id, context)
+        }
+        fn decrypt_data_key(
+            &self,
+            wrapped: &WrappedDataKey,
+            context: &[u8],
+        ) -> Result<secret_crypto::DataKeyBytes, KmsError> {
+            self.0.decrypt_data_key(wrapped, context)
+        }
+        fn describe_key(&self, key_id: &KeyId) -> Result<secret_crypto::KeyMetadata, KmsError> {
+            self.0.describe_key(key_id)
+        }
+        fn default_key(&self) -> Result<KeyId, KmsError> {
+            self.0.default_key()
+        }
+        fn record_seal_key(&self) -> Result<secret_crypto::RecordSealKey, KmsError> {
+            self.0.record_seal_key()
+        }
+    }
+    let kms = Fixed(kms());
+    let err = kms.begin_record_seal_key_rotation().unwrap_err();
+    assert!(matches!(err, KmsError::Unsupported(_)));
+    assert_eq!(
+        err.to_string(),
+        "this KMS cannot rotate the record seal key"
+    );
+    assert!(matches!(
+        kms.finish_record_seal_key_rotation(),
+        Err(KmsError::Unsupported(_))
+    ));
 }
 
 #[test]

@@ -227,4 +227,18 @@ impl Kms for SharedKeyringKms {
     fn record_seal_key(&self) -> Result<RecordSealKey, KmsError> {
         self.run(|kms| kms.record_seal_key())
     }
+
+    /// Works on the stored keyring as it is now (reloaded first); when another instance has
+    /// begun a rotation meanwhile, the compare-and-swap refuses this save and the reloaded
+    /// copy resumes that rotation instead of beginning another. Instances that loaded the
+    /// keyring before still seal under the old key: stop them first (`docs/operations.md`).
+    fn begin_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+        self.reload_if_stale()?;
+        self.run(|kms| kms.begin_record_seal_key_rotation())
+    }
+
+    fn finish_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+        self.reload_if_stale()?;
+        self.run(|kms| kms.finish_record_seal_key_rotation())
+    }
 }

@@ -37,21 +37,29 @@ fn get(store: &SecretsManager, name: &str) -> Result<Vec<u8>, secrets_manager::E
 fn racing_instances_agree_on_one_record_seal_key() {
     let Some(url) = url_or_skip() else { return };
     let store = temp_store(&url);
+    let seals = racing_instances(&store, |kms| kms.record_seal_key().unwrap().seal(b"record"));
+    assert!(seals.windows(2).all(|w| w[0] == w[1]), "one key for all");
+}
+
+/// What `f` gives on each of four instances of the store's keyring, started together.
+fn racing_instances(
+    store: &TempStore,
+    f: impl Fn(&SharedKeyringKms) -> [u8; 32] + Sync,
+) -> Vec<[u8; 32]> {
     let barrier = Barrier::new(4);
-    let seals: Vec<[u8; 32]> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 s.spawn(|| {
                     let kms =
                         SharedKeyringKms::open(store.store.keyring(DEFAULT_KEYRING), root).unwrap();
                     barrier.wait();
-                    kms.record_seal_key().unwrap().seal(b"record")
+                    f(&kms)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert!(seals.windows(2).all(|w| w[0] == w[1]), "one key for all");
+    })
 }
 
 #[test]
@@ -113,4 +121,75 @@ fn a_record_row_edited_in_the_database_is_refused_by_every_instance() {
         )
         .unwrap();
     assert_eq!(get(&b, "db").unwrap(), b"two");
+}
+
+#[test]
+fn racing_instances_that_begin_a_seal_key_rotation_begin_one() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let old = SharedKeyringKms::open(store.store.keyring(DEFAULT_KEYRING), root)
+        .unwrap()
+        .record_seal_key()
+        .unwrap()
+        .seal(b"record");
+    let seals = racing_instances(&store, |kms| {
+        let key = kms.begin_record_seal_key_rotation().unwrap();
+        assert!(
+            key.verify(b"record", &old),
+            "the old key is kept as retiring"
+        );
+        key.seal(b"record")
+    });
+    assert!(
+        seals.windows(2).all(|w| w[0] == w[1]),
+        "one new key for all"
+    );
+    assert_ne!(seals[0], old);
+}
+
+#[test]
+fn a_rotated_record_seal_key_holds_on_every_instance_started_after() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let a = facade(&store);
+    for name in ["db", "api"] {
+        a.create_secret(CreateSecretRequest {
+            secret_name: name.into(),
+            secret_data: "value".into(),
+            version_id: "v1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let mut client = raw_client(&url);
+    let table = format!("\"{}\".secrets", store.store.schema());
+    let row_of = |client: &mut postgres::Client| -> Vec<u8> {
+        client
+            .query_one(
+                &format!("SELECT record FROM {table} WHERE name = 'db'"),
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let sealed_under_old_key = row_of(&mut client);
+
+    let done = a.rotate_record_seal_key().unwrap();
+    assert_eq!((done.records_checked, done.records_resealed), (2, 2));
+    let b = facade(&store);
+    assert_eq!(get(&b, "db").unwrap(), b"value");
+    assert_eq!(get(&b, "api").unwrap(), b"value");
+
+    // The row as the old key sealed it (a backup's, say) is refused now, on every instance.
+    client
+        .execute(
+            &format!("UPDATE {table} SET record = $1 WHERE name = 'db'"),
+            &[&sealed_under_old_key],
+        )
+        .unwrap();
+    for instance in [&a, &b, &facade(&store)] {
+        let err = get(instance, "db").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InternalFailure);
+        assert_eq!(get(instance, "api").unwrap(), b"value");
+    }
 }

@@ -67,9 +67,10 @@ generated into root.key (mode 0600) there unless --root-key-file or $SECRETS_ROO
 back it up apart from the data: without it nothing can be decrypted.
 
 Every stored record is sealed (an HMAC under a key kept in the keyring) and a record whose seal
-does not match is refused as tampered (InternalFailure). A store written by a release before
-records were sealed: run with SECRETS_ACCEPT_UNSEALED_RECORDS=1 until every secret has been
-written once (any write seals its record), then without.";
+does not match is refused as tampered (InternalFailure); rotate-record-seal-key replaces that
+key and seals every record again. A store written by a release before records were sealed: run
+SECRETS_ACCEPT_UNSEALED_RECORDS=1 secrets rotate-record-seal-key once (it seals every record),
+then go on without the variable.";
 
 fn param_arg(param: &Param) -> Arg {
     let long = kebab(param.name);
@@ -214,7 +215,28 @@ pub(crate) fn command() -> Command {
         cmd = cmd.subcommand(key_command(action, name, about));
     }
     cmd.subcommand(crate::root::command())
+        .subcommand(rotate_record_seal_key_command())
         .subcommand(crate::serve::command())
+}
+
+/// `rotate-record-seal-key`: takes no flags of its own.
+fn rotate_record_seal_key_command() -> Command {
+    Command::new("rotate-record-seal-key")
+        .alias("RotateRecordSealKey")
+        .about("Replace the key stored records are sealed with, and seal every record again")
+        .long_about(
+            "Replace the record seal key (kept in the keyring; every stored record carries an \
+             HMAC under it) with a fresh one, and seal every record again under it: after a \
+             root key or a copy of the keyring may have leaked, so that the old key can no \
+             longer forge records the store accepts. Values are not decrypted. Prints how many \
+             records were checked and sealed again.\n\n\
+             Interrupted, the keyring keeps both keys (both are accepted) and running it again \
+             finishes the rotation under the same new key. A record that fails its check stops \
+             it (exit 1; the log names the secret).\n\n\
+             Stop every other process using the store first: an embedded store refuses while \
+             another process has it open; on PostgreSQL, a `secrets serve` left running keeps \
+             sealing under the old key, and its records are refused afterwards.",
+        )
 }
 
 #[cfg(test)]

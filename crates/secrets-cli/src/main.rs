@@ -185,6 +185,15 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
     if sub == "change-root-key" {
         return root::run(args, &place, matches.get_one::<String>("root-key-file"));
     }
+    if sub == "rotate-record-seal-key" {
+        let store = open()?;
+        let done = store.manager.rotate_record_seal_key()?;
+        return Ok(serde_json::json!({
+            "RequestId": secrets_wire::new_request_id(),
+            "RecordsChecked": done.records_checked,
+            "RecordsResealed": done.records_resealed,
+        }));
+    }
     if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
         let takes_key_id = !matches!(*action, "CreateKey" | "ListKeys");
         if takes_key_id && args.get_one::<String>("KeyId").is_none_or(|k| k.is_empty()) {

@@ -856,6 +856,73 @@ fn a_record_without_its_seal_is_refused_until_unsealed_records_are_accepted() {
 }
 
 #[test]
+fn rotate_record_seal_key_leaves_an_old_copy_of_the_keyring_unable_to_forge_records() {
+    use secret_crypto::{FileKeyring, Kms, LocalKms, RootKey};
+    use secret_storage::{RecordSeal, Storage, Update, sealed_bytes};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    create_secret(&d, "db", "v1", "kept");
+    create_secret(&d, "api", "v1", "also kept");
+    // What leaked: the root key and a copy of the keyring as it was.
+    let old_copy = dir.path().join("keyring-copy");
+    std::fs::copy(d.join("keyring"), &old_copy).unwrap();
+
+    let rotated = ok(&d, &["rotate-record-seal-key"]);
+    assert_eq!(rotated["RecordsChecked"], 2, "{rotated}");
+    assert_eq!(rotated["RecordsResealed"], 2, "{rotated}");
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "kept"
+    );
+    let alias = ok(&d, &["RotateRecordSealKey"]);
+    assert_eq!(
+        alias["RecordsResealed"], 2,
+        "every rotation draws a new key"
+    );
+
+    // A record forged with the old copy's seal key, written straight into the storage.
+    let root = RootKey::from_file(d.join("root.key")).unwrap();
+    let old_key = LocalKms::open(root, Box::new(FileKeyring::new(&old_copy)))
+        .unwrap()
+        .record_seal_key()
+        .unwrap();
+    {
+        let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+        let name = secret_model::SecretName::parse("db").unwrap();
+        store
+            .update(&name, &mut |current| {
+                let mut record = current.expect("the secret exists").clone();
+                record.description = Some(secret_model::Description::parse("forged").unwrap());
+                record.seal = Some(RecordSeal(old_key.seal(&sealed_bytes(&record))));
+                Update::Write {
+                    record,
+                    put_payloads: vec![],
+                    delete_payloads: vec![],
+                }
+            })
+            .unwrap();
+    }
+    let refused = fails(
+        &d,
+        &["describe-secret", "--secret-name", "db"],
+        1,
+        "InternalFailure",
+    );
+    assert!(!refused.to_string().contains("forged"), "{refused}");
+    let run = secrets(&d, &["rotate-record-seal-key"]);
+    assert_eq!(run.code, 1, "a tampered record stops the rotation");
+    assert!(
+        run.stderr.contains("db"),
+        "the log names it: {}",
+        run.stderr
+    );
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "api"])["SecretData"],
+        "also kept"
+    );
+}
+
+#[test]
 fn values_never_reach_stderr_on_failures() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

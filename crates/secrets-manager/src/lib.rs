@@ -41,6 +41,7 @@ pub use ops::versions::{
     UpdateSecretVersionStageResponse, VersionIdEntry,
 };
 pub use random::{OsRandom, RandomError, RandomSource};
+pub use records::SealKeyRotation;
 
 /// The crates this facade is built from, re-exported so an application needs only this one.
 pub use {secret_crypto as crypto, secret_model as model, secret_storage as storage};

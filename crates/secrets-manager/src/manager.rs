@@ -17,7 +17,7 @@ use crate::cache::{CacheConfig, CacheStats, ValueCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::random::{OsRandom, RandomSource, new_uuid};
-use crate::records::Records;
+use crate::records::{Records, SealKeyRotation};
 
 /// An embeddable secrets store with the operations of Alibaba Cloud KMS Secrets Manager.
 ///
@@ -213,6 +213,68 @@ impl SecretsManager {
     /// The value cache's counters, if the cache is on.
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.inner.cache.as_ref().map(ValueCache::stats)
+    }
+
+    /// Rotates the record seal key — the key every stored record's seal is made under
+    /// (`docs/formats.md`) — and seals every record again under the new one, so that a copy of
+    /// the old key (from a leaked root key and an old copy of the keyring) can no longer forge
+    /// records this store accepts.
+    ///
+    /// In order: the KMS saves a fresh key beside the old one
+    /// ([`Kms::begin_record_seal_key_rotation`](secret_crypto::Kms::begin_record_seal_key_rotation));
+    /// this store seals with the new key from then on, once writes already under way are done;
+    /// every record is read and checked (under either key) and, unless already under the new
+    /// key, written again with a new seal — nothing else in it changes, and no value is
+    /// decrypted; then the KMS forgets the old key, and a seal under it is refused from then on.
+    /// Reads and writes go on meanwhile.
+    ///
+    /// Interrupted (a crash, a failed write), the keyring keeps both keys, both are accepted,
+    /// and calling this again resumes: it seals what is left under the same new key.
+    ///
+    /// Every other `SecretsManager` on the same storage — other processes, instances sharing a
+    /// PostgreSQL keyring, other managers in this process built apart from this one — holds
+    /// the key it loaded, keeps sealing under the old key, and after the rotation refuses
+    /// what this one writes: stop them first, and start them again after. Handles made with
+    /// [`SecretsManager::for_principal`] or [`SecretsManager::with_request_id`] share this
+    /// one's key. A store whose records are not sealed (`MemoryStorage`) rotates the key in
+    /// the KMS and checks no records.
+    ///
+    /// This is maintenance of the whole store, not an API action: it is not put to the
+    /// authorizer and records no audit event.
+    ///
+    /// Errors: `InternalFailure` when a record fails its check (tampered with, or unsealed
+    /// without [`Builder::accept_unsealed_records`]; the log names the secret, and nothing
+    /// after it is re-sealed), when the KMS cannot rotate the key, or when the storage fails.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use secret_storage_sled::SledStorage;
+    /// use secrets_manager::crypto::{LocalKms, MemoryKeyring, RootKey};
+    /// use secrets_manager::{CreateSecretRequest, GetSecretValueRequest, SecretsManager};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let kms = LocalKms::open(RootKey::from_bytes([7; 32]), Box::new(MemoryKeyring::new()))?;
+    /// let store = SecretsManager::builder(Arc::new(SledStorage::open(dir.path())?), Arc::new(kms))
+    ///     .build();
+    /// for name in ["db", "api"] {
+    ///     store.create_secret(CreateSecretRequest {
+    ///         secret_name: name.into(),
+    ///         secret_data: "s3cret".into(),
+    ///         version_id: "v1".into(),
+    ///         ..Default::default()
+    ///     })?;
+    /// }
+    /// let done = store.rotate_record_seal_key()?;
+    /// assert_eq!((done.records_checked, done.records_resealed), (2, 2));
+    /// let got = store.get_secret_value(GetSecretValueRequest {
+    ///     secret_name: "db".into(),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(got.secret_data.expose(), b"s3cret");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rotate_record_seal_key(&self) -> Result<SealKeyRotation, Error> {
+        self.inner.storage.rotate_seal_key()
     }
 
     /// Drops cached values of a secret that was deleted or purged (`None`), or of the versions

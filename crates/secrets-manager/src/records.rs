@@ -13,9 +13,9 @@
 //! What a seal cannot show is age: an operator who puts back an *older* sealed record of the
 //! same secret (or restores a whole backup) is not detected (see `docs/security.md`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
-use secret_crypto::{Kms, RecordSealKey};
+use secret_crypto::{Kms, RecordSealKey, SealedUnder};
 use secret_model::{SecretName, VersionId};
 use secret_storage::{RecordSeal, SecretRecord, Storage, Update, sealed_bytes};
 
@@ -31,9 +31,35 @@ pub(crate) struct Records {
     sealing: bool,
     /// Whether a record without a seal (written before sealing existed) is accepted.
     accept_unsealed: bool,
-    /// The record seal key, fetched from the KMS on first need.
-    key: OnceLock<RecordSealKey>,
+    /// The record seal key, fetched from the KMS on first need. Every read and write holds
+    /// it shared while it uses it; a rotation swaps it exclusively, so once the swap is done
+    /// no write is still sealing under the key it replaced.
+    key: RwLock<Option<RecordSealKey>>,
 }
+
+/// The record seal key as one operation uses it: `None` when the backend's records are not
+/// sealed. Holds the key's lock shared (see [`Records::key`]).
+struct KeyGuard<'a>(Option<RwLockReadGuard<'a, Option<RecordSealKey>>>);
+
+impl KeyGuard<'_> {
+    fn get(&self) -> Option<&RecordSealKey> {
+        self.0.as_ref().and_then(|guard| guard.as_ref())
+    }
+}
+
+/// What [`crate::SecretsManager::rotate_record_seal_key`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SealKeyRotation {
+    /// Records checked (every record in the store, secrets in their recovery window
+    /// included).
+    pub records_checked: u64,
+    /// Records sealed again under the new key (the others already were: sealed since the
+    /// rotation began, or by an earlier, interrupted run of it).
+    pub records_resealed: u64,
+}
+
+/// How many records a rotation reads at a time.
+const ROTATION_PAGE: usize = 256;
 
 impl Records {
     pub(crate) fn new(storage: Arc<dyn Storage>, kms: Arc<dyn Kms>, accept_unsealed: bool) -> Self {
@@ -42,22 +68,38 @@ impl Records {
             storage,
             kms,
             accept_unsealed,
-            key: OnceLock::new(),
+            key: RwLock::new(None),
         }
     }
 
-    /// The seal key, or `None` when this backend's records are not sealed.
-    fn key(&self) -> Result<Option<&RecordSealKey>, Error> {
+    /// The seal key (none when this backend's records are not sealed), held shared until the
+    /// guard is dropped. Never take it twice on one thread: a rotation waiting for the lock
+    /// would keep the second from being granted.
+    fn key(&self) -> Result<KeyGuard<'_>, Error> {
         if !self.sealing {
-            return Ok(None);
+            return Ok(KeyGuard(None));
         }
-        if let Some(key) = self.key.get() {
-            return Ok(Some(key));
+        let guard = self.key.read().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_some() {
+            return Ok(KeyGuard(Some(guard)));
         }
+        drop(guard);
         let key = self.kms.record_seal_key().map_err(kms_error)?;
-        // Every call returns the same key; whichever copy is kept, it is that key.
-        let _ = self.key.set(key);
-        Ok(self.key.get())
+        // Every call returns the same key (a rotation installs its own under the write lock),
+        // so a key already there is kept.
+        self.key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(key);
+        Ok(KeyGuard(Some(
+            self.key.read().unwrap_or_else(PoisonError::into_inner),
+        )))
+    }
+
+    /// Makes `key` the one every read and write uses from now on, once no write is using the
+    /// one before.
+    fn install(&self, key: RecordSealKey) {
+        *self.key.write().unwrap_or_else(PoisonError::into_inner) = Some(key);
     }
 
     /// Refuses a record filed under another name or whose seal does not match.
@@ -96,7 +138,7 @@ impl Records {
     pub(crate) fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, Error> {
         let record = self.storage.read(name)?;
         if let Some(record) = &record {
-            self.check(self.key()?, Some(name), record)?;
+            self.check(self.key()?.get(), Some(name), record)?;
         }
         Ok(record)
     }
@@ -117,7 +159,17 @@ impl Records {
         name: &SecretName,
         f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), Error> {
-        let key = self.key()?;
+        self.update_with_key(name, &mut |_, current| f(current))
+    }
+
+    /// [`Records::update`], with `f` also given the seal key the write is sealed under.
+    fn update_with_key<'a>(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&RecordSealKey>, Option<&SecretRecord>) -> Update<'a>,
+    ) -> Result<(), Error> {
+        let guard = self.key()?;
+        let key = guard.get();
         let mut refused = None;
         self.storage.update(name, &mut |current| {
             refused = None;
@@ -127,7 +179,7 @@ impl Records {
                 refused = Some(e);
                 return Update::Keep;
             }
-            match f(current) {
+            match f(key, current) {
                 Update::Write {
                     mut record,
                     put_payloads,
@@ -159,8 +211,78 @@ impl Records {
         let records = self.storage.list(after, limit)?;
         let key = self.key()?;
         for record in &records {
-            self.check(key, None, record)?;
+            self.check(key.get(), None, record)?;
         }
         Ok(records)
+    }
+
+    /// Rotates the record seal key: begins (or resumes) the rotation in the KMS, seals every
+    /// record not yet under the new key again — each checked first, under the old key or the
+    /// new one, so a tampered record stops the rotation rather than being sealed anew — and
+    /// finishes the rotation, after which a seal under the old key is refused.
+    pub(crate) fn rotate_seal_key(&self) -> Result<SealKeyRotation, Error> {
+        let rotating = self
+            .kms
+            .begin_record_seal_key_rotation()
+            .map_err(kms_error)?;
+        self.install(rotating);
+        let mut done = SealKeyRotation::default();
+        if self.sealing {
+            let mut after: Option<SecretName> = None;
+            loop {
+                let page = self.list(after.as_ref(), ROTATION_PAGE)?;
+                for record in &page {
+                    done.records_checked += 1;
+                    if self.reseal(&record.name)? {
+                        done.records_resealed += 1;
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == ROTATION_PAGE => after = Some(last.name.clone()),
+                    _ => break,
+                }
+            }
+        }
+        let finished = self
+            .kms
+            .finish_record_seal_key_rotation()
+            .map_err(kms_error)?;
+        self.install(finished);
+        tracing::info!(
+            records_checked = done.records_checked,
+            records_resealed = done.records_resealed,
+            "the record seal key is rotated"
+        );
+        Ok(done)
+    }
+
+    /// Seals the record of `name` again under the current key unless it already is (or is
+    /// gone); says whether it wrote.
+    fn reseal(&self, name: &SecretName) -> Result<bool, Error> {
+        let mut wrote = false;
+        self.update_with_key(name, &mut |key, current| {
+            wrote = false;
+            let Some(record) = current else {
+                return Update::Keep;
+            };
+            let current_seal = match (key, &record.seal) {
+                (Some(key), Some(RecordSeal(seal))) => {
+                    key.sealed_under(&sealed_bytes(record), seal) == Some(SealedUnder::Current)
+                }
+                // Accepted without a seal (`accept_unsealed_records`): seal it now.
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if current_seal {
+                return Update::Keep;
+            }
+            wrote = true;
+            Update::Write {
+                record: record.clone(),
+                put_payloads: Vec::new(),
+                delete_payloads: Vec::new(),
+            }
+        })?;
+        Ok(wrote)
     }
 }

@@ -100,3 +100,20 @@ h.update(b"a record, as sealed_bytes gives it")
 with open(os.path.join(HERE, "keyring_v2_record_seal.txt")) as f:
     assert h.finalize().hex() == f.read().strip()
 print("keyring_v2.hex opens; its record seal matches")
+
+# Keyring v3: format 2's plaintext, then the retiring record seal key (a rotation begun on the
+# format-2 vector above: its seal key is the retiring one here)
+blob = read_hex("keyring_v3.hex")
+assert blob[:8] == b"SSKEYRNG" and blob[8] == 3
+plain3 = AESGCM(kek).decrypt(blob[9:21], blob[21:], blob[:9])
+assert plain3[:pos] == plain[:pos], "the same master keys as keyring_v2.hex"
+assert plain3[pos] == 1
+new_key, retiring = plain3[pos + 1:pos + 33], plain3[pos + 33:pos + 65]
+assert pos + 65 == len(plain3)
+assert retiring == record_seal_key and new_key != record_seal_key
+hmac_key = HKDF(hashes.SHA256(), 32, None, b"secrets-store/record-seal/v1").derive(new_key)
+h = hmac.HMAC(hmac_key, hashes.SHA256())
+h.update(b"a record, as sealed_bytes gives it")
+with open(os.path.join(HERE, "keyring_v3_record_seal.txt")) as f:
+    assert h.finalize().hex() == f.read().strip()
+print("keyring_v3.hex opens; it retires keyring_v2.hex's seal key; its record seal matches")

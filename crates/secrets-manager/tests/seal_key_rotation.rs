@@ -1,0 +1,475 @@
+//! Rotating the record seal key (`SecretsManager::rotate_record_seal_key`): afterwards every
+//! record is sealed under the new key and a seal under the old one is refused; an interrupted
+//! rotation leaves every record readable and finishes when run again; a tampered record stops
+//! it without being sealed anew; writes made meanwhile are sealed under the new key.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::Duration;
+
+use secret_crypto::{Kms, LocalKms, MemoryKeyring, RecordSealKey, RootKey};
+use secret_model::VersionId;
+use secret_model::{Description, ErrorCode, SecretName};
+use secret_storage::{
+    RecordSeal, SecretRecord, Snapshot, Storage, StorageError, Update, sealed_bytes,
+};
+use secret_storage_sled::SledStorage;
+use secrets_manager::{
+    CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, Error, GetSecretValueRequest,
+    ListSecretsRequest, PutSecretValueRequest, RestoreSecretRequest, SealKeyRotation,
+    SecretsManager, UpdateSecretRequest,
+};
+
+const ROOT: [u8; 32] = [0x3c; 32];
+
+/// A sled store and a keyring that outlive any one manager and KMS, as files do a process.
+struct World {
+    storage: Arc<SledStorage>,
+    keyring: Arc<MemoryKeyring>,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        World {
+            storage: Arc::new(SledStorage::open(dir.path().join("data")).unwrap()),
+            keyring: Arc::new(MemoryKeyring::new()),
+            _dir: dir,
+        }
+    }
+
+    /// The keyring as a newly started process opens it.
+    fn kms(&self) -> Arc<LocalKms> {
+        Arc::new(
+            LocalKms::open(
+                RootKey::from_bytes(ROOT),
+                Box::new(Arc::clone(&self.keyring)),
+            )
+            .unwrap(),
+        )
+    }
+
+    /// A manager as a newly started process builds it.
+    fn manager(&self) -> SecretsManager {
+        self.manager_on(self.kms(), false)
+    }
+
+    fn manager_on(&self, kms: Arc<LocalKms>, accept_unsealed: bool) -> SecretsManager {
+        SecretsManager::builder(self.storage.clone(), kms)
+            .accept_unsealed_records(accept_unsealed)
+            .build()
+    }
+
+    fn record(&self, name: &str) -> SecretRecord {
+        self.storage.read(&secret(name)).unwrap().unwrap()
+    }
+
+    /// Stores `record` as it is, seal and all, past the facade: what whoever can write the
+    /// storage can do.
+    fn store_raw(&self, record: SecretRecord) {
+        self.storage
+            .update(&record.name.clone(), &mut |_| Update::Write {
+                record: record.clone(),
+                put_payloads: vec![],
+                delete_payloads: vec![],
+            })
+            .unwrap();
+    }
+
+    /// Gives `name` the description `text`, sealed under `key`: a forgery when `key` is one the
+    /// store no longer uses.
+    fn forge(&self, name: &str, key: &RecordSealKey, text: &str) {
+        let mut record = self.record(name);
+        record.description = Some(Description::parse(text).unwrap());
+        record.seal = Some(RecordSeal(key.seal(&sealed_bytes(&record))));
+        self.store_raw(record);
+    }
+}
+
+fn secret(name: &str) -> SecretName {
+    SecretName::parse(name).unwrap()
+}
+
+fn create(store: &SecretsManager, name: &str) {
+    store
+        .create_secret(CreateSecretRequest {
+            secret_name: name.into(),
+            secret_data: format!("value-of-{name}").as_str().into(),
+            version_id: "v1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+fn describe(store: &SecretsManager, name: &str) -> Result<String, Error> {
+    store
+        .describe_secret(DescribeSecretRequest {
+            secret_name: name.into(),
+            ..Default::default()
+        })
+        .map(|d| d.description)
+}
+
+fn value(store: &SecretsManager, name: &str, version: &str) -> Vec<u8> {
+    store
+        .get_secret_value(GetSecretValueRequest {
+            secret_name: name.into(),
+            version_id: Some(version.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .secret_data
+        .expose()
+        .to_vec()
+}
+
+fn is_internal_failure(result: Result<impl std::fmt::Debug, Error>) -> bool {
+    matches!(result, Err(ref e) if e.code() == ErrorCode::InternalFailure)
+}
+
+/// `a` (versions v1, v2), `b`, and `c` in its recovery window.
+fn three_secrets(world: &World) {
+    let store = world.manager();
+    for name in ["a", "b", "c"] {
+        create(&store, name);
+    }
+    store
+        .put_secret_value(PutSecretValueRequest {
+            secret_name: "a".into(),
+            version_id: "v2".into(),
+            secret_data: "value-of-a-v2".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    store
+        .delete_secret(DeleteSecretRequest {
+            secret_name: "c".into(),
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+/// Every secret of [`three_secrets`] reads as it was written.
+fn all_readable(store: &SecretsManager) {
+    assert_eq!(value(store, "a", "v1"), b"value-of-a");
+    assert_eq!(value(store, "a", "v2"), b"value-of-a-v2");
+    assert_eq!(value(store, "b", "v1"), b"value-of-b");
+    assert!(
+        describe(store, "c").is_ok(),
+        "the secret in its recovery window"
+    );
+    let listed = store
+        .list_secrets(ListSecretsRequest::default())
+        .unwrap()
+        .secret_list
+        .len();
+    assert_eq!(listed, 3, "a listing checks every record (c's too)");
+}
+
+#[test]
+fn after_a_rotation_every_record_is_under_the_new_key_and_the_old_key_forges_nothing() {
+    let world = World::new();
+    three_secrets(&world);
+    let kms = world.kms();
+    let old = kms.record_seal_key().unwrap();
+    // The forgery is sound: under the key in use, the store takes it.
+    world.forge("a", &old, "forged before");
+    let store = world.manager_on(kms, false);
+    assert_eq!(describe(&store, "a").unwrap(), "forged before");
+
+    let done = store.rotate_record_seal_key().unwrap();
+    assert_eq!(
+        done,
+        SealKeyRotation {
+            records_checked: 3,
+            records_resealed: 3
+        }
+    );
+    all_readable(&store);
+    assert_eq!(
+        describe(&store, "a").unwrap(),
+        "forged before",
+        "kept, not changed"
+    );
+    for name in ["a", "b", "c"] {
+        let seal = world.record(name).seal.unwrap().0;
+        assert!(
+            !old.verify(&sealed_bytes(&world.record(name)), &seal),
+            "{name}"
+        );
+    }
+
+    world.forge("a", &old, "forged after");
+    assert!(
+        is_internal_failure(describe(&store, "a")),
+        "this manager refuses it"
+    );
+    let restarted = world.manager();
+    assert!(
+        is_internal_failure(describe(&restarted, "a")),
+        "and so does a restarted one"
+    );
+    assert!(is_internal_failure(
+        restarted.list_secrets(ListSecretsRequest::default())
+    ));
+
+    // Every rotation draws a new key.
+    world.forge("a", &world.kms().record_seal_key().unwrap(), "mended");
+    let middle = world.kms().record_seal_key().unwrap();
+    assert_eq!(
+        restarted.rotate_record_seal_key().unwrap().records_resealed,
+        3
+    );
+    world.forge("a", &middle, "forged under the second key");
+    assert!(is_internal_failure(describe(&world.manager(), "a")));
+}
+
+#[test]
+fn an_interrupted_rotation_leaves_every_record_readable_and_running_it_again_finishes_it() {
+    let world = World::new();
+    three_secrets(&world);
+    let kms = world.kms();
+    let old = kms.record_seal_key().unwrap();
+    // A rotation that began, sealed one record under the new key, and stopped.
+    let new = kms.begin_record_seal_key_rotation().unwrap();
+    let store = world.manager_on(kms, false);
+    store
+        .update_secret(UpdateSecretRequest {
+            secret_name: "b".into(),
+            description: Some("written mid-rotation".into()),
+        })
+        .unwrap();
+    drop(store);
+
+    let restarted = world.manager();
+    all_readable(&restarted);
+    assert_eq!(describe(&restarted, "b").unwrap(), "written mid-rotation");
+
+    let done = restarted.rotate_record_seal_key().unwrap();
+    assert_eq!(
+        done,
+        SealKeyRotation {
+            records_checked: 3,
+            records_resealed: 2
+        },
+        "b was already under the new key"
+    );
+    let now = world.kms().record_seal_key().unwrap();
+    assert!(!now.is_rotating());
+    assert!(
+        now.same_current_key(&new),
+        "resumed under the key the first run drew"
+    );
+    all_readable(&world.manager());
+    world.forge("b", &old, "forged");
+    assert!(is_internal_failure(describe(&world.manager(), "b")));
+}
+
+#[test]
+fn a_record_failing_its_check_stops_the_rotation_and_is_not_sealed_anew() {
+    let world = World::new();
+    three_secrets(&world);
+    let genuine = world.record("b");
+    let stranger = LocalKms::in_memory(RootKey::from_bytes(ROOT))
+        .record_seal_key()
+        .unwrap();
+    world.forge("b", &stranger, "forged by a stranger");
+    let tampered = world.record("b");
+
+    let store = world.manager();
+    assert!(is_internal_failure(store.rotate_record_seal_key()));
+    assert_eq!(
+        world.record("b"),
+        tampered,
+        "the tampered record keeps its bad seal"
+    );
+    assert!(
+        world.kms().record_seal_key().unwrap().is_rotating(),
+        "the rotation stays unfinished: the old key still opens a and c"
+    );
+    all_readable_but_b(&store);
+
+    world.store_raw(genuine);
+    let done = store.rotate_record_seal_key().unwrap();
+    assert_eq!(done.records_checked, 3);
+    assert!(!world.kms().record_seal_key().unwrap().is_rotating());
+    all_readable(&world.manager());
+}
+
+fn all_readable_but_b(store: &SecretsManager) {
+    assert_eq!(value(store, "a", "v2"), b"value-of-a-v2");
+    assert!(describe(store, "c").is_ok());
+    assert!(is_internal_failure(describe(store, "b")));
+}
+
+#[test]
+fn records_accepted_unsealed_are_sealed_by_a_rotation() {
+    let world = World::new();
+    three_secrets(&world);
+    for name in ["a", "b", "c"] {
+        let mut record = world.record(name);
+        record.seal = None;
+        world.store_raw(record);
+    }
+    assert!(is_internal_failure(describe(&world.manager(), "a")));
+
+    let accepting = world.manager_on(world.kms(), true);
+    let done = accepting.rotate_record_seal_key().unwrap();
+    assert_eq!(done.records_resealed, 3);
+    all_readable(&world.manager());
+}
+
+#[test]
+fn writes_made_during_a_rotation_are_all_sealed_under_the_new_key() {
+    let world = World::new();
+    let store = world.manager();
+    let names: Vec<String> = (0..400).map(|i| format!("s{i:03}")).collect();
+    for name in &names {
+        create(&store, name);
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for worker in 0..3 {
+            let (store, names, stop) = (&store, &names, &stop);
+            scope.spawn(move || {
+                let mut round = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    for name in names.iter().skip(worker).step_by(3) {
+                        store
+                            .update_secret(UpdateSecretRequest {
+                                secret_name: name.clone(),
+                                description: Some(format!("round {round}")),
+                            })
+                            .unwrap();
+                    }
+                    round += 1;
+                }
+            });
+        }
+        for _ in 0..3 {
+            store.rotate_record_seal_key().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    // A restarted process knows only the final key: every record must be under it.
+    let restarted = world.manager();
+    for name in &names {
+        describe(&restarted, name).unwrap();
+    }
+}
+
+#[test]
+fn restoring_a_secret_after_a_rotation_works() {
+    let world = World::new();
+    three_secrets(&world);
+    let store = world.manager();
+    store.rotate_record_seal_key().unwrap();
+    store
+        .restore_secret(RestoreSecretRequest {
+            secret_name: "c".into(),
+        })
+        .unwrap();
+    assert_eq!(value(&world.manager(), "c", "v1"), b"value-of-c");
+}
+
+/// A storage that holds a write of `a` back, between the facade's sealing decision and the
+/// write itself, until told to go on (or half a second has passed).
+struct HeldBack {
+    inner: Arc<SledStorage>,
+    armed: AtomicBool,
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+    released: (Mutex<bool>, Condvar),
+}
+
+impl HeldBack {
+    fn release(&self) {
+        *self.released.0.lock().unwrap() = true;
+        self.released.1.notify_all();
+    }
+}
+
+impl Storage for HeldBack {
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        self.inner.read(name)
+    }
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        version_id: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.read_payload(name, version_id)
+    }
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        self.inner.snapshot(name)
+    }
+    fn update<'a>(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
+    ) -> Result<(), StorageError> {
+        if name.as_str() == "a" && self.armed.swap(false, Ordering::SeqCst) {
+            // Decide (and seal) now, as of the record now, and write later.
+            let decided = f(self.inner.read(name)?.as_ref());
+            if let Some(entered) = self.entered.lock().unwrap().take() {
+                entered.send(()).unwrap();
+            }
+            let guard = self.released.0.lock().unwrap();
+            drop(
+                self.released
+                    .1
+                    .wait_timeout_while(guard, Duration::from_millis(500), |go| !*go)
+                    .unwrap(),
+            );
+            let mut decided = Some(decided);
+            return self
+                .inner
+                .update(name, &mut |_| decided.take().unwrap_or(Update::Keep));
+        }
+        self.inner.update(name, f)
+    }
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError> {
+        self.inner.list(after, limit)
+    }
+}
+
+#[test]
+fn a_rotation_waits_for_a_write_already_sealing_under_the_old_key() {
+    let world = World::new();
+    three_secrets(&world);
+    let (entered_tx, entered) = mpsc::channel();
+    let held = Arc::new(HeldBack {
+        inner: world.storage.clone(),
+        armed: AtomicBool::new(true),
+        entered: Mutex::new(Some(entered_tx)),
+        released: (Mutex::new(false), Condvar::new()),
+    });
+    let store = SecretsManager::builder(held.clone(), world.kms()).build();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            store
+                .update_secret(UpdateSecretRequest {
+                    secret_name: "a".into(),
+                    description: Some("sealed before the rotation began".into()),
+                })
+                .unwrap();
+        });
+        entered.recv().unwrap();
+        // The write has been sealed under the old key and not yet written. Were the rotation
+        // not to wait for it, it would re-seal `a`, finish, and then the write would land
+        // under a key no longer accepted.
+        store.rotate_record_seal_key().unwrap();
+        held.release();
+        writer.join().unwrap();
+    });
+    let restarted = world.manager();
+    assert_eq!(
+        describe(&restarted, "a").unwrap(),
+        "sealed before the rotation began"
+    );
+    all_readable(&restarted);
+}
