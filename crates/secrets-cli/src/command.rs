@@ -192,7 +192,7 @@ pub(crate) fn command() -> Command {
             non_empty("root-key-file")
                 .global(true)
                 .value_name("PATH")
-                .help("a 0600 file holding the root key (64 hex digits); default: root.key in the store directory, or $SECRETS_ROOT_KEY"),
+                .help("a 0600 file holding the root key (64 hex digits); default: $SECRETS_ROOT_KEY, else root.key in the store directory"),
         )
         .arg(
             non_empty("region")
