@@ -1074,6 +1074,13 @@ fn store_postgres_runs_the_same_commands_across_processes() {
             .iter()
             .any(|k| k["KeyId"] == key_id)
     );
+    let rotated = run(&["rotate-record-seal-key"]);
+    assert_eq!(rotated["RecordsResealed"], 1, "{rotated}");
+    assert_eq!(
+        run(&["get-secret-value", "--secret-name", "pg/db"])["SecretData"],
+        "in postgres",
+        "the record sealed again under the shared keyring's new key"
+    );
     assert!(
         !dir.path().join("data").exists(),
         "nothing was written to the embedded store"
