@@ -180,13 +180,22 @@ pub trait Kms: Send + Sync {
         Err(KmsError::Unsupported("rotate the record seal key"))
     }
 
-    /// Finishes a rotation of the record seal key: forgets the retiring key, so that a seal
-    /// under it is refused from now on, and returns the record seal key as it now is. Call it
-    /// only once every stored record is sealed under the current key. Without a rotation
-    /// under way it changes nothing.
+    /// Finishes the rotation to `rotated_to` (what [`Kms::begin_record_seal_key_rotation`]
+    /// returned): forgets the retiring key, so that a seal under it is refused from now on,
+    /// and returns the record seal key as it now is. Call it only once every stored record is
+    /// sealed under `rotated_to`.
+    ///
+    /// It changes nothing, and returns the key as it is, when the current key is no longer
+    /// `rotated_to` — another rotation finished this one and began its own, whose retiring
+    /// key must stay until *its* records are sealed again (the returned key then
+    /// [`is_rotating`](RecordSealKey::is_rotating)) — or when no rotation is under way.
     ///
     /// Errors: `Keyring`, `Rng`; `Unsupported` from a KMS that cannot rotate it (the default).
-    fn finish_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+    fn finish_record_seal_key_rotation(
+        &self,
+        rotated_to: &RecordSealKey,
+    ) -> Result<RecordSealKey, KmsError> {
+        let _ = rotated_to;
         Err(KmsError::Unsupported("rotate the record seal key"))
     }
 }

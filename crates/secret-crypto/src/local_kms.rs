@@ -386,16 +386,22 @@ impl Kms for LocalKms {
         })
     }
 
-    fn finish_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
-        if let Some(key) = seal_key_of(&self.lock()).filter(|k| !k.is_rotating()) {
-            return Ok(key);
+    fn finish_record_seal_key_rotation(
+        &self,
+        rotated_to: &RecordSealKey,
+    ) -> Result<RecordSealKey, KmsError> {
+        let no_key = || KmsError::Keyring("the keyring has no record seal key to finish".into());
+        let ours = |key: &RecordSealKey| key.is_rotating() && key.same_current_key(rotated_to);
+        let now = seal_key_of(&self.lock()).ok_or_else(no_key)?;
+        if !ours(&now) {
+            return Ok(now);
         }
         self.change(|ring| {
-            if ring.record_seal_key.is_none() {
-                ring.record_seal_key = Some(self.random_material()?);
+            // Checked again under the lock: another thread may have changed it meanwhile.
+            if ours(&seal_key_of(ring).ok_or_else(no_key)?) {
+                ring.retiring_record_seal_key = None;
             }
-            ring.retiring_record_seal_key = None;
-            Ok(seal_key_of(ring).expect("the record seal key was just made sure of"))
+            seal_key_of(ring).ok_or_else(no_key)
         })
     }
 }

@@ -173,7 +173,7 @@ fn checked_in_keyring_v3_accepts_both_seal_keys_until_its_rotation_finishes() {
         include_str!("vectors/keyring_v2_key_id.txt").trim(),
         "the master keys are the format-2 vector's"
     );
-    let done = kms.finish_record_seal_key_rotation().unwrap();
+    let done = kms.finish_record_seal_key_rotation(&key).unwrap();
     assert_eq!(store.bytes().unwrap()[8], 2, "finished: format 2 again");
     assert!(done.verify(KAT_RECORD, &new_seal) && !done.verify(KAT_RECORD, &old_seal));
 }

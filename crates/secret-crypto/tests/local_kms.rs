@@ -378,7 +378,7 @@ fn a_record_seal_key_rotation_accepts_both_keys_until_finished_and_resumes_after
             .verify(b"record", &old_seal)
     );
 
-    let done = resumed.finish_record_seal_key_rotation().unwrap();
+    let done = resumed.finish_record_seal_key_rotation(&again).unwrap();
     assert!(!done.is_rotating());
     assert_eq!(done.seal(b"record"), new_seal);
     assert!(!done.verify(b"record", &old_seal), "the old key is gone");
@@ -386,8 +386,20 @@ fn a_record_seal_key_rotation_accepts_both_keys_until_finished_and_resumes_after
     let after = reopen().record_seal_key().unwrap();
     assert!(after.verify(b"record", &new_seal) && !after.verify(b"record", &old_seal));
     let saves = store.saves();
-    resumed.finish_record_seal_key_rotation().unwrap();
+    resumed.finish_record_seal_key_rotation(&again).unwrap();
     assert_eq!(store.saves(), saves, "finishing twice changes nothing");
+
+    // A finish for a rotation that another one has since replaced leaves the newer one's
+    // retiring key alone: records not yet sealed again under its key still need it.
+    let newer = resumed.begin_record_seal_key_rotation().unwrap();
+    let saves = store.saves();
+    let left = resumed.finish_record_seal_key_rotation(&again).unwrap();
+    assert!(left.is_rotating() && left.same_current_key(&newer));
+    assert!(
+        left.verify(b"record", &new_seal),
+        "the newer rotation's retiring key stays"
+    );
+    assert_eq!(store.saves(), saves, "nothing saved");
 }
 
 #[test]
@@ -426,7 +438,7 @@ fn a_kms_that_cannot_rotate_the_record_seal_key_says_so() {
         "this KMS cannot rotate the record seal key"
     );
     assert!(matches!(
-        kms.finish_record_seal_key_rotation(),
+        kms.finish_record_seal_key_rotation(&kms.record_seal_key().unwrap()),
         Err(KmsError::Unsupported(_))
     ));
 }

@@ -237,8 +237,13 @@ impl Kms for SharedKeyringKms {
         self.run(|kms| kms.begin_record_seal_key_rotation())
     }
 
-    fn finish_record_seal_key_rotation(&self) -> Result<RecordSealKey, KmsError> {
+    /// Finishes only the rotation to `rotated_to`, as the stored keyring has it now (reloaded
+    /// first, and the compare-and-swap refuses a save over another instance's change).
+    fn finish_record_seal_key_rotation(
+        &self,
+        rotated_to: &RecordSealKey,
+    ) -> Result<RecordSealKey, KmsError> {
         self.reload_if_stale()?;
-        self.run(|kms| kms.finish_record_seal_key_rotation())
+        self.run(|kms| kms.finish_record_seal_key_rotation(rotated_to))
     }
 }

@@ -222,11 +222,19 @@ impl SecretsManager {
     ///
     /// In order: the KMS saves a fresh key beside the old one
     /// ([`Kms::begin_record_seal_key_rotation`](secret_crypto::Kms::begin_record_seal_key_rotation));
-    /// this store seals with the new key from then on, once writes already under way are done;
-    /// every record is read and checked (under either key) and, unless already under the new
-    /// key, written again with a new seal — nothing else in it changes, and no value is
-    /// decrypted; then the KMS forgets the old key, and a seal under it is refused from then on.
-    /// Reads and writes go on meanwhile.
+    /// this store seals with the new key from then on, once reads and writes already under way
+    /// are done; every record is read and checked (under either key) and, unless already under
+    /// the new key, written again with a new seal — nothing else in it changes, and no value is
+    /// decrypted; then the KMS forgets the old key
+    /// ([`Kms::finish_record_seal_key_rotation`](secret_crypto::Kms::finish_record_seal_key_rotation)),
+    /// and a seal under it is refused from then on. Reads and writes go on meanwhile.
+    ///
+    /// A record forged under the old key before the rotation reached it passes the check and
+    /// is sealed again like any other: rotate promptly after a leak.
+    ///
+    /// Rotations through this store take turns. One that finds, on finishing, that another
+    /// store finished it and began a rotation of its own seals every record under that one's
+    /// key too and finishes it, rather than cutting it short.
     ///
     /// Interrupted (a crash, a failed write), the keyring keeps both keys, both are accepted,
     /// and calling this again resumes: it seals what is left under the same new key.
@@ -244,7 +252,8 @@ impl SecretsManager {
     ///
     /// Errors: `InternalFailure` when a record fails its check (tampered with, or unsealed
     /// without [`Builder::accept_unsealed_records`]; the log names the secret, and nothing
-    /// after it is re-sealed), when the KMS cannot rotate the key, or when the storage fails.
+    /// after it is re-sealed), when the KMS cannot rotate the key, when the storage fails, or
+    /// when the key changed under a rotation running elsewhere at the same time (logged).
     ///
     /// ```
     /// use std::sync::Arc;

@@ -13,7 +13,7 @@
 //! What a seal cannot show is age: an operator who puts back an *older* sealed record of the
 //! same secret (or restores a whole backup) is not detected (see `docs/security.md`).
 
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use secret_crypto::{Kms, RecordSealKey, SealedUnder};
 use secret_model::{SecretName, VersionId};
@@ -32,26 +32,29 @@ pub(crate) struct Records {
     /// Whether a record without a seal (written before sealing existed) is accepted.
     accept_unsealed: bool,
     /// The record seal key, fetched from the KMS on first need. Every read and write holds
-    /// it shared while it uses it; a rotation swaps it exclusively, so once the swap is done
-    /// no write is still sealing under the key it replaced.
-    key: RwLock<Option<RecordSealKey>>,
+    /// it shared from before it touches the storage until it has checked or sealed what it
+    /// read or wrote; a rotation swaps it exclusively, so once the swap is done no operation
+    /// is still using the key it replaced.
+    key: RwLock<Option<Arc<RecordSealKey>>>,
+    /// Held by a rotation from start to end: one at a time through this store.
+    rotation: Mutex<()>,
 }
 
 /// The record seal key as one operation uses it: `None` when the backend's records are not
 /// sealed. Holds the key's lock shared (see [`Records::key`]).
-struct KeyGuard<'a>(Option<RwLockReadGuard<'a, Option<RecordSealKey>>>);
+struct KeyGuard<'a>(Option<RwLockReadGuard<'a, Option<Arc<RecordSealKey>>>>);
 
 impl KeyGuard<'_> {
     fn get(&self) -> Option<&RecordSealKey> {
-        self.0.as_ref().and_then(|guard| guard.as_ref())
+        self.0.as_ref().and_then(|guard| guard.as_deref())
     }
 }
 
 /// What [`crate::SecretsManager::rotate_record_seal_key`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SealKeyRotation {
-    /// Records checked (every record in the store, secrets in their recovery window
-    /// included).
+    /// Records checked: every record in the store, secrets in their recovery window
+    /// included (each once more for a rotation begun elsewhere that this one also finished).
     pub records_checked: u64,
     /// Records sealed again under the new key (the others already were: sealed since the
     /// rotation began, or by an earlier, interrupted run of it).
@@ -60,6 +63,8 @@ pub struct SealKeyRotation {
 
 /// How many records a rotation reads at a time.
 const ROTATION_PAGE: usize = 256;
+/// How many rotations begun by others one call helps finish before it gives up.
+const ROTATION_ROUNDS: usize = 4;
 
 impl Records {
     pub(crate) fn new(storage: Arc<dyn Storage>, kms: Arc<dyn Kms>, accept_unsealed: bool) -> Self {
@@ -69,6 +74,7 @@ impl Records {
             kms,
             accept_unsealed,
             key: RwLock::new(None),
+            rotation: Mutex::new(()),
         }
     }
 
@@ -90,7 +96,7 @@ impl Records {
         self.key
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(key);
+            .get_or_insert(Arc::new(key));
         Ok(KeyGuard(Some(
             self.key.read().unwrap_or_else(PoisonError::into_inner),
         )))
@@ -98,7 +104,7 @@ impl Records {
 
     /// Makes `key` the one every read and write uses from now on, once no write is using the
     /// one before.
-    fn install(&self, key: RecordSealKey) {
+    fn install(&self, key: Arc<RecordSealKey>) {
         *self.key.write().unwrap_or_else(PoisonError::into_inner) = Some(key);
     }
 
@@ -136,9 +142,12 @@ impl Records {
 
     /// The checked record of `name`, if it exists.
     pub(crate) fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, Error> {
+        // The key first: a rotation that ends between the read and the check must not find
+        // a record still under the key it retires checked under its new one only.
+        let key = self.key()?;
         let record = self.storage.read(name)?;
         if let Some(record) = &record {
-            self.check(self.key()?.get(), Some(name), record)?;
+            self.check(key.get(), Some(name), record)?;
         }
         Ok(record)
     }
@@ -208,8 +217,8 @@ impl Records {
         after: Option<&SecretName>,
         limit: usize,
     ) -> Result<Vec<SecretRecord>, Error> {
-        let records = self.storage.list(after, limit)?;
         let key = self.key()?;
+        let records = self.storage.list(after, limit)?;
         for record in &records {
             self.check(key.get(), None, record)?;
         }
@@ -219,41 +228,72 @@ impl Records {
     /// Rotates the record seal key: begins (or resumes) the rotation in the KMS, seals every
     /// record not yet under the new key again — each checked first, under the old key or the
     /// new one, so a tampered record stops the rotation rather than being sealed anew — and
-    /// finishes the rotation, after which a seal under the old key is refused.
+    /// finishes the rotation, after which a seal under the old key is refused. A rotation
+    /// another store began meanwhile (after finishing this one) is walked and finished too.
     pub(crate) fn rotate_seal_key(&self) -> Result<SealKeyRotation, Error> {
-        let rotating = self
-            .kms
-            .begin_record_seal_key_rotation()
-            .map_err(kms_error)?;
-        self.install(rotating);
+        let _one_at_a_time = self.rotation.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut key = Arc::new(
+            self.kms
+                .begin_record_seal_key_rotation()
+                .map_err(kms_error)?,
+        );
         let mut done = SealKeyRotation::default();
-        if self.sealing {
-            let mut after: Option<SecretName> = None;
-            loop {
-                let page = self.list(after.as_ref(), ROTATION_PAGE)?;
-                for record in &page {
-                    done.records_checked += 1;
-                    if self.reseal(&record.name)? {
-                        done.records_resealed += 1;
-                    }
-                }
-                match page.last() {
-                    Some(last) if page.len() == ROTATION_PAGE => after = Some(last.name.clone()),
-                    _ => break,
+        for _ in 0..ROTATION_ROUNDS {
+            self.install(Arc::clone(&key));
+            if self.sealing {
+                self.reseal_all(&mut done)?;
+            }
+            let now = self
+                .kms
+                .finish_record_seal_key_rotation(&key)
+                .map_err(kms_error)?;
+            if now.is_rotating() {
+                // Finished by another store, which then began a rotation of its own: its
+                // records are to be sealed again under its key before it may finish.
+                key = Arc::new(now);
+                continue;
+            }
+            let changed = !now.same_current_key(&key);
+            self.install(Arc::new(now));
+            if changed {
+                tracing::error!(
+                    "the record seal key changed while this rotation ran: another rotation ran \
+                     at the same time, and records this one sealed may be refused; run one \
+                     rotation at a time, with every other process stopped"
+                );
+                return Err(Error::InternalFailure);
+            }
+            tracing::info!(
+                records_checked = done.records_checked,
+                records_resealed = done.records_resealed,
+                "the record seal key is rotated"
+            );
+            return Ok(done);
+        }
+        tracing::error!(
+            "other rotations of the record seal key kept beginning while this one ran; run one \
+             rotation at a time, with every other process stopped"
+        );
+        Err(Error::InternalFailure)
+    }
+
+    /// Walks every record, page by page until an empty one (a backend may return fewer than
+    /// asked for), sealing each again under the current key unless it already is.
+    fn reseal_all(&self, done: &mut SealKeyRotation) -> Result<(), Error> {
+        let mut after: Option<SecretName> = None;
+        loop {
+            let page = self.list(after.as_ref(), ROTATION_PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            for record in &page {
+                done.records_checked += 1;
+                if self.reseal(&record.name)? {
+                    done.records_resealed += 1;
                 }
             }
+            after = Some(last.name.clone());
         }
-        let finished = self
-            .kms
-            .finish_record_seal_key_rotation()
-            .map_err(kms_error)?;
-        self.install(finished);
-        tracing::info!(
-            records_checked = done.records_checked,
-            records_resealed = done.records_resealed,
-            "the record seal key is rotated"
-        );
-        Ok(done)
     }
 
     /// Seals the record of `name` again under the current key unless it already is (or is

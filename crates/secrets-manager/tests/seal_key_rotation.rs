@@ -4,7 +4,7 @@
 //! it without being sealed anew; writes made meanwhile are sealed under the new key.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use secret_crypto::{Kms, LocalKms, MemoryKeyring, RecordSealKey, RootKey};
@@ -373,25 +373,64 @@ fn restoring_a_secret_after_a_rotation_works() {
     assert_eq!(value(&world.manager(), "c", "v1"), b"value-of-c");
 }
 
-/// A storage that holds a write of `a` back, between the facade's sealing decision and the
-/// write itself, until told to go on (or half a second has passed).
-struct HeldBack {
-    inner: Arc<SledStorage>,
-    armed: AtomicBool,
-    entered: Mutex<Option<mpsc::Sender<()>>>,
-    released: (Mutex<bool>, Condvar),
+/// A hook a test hands to a wrapper: run once, on the thread that reaches it.
+type Hook = Mutex<Option<Box<dyn FnOnce() + Send>>>;
+
+fn hook(f: impl FnOnce() + Send + 'static) -> Hook {
+    Mutex::new(Some(Box::new(f)))
 }
 
-impl HeldBack {
-    fn release(&self) {
-        *self.released.0.lock().unwrap() = true;
-        self.released.1.notify_all();
+fn no_hook() -> Hook {
+    Mutex::new(None)
+}
+
+fn run(hook: &Hook) {
+    let f = hook.lock().unwrap().take();
+    if let Some(f) = f {
+        f();
     }
 }
 
-impl Storage for HeldBack {
+/// A hook that tells the test it was reached, then waits to be told to go on (or a second).
+fn pause() -> (Hook, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (reached_tx, reached) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let h = hook(move || {
+        reached_tx.send(()).unwrap();
+        let _ = go_rx.recv_timeout(Duration::from_secs(1));
+    });
+    (h, reached, go)
+}
+
+/// The world's sled storage, with hooks inside the reads and writes of secret `a`, and pages
+/// of at most `page_cap` records.
+struct Hooked {
+    inner: Arc<SledStorage>,
+    /// Between reading `a` and handing it to the facade to check.
+    after_read_of_a: Hook,
+    /// Between the facade's decision (and seal) for `a` and the write of it.
+    before_write_of_a: Hook,
+    page_cap: usize,
+}
+
+impl Hooked {
+    fn new(world: &World) -> Hooked {
+        Hooked {
+            inner: world.storage.clone(),
+            after_read_of_a: no_hook(),
+            before_write_of_a: no_hook(),
+            page_cap: usize::MAX,
+        }
+    }
+}
+
+impl Storage for Hooked {
     fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
-        self.inner.read(name)
+        let record = self.inner.read(name);
+        if name.as_str() == "a" {
+            run(&self.after_read_of_a);
+        }
+        record
     }
     fn read_payload(
         &self,
@@ -408,47 +447,86 @@ impl Storage for HeldBack {
         name: &SecretName,
         f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
-        if name.as_str() == "a" && self.armed.swap(false, Ordering::SeqCst) {
-            // Decide (and seal) now, as of the record now, and write later.
-            let decided = f(self.inner.read(name)?.as_ref());
-            if let Some(entered) = self.entered.lock().unwrap().take() {
-                entered.send(()).unwrap();
-            }
-            let guard = self.released.0.lock().unwrap();
-            drop(
-                self.released
-                    .1
-                    .wait_timeout_while(guard, Duration::from_millis(500), |go| !*go)
-                    .unwrap(),
-            );
-            let mut decided = Some(decided);
-            return self
-                .inner
-                .update(name, &mut |_| decided.take().unwrap_or(Update::Keep));
+        if name.as_str() != "a" || self.before_write_of_a.lock().unwrap().is_none() {
+            return self.inner.update(name, f);
         }
-        self.inner.update(name, f)
+        // Decide (and seal) now, as of the record now, and write after the hook.
+        let decided = f(self.inner.read(name)?.as_ref());
+        run(&self.before_write_of_a);
+        let mut decided = Some(decided);
+        self.inner
+            .update(name, &mut |_| decided.take().unwrap_or(Update::Keep))
     }
     fn list(
         &self,
         after: Option<&SecretName>,
         limit: usize,
     ) -> Result<Vec<SecretRecord>, StorageError> {
-        self.inner.list(after, limit)
+        self.inner.list(after, limit.min(self.page_cap))
     }
 }
 
+/// The world's KMS, with hooks just before and just after it finishes a rotation.
+struct HookedKms {
+    inner: Arc<LocalKms>,
+    before_finish: Hook,
+    after_finish: Hook,
+}
+
+impl Kms for HookedKms {
+    fn generate_data_key(
+        &self,
+        key_id: &secret_model::KeyId,
+        context: &[u8],
+    ) -> Result<secret_crypto::DataKey, secret_crypto::KmsError> {
+        self.inner.generate_data_key(key_id, context)
+    }
+    fn decrypt_data_key(
+        &self,
+        wrapped: &secret_crypto::WrappedDataKey,
+        context: &[u8],
+    ) -> Result<secret_crypto::DataKeyBytes, secret_crypto::KmsError> {
+        self.inner.decrypt_data_key(wrapped, context)
+    }
+    fn describe_key(
+        &self,
+        key_id: &secret_model::KeyId,
+    ) -> Result<secret_crypto::KeyMetadata, secret_crypto::KmsError> {
+        self.inner.describe_key(key_id)
+    }
+    fn default_key(&self) -> Result<secret_model::KeyId, secret_crypto::KmsError> {
+        self.inner.default_key()
+    }
+    fn record_seal_key(&self) -> Result<RecordSealKey, secret_crypto::KmsError> {
+        self.inner.record_seal_key()
+    }
+    fn begin_record_seal_key_rotation(&self) -> Result<RecordSealKey, secret_crypto::KmsError> {
+        self.inner.begin_record_seal_key_rotation()
+    }
+    fn finish_record_seal_key_rotation(
+        &self,
+        rotated_to: &RecordSealKey,
+    ) -> Result<RecordSealKey, secret_crypto::KmsError> {
+        run(&self.before_finish);
+        let finished = self.inner.finish_record_seal_key_rotation(rotated_to);
+        run(&self.after_finish);
+        finished
+    }
+}
+
+/// A write that has sealed `a` under the old key, and not yet written it, when the rotation
+/// begins: the rotation waits for it (else it would re-seal `a`, finish, and the write would
+/// then land under a key no longer accepted).
 #[test]
 fn a_rotation_waits_for_a_write_already_sealing_under_the_old_key() {
     let world = World::new();
     three_secrets(&world);
-    let (entered_tx, entered) = mpsc::channel();
-    let held = Arc::new(HeldBack {
-        inner: world.storage.clone(),
-        armed: AtomicBool::new(true),
-        entered: Mutex::new(Some(entered_tx)),
-        released: (Mutex::new(false), Condvar::new()),
+    let (held, entered, go) = pause();
+    let storage = Arc::new(Hooked {
+        before_write_of_a: held,
+        ..Hooked::new(&world)
     });
-    let store = SecretsManager::builder(held.clone(), world.kms()).build();
+    let store = SecretsManager::builder(storage, world.kms()).build();
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             store
@@ -459,11 +537,8 @@ fn a_rotation_waits_for_a_write_already_sealing_under_the_old_key() {
                 .unwrap();
         });
         entered.recv().unwrap();
-        // The write has been sealed under the old key and not yet written. Were the rotation
-        // not to wait for it, it would re-seal `a`, finish, and then the write would land
-        // under a key no longer accepted.
         store.rotate_record_seal_key().unwrap();
-        held.release();
+        let _ = go.send(());
         writer.join().unwrap();
     });
     let restarted = world.manager();
@@ -472,4 +547,134 @@ fn a_rotation_waits_for_a_write_already_sealing_under_the_old_key() {
         "sealed before the rotation began"
     );
     all_readable(&restarted);
+}
+
+/// Two rotations of one manager at once (two admin calls, or one through a `for_principal`
+/// handle), the second begun while the first has finished in the KMS and not yet installed
+/// its key: the manager must end on the keyring's current key, neither refusing the records
+/// it has nor writing records every process started after refuses.
+#[test]
+fn two_rotations_at_once_leave_the_manager_on_the_keyring_s_current_key() {
+    let world = World::new();
+    three_secrets(&world);
+    let (after_finish, finished, go) = pause();
+    let kms = Arc::new(HookedKms {
+        inner: world.kms(),
+        before_finish: no_hook(),
+        after_finish,
+    });
+    let store = SecretsManager::builder(world.storage.clone(), kms).build();
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| store.rotate_record_seal_key().unwrap());
+        finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the first rotation reaches its finish");
+        let admin = store.for_principal(secrets_manager::Principal::new("admin"));
+        admin.rotate_record_seal_key().unwrap();
+        let _ = go.send(());
+        first.join().unwrap();
+    });
+    // What the manager has must stay readable...
+    all_readable(&store);
+    // ...and what it writes now must be readable after a restart.
+    create(&store, "d");
+    assert!(
+        describe(&world.manager(), "d").is_ok(),
+        "a restarted process refuses a secret written after both rotations returned"
+    );
+}
+
+/// A read that fetched `a` while it was still sealed under the old key, and checks it after
+/// the rotation would have finished, must not find a genuine record refused as tampered with.
+#[test]
+fn a_read_overlapping_the_end_of_a_rotation_is_not_refused_as_tampered() {
+    let world = World::new();
+    three_secrets(&world);
+    let (after_read, fetched, go) = pause();
+    let storage = Arc::new(Hooked {
+        after_read_of_a: after_read,
+        ..Hooked::new(&world)
+    });
+    let store = SecretsManager::builder(storage, world.kms()).build();
+    let read = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| describe(&store, "a"));
+        fetched
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the read fetches a");
+        store.rotate_record_seal_key().unwrap();
+        let _ = go.send(());
+        reader.join().unwrap()
+    });
+    assert!(
+        read.is_ok(),
+        "a genuine record read during a rotation: {read:?}"
+    );
+}
+
+/// `Storage::list` promises "up to `limit` records" (ListSecrets and purge_expired_secrets walk
+/// on until an empty page): a backend with pages of 100 must not end the walk early, so that
+/// the rotation would finish and forget the key the records past it are still sealed under.
+#[test]
+fn a_rotation_over_a_backend_with_short_pages_reseals_every_record() {
+    let world = World::new();
+    let store = world.manager();
+    let names: Vec<String> = (0..150).map(|i| format!("s{i:03}")).collect();
+    for name in &names {
+        create(&store, name);
+    }
+    drop(store);
+    let short = Arc::new(Hooked {
+        page_cap: 100,
+        ..Hooked::new(&world)
+    });
+    let done = SecretsManager::builder(short, world.kms())
+        .build()
+        .rotate_record_seal_key()
+        .unwrap();
+    assert_eq!(done.records_checked, 150, "{done:?}");
+    let restarted = world.manager();
+    for name in &names {
+        assert!(describe(&restarted, name).is_ok(), "{name}");
+    }
+}
+
+/// Another store finishes this rotation before this one does, then begins one of its own and
+/// stops part way: this rotation does not drop the newer one's retiring key, but seals every
+/// record under the newer key and finishes that rotation too.
+#[test]
+fn a_rotation_begun_by_another_store_meanwhile_is_finished_not_cut_short() {
+    let world = World::new();
+    three_secrets(&world);
+    let kms = world.kms();
+    let other = world.manager_on(Arc::clone(&kms), false);
+    let newest = Arc::new(Mutex::new(None));
+    let before_finish = {
+        let (kms, newest) = (Arc::clone(&kms), Arc::clone(&newest));
+        hook(move || {
+            other.rotate_record_seal_key().unwrap();
+            *newest.lock().unwrap() = Some(kms.begin_record_seal_key_rotation().unwrap());
+            // Stopped here: no record is sealed under the newest key yet.
+        })
+    };
+    let this = SecretsManager::builder(
+        world.storage.clone(),
+        Arc::new(HookedKms {
+            inner: Arc::clone(&kms),
+            before_finish,
+            after_finish: no_hook(),
+        }),
+    )
+    .build();
+
+    let done = this.rotate_record_seal_key().unwrap();
+    assert_eq!(
+        done.records_checked, 6,
+        "two walks: its own, and the other's rotation"
+    );
+    let now = kms.record_seal_key().unwrap();
+    assert!(!now.is_rotating(), "finished");
+    let newest = newest.lock().unwrap().take().unwrap();
+    assert!(now.same_current_key(&newest), "under the newest key");
+    all_readable(&world.manager());
+    all_readable(&this);
 }
