@@ -229,7 +229,8 @@ fn rotate_record_seal_key_command() -> Command {
              HMAC under it) with a fresh one, and seal every record again under it: after a \
              root key or a copy of the keyring may have leaked, so that the old key can no \
              longer forge records the store accepts. Values are not decrypted. Prints how many \
-             records were checked and sealed again.\n\n\
+             records were checked and sealed again. A directory with no keyring is refused, \
+             not made into a store.\n\n\
              Interrupted, the keyring keeps both keys (both are accepted) and running it again \
              finishes the rotation under the same new key. A record that fails its check stops \
              it (exit 1; the log names the secret).\n\n\

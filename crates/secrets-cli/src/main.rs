@@ -186,6 +186,17 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
         return root::run(args, &place, matches.get_one::<String>("root-key-file"));
     }
     if sub == "rotate-record-seal-key" {
+        // A maintenance command: it does not make a store where there is none (a mistyped
+        // directory would otherwise get a new store and a root key).
+        if let store::Place::Dir(dir) = &place
+            && !dir.join("keyring").exists()
+        {
+            return Err(Failure::usage(format!(
+                "there is no keyring in {}: no store there, or nothing written yet; nothing \
+                 to rotate",
+                dir.display()
+            )));
+        }
         let store = open()?;
         let done = store.manager.rotate_record_seal_key()?;
         return Ok(serde_json::json!({

@@ -861,6 +861,12 @@ fn rotate_record_seal_key_leaves_an_old_copy_of_the_keyring_unable_to_forge_reco
     use secret_storage::{RecordSeal, Storage, Update, sealed_bytes};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("store");
+    let none = fails(&d, &["rotate-record-seal-key"], 2, "InvalidParameter");
+    assert!(none.to_string().contains("no keyring"), "{none}");
+    assert!(
+        !d.exists(),
+        "a maintenance command makes no store where there is none"
+    );
     create_secret(&d, "db", "v1", "kept");
     create_secret(&d, "api", "v1", "also kept");
     // What leaked: the root key and a copy of the keyring as it was.
