@@ -445,6 +445,7 @@ pub(crate) fn transition(u: &mut Unstructured<'_>, model: &Model) -> Result<Tran
         1,
         3,
         1,
+        1,
     ];
     Ok(match weighted(u, &weights)? {
         0 => Transition::Create(create(u, model)?),
@@ -551,6 +552,8 @@ pub(crate) fn transition(u: &mut Unstructured<'_>, model: &Model) -> Result<Tran
                 31 * 86_400,
             ],
         )?),
-        _ => Transition::Purge,
+        18 => Transition::Purge,
+        // On `MemoryStorage` nothing is sealed: the rotation must change nothing observable.
+        _ => Transition::RotateSealKey,
     })
 }

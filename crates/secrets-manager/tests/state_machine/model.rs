@@ -130,6 +130,12 @@ pub enum Expected {
     Clock,
     /// `purge_expired_secrets`: the names that may still linger in storage before it runs.
     Purge(BTreeSet<String>),
+    /// `rotate_record_seal_key`: the records it may find — every secret's, and those of the
+    /// names that may linger.
+    Rotated {
+        secrets: usize,
+        may_linger: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -239,6 +245,10 @@ impl Model {
                 Expected::Clock
             }
             Transition::Purge => Expected::Purge(std::mem::take(&mut self.lingering)),
+            Transition::RotateSealKey => Expected::Rotated {
+                secrets: self.secrets.len(),
+                may_linger: self.lingering.len(),
+            },
         };
     }
 

@@ -544,6 +544,7 @@ pub fn transitions(model: &Model) -> BoxedStrategy<Transition> {
         1 => password().prop_map(Transition::Password),
         3 => advance.prop_map(Transition::Advance),
         1 => Just(Transition::Purge),
+        1 => Just(Transition::RotateSealKey),
     ]
     .boxed()
 }

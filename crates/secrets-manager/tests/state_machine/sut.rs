@@ -365,6 +365,28 @@ impl Sut {
                     "purge_expired_secrets counts what it purged"
                 );
             }
+            (
+                Transition::RotateSealKey,
+                Expected::Rotated {
+                    secrets,
+                    may_linger,
+                },
+            ) => {
+                let done = store.rotate_record_seal_key().expect("a rotation succeeds");
+                let checked = usize::try_from(done.records_checked).unwrap();
+                if self.storage.records_leave_the_process() {
+                    assert!(
+                        (*secrets..=secrets + may_linger).contains(&checked),
+                        "checked {checked} records; {secrets} secrets, {may_linger} may linger"
+                    );
+                    assert_eq!(
+                        done.records_resealed, done.records_checked,
+                        "every record was under the key the rotation replaced"
+                    );
+                } else {
+                    assert_eq!(checked, 0, "an unsealed backend has no seals to check");
+                }
+            }
             (t, e) => unreachable!("the model answered {e:?} to {t:?}"),
         }
     }

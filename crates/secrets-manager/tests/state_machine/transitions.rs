@@ -261,4 +261,6 @@ pub enum Transition {
     Password(GetRandomPasswordRequest),
     Advance(i64),
     Purge,
+    /// `rotate_record_seal_key`: nothing observable changes.
+    RotateSealKey,
 }
