@@ -216,6 +216,14 @@ pub(crate) fn command() -> Command {
     }
     cmd.subcommand(crate::root::command())
         .subcommand(rotate_record_seal_key_command())
+        .subcommand(
+            Command::new("purge-expired-secrets")
+                .alias("PurgeExpiredSecrets")
+                .about(
+                    "Purge every secret whose recovery window has ended (record and \
+                     ciphertexts); prints how many",
+                ),
+        )
         .subcommand(crate::serve::command())
 }
 

@@ -205,6 +205,14 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
             "RecordsResealed": done.records_resealed,
         }));
     }
+    if sub == "purge-expired-secrets" {
+        let store = open()?;
+        let purged = store.manager.purge_expired_secrets()?;
+        return Ok(serde_json::json!({
+            "RequestId": secrets_wire::new_request_id(),
+            "SecretsPurged": purged,
+        }));
+    }
     if let Some((action, _, _)) = KEY_COMMANDS.iter().find(|(_, name, _)| *name == sub) {
         let takes_key_id = !matches!(*action, "CreateKey" | "ListKeys");
         if takes_key_id && args.get_one::<String>("KeyId").is_none_or(|k| k.is_empty()) {

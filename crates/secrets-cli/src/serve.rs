@@ -89,6 +89,18 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("purge-interval")
+                .long("purge-interval")
+                .value_name("SECONDS")
+                .default_value("3600")
+                .value_parser(value_parser!(u64))
+                .help(
+                    "purge the secrets whose recovery window has ended (record and \
+                     ciphertexts) once serving and then every SECONDS; 0: never (a request \
+                     naming such a secret still purges it)",
+                ),
+        )
+        .arg(
             Arg::new("shared-nonces")
                 .long("shared-nonces")
                 .value_name("on|off")
@@ -148,6 +160,11 @@ pub(crate) fn run(
         .get_one::<usize>("body-budget")
         .copied()
         .unwrap_or(config.body_budget);
+    config.purge_interval = match args.get_one::<u64>("purge-interval").copied() {
+        Some(0) => None,
+        Some(secs) => Some(std::time::Duration::from_secs(secs)),
+        None => config.purge_interval,
+    };
     config.max_connections = args
         .get_one::<usize>("max-connections")
         .copied()

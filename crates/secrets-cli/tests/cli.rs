@@ -858,7 +858,6 @@ fn a_record_without_its_seal_is_refused_until_unsealed_records_are_accepted() {
 #[test]
 fn rotate_record_seal_key_leaves_an_old_copy_of_the_keyring_unable_to_forge_records() {
     use secret_crypto::{FileKeyring, Kms, LocalKms, RootKey};
-    use secret_storage::{RecordSeal, Storage, Update, sealed_bytes};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("store");
     let none = fails(&d, &["rotate-record-seal-key"], 2, "InvalidParameter");
@@ -892,22 +891,9 @@ fn rotate_record_seal_key_leaves_an_old_copy_of_the_keyring_unable_to_forge_reco
         .unwrap()
         .record_seal_key()
         .unwrap();
-    {
-        let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
-        let name = secret_model::SecretName::parse("db").unwrap();
-        store
-            .update(&name, &mut |current| {
-                let mut record = current.expect("the secret exists").clone();
-                record.description = Some(secret_model::Description::parse("forged").unwrap());
-                record.seal = Some(RecordSeal(old_key.seal(&sealed_bytes(&record))));
-                Update::Write {
-                    record,
-                    put_payloads: vec![],
-                    delete_payloads: vec![],
-                }
-            })
-            .unwrap();
-    }
+    rewrite_sealed(&d, "db", &old_key, |record| {
+        record.description = Some(secret_model::Description::parse("forged").unwrap());
+    });
     let refused = fails(
         &d,
         &["describe-secret", "--secret-name", "db"],
@@ -926,6 +912,74 @@ fn rotate_record_seal_key_leaves_an_old_copy_of_the_keyring_unable_to_forge_reco
         ok(&d, &["get-secret-value", "--secret-name", "api"])["SecretData"],
         "also kept"
     );
+}
+
+/// Changes the stored record of `name` in the embedded store at `d` past the CLI (which must
+/// not have it open), sealed under `key`.
+fn rewrite_sealed(
+    d: &Path,
+    name: &str,
+    key: &secret_crypto::RecordSealKey,
+    change: impl Fn(&mut secret_storage::SecretRecord),
+) {
+    use secret_storage::{RecordSeal, Storage, Update, sealed_bytes};
+    let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+    store
+        .update(
+            &secret_model::SecretName::parse(name).unwrap(),
+            &mut |current| {
+                let mut record = current.expect("the secret exists").clone();
+                change(&mut record);
+                record.seal = Some(RecordSeal(key.seal(&sealed_bytes(&record))));
+                Update::Write {
+                    record,
+                    put_payloads: vec![],
+                    delete_payloads: vec![],
+                }
+            },
+        )
+        .unwrap();
+}
+
+/// The store's own record seal key, as the embedded store at `d` keeps it.
+fn store_seal_key(d: &Path) -> secret_crypto::RecordSealKey {
+    use secret_crypto::{FileKeyring, Kms, LocalKms, RootKey};
+    let root = RootKey::from_file(d.join("root.key")).unwrap();
+    LocalKms::open(root, Box::new(FileKeyring::new(d.join("keyring"))))
+        .unwrap()
+        .record_seal_key()
+        .unwrap()
+}
+
+#[test]
+fn purge_expired_secrets_removes_what_passed_its_recovery_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    create_secret(d, "old", "v1", "x");
+    create_secret(d, "live", "v1", "y");
+    ok(d, &["delete-secret", "--secret-name", "old"]);
+    assert_eq!(
+        ok(d, &["purge-expired-secrets"])["SecretsPurged"],
+        0,
+        "still in its window"
+    );
+    // Its recovery window ended long ago.
+    rewrite_sealed(d, "old", &store_seal_key(d), |record| {
+        record.planned_delete_time = Some(secret_model::Timestamp::from_unix(1_000_000));
+    });
+    let purged = ok(d, &["purge-expired-secrets"]);
+    assert_eq!(purged["SecretsPurged"], 1, "{purged}");
+    assert_eq!(ok(d, &["PurgeExpiredSecrets"])["SecretsPurged"], 0);
+    let store = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
+    use secret_storage::Storage;
+    let stored = |name: &str| {
+        store
+            .read(&secret_model::SecretName::parse(name).unwrap())
+            .unwrap()
+            .is_some()
+    };
+    assert!(!stored("old"), "record and ciphertexts gone");
+    assert!(stored("live"));
 }
 
 #[test]

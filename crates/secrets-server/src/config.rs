@@ -25,6 +25,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// about 10–20 bytes (160–320 MB when full).
 pub const DEFAULT_NONCE_CAPACITY: usize = 16_000_000;
 
+/// How often, by default, the server purges the secrets whose recovery window has ended: every
+/// hour (and once at start).
+pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 /// How the server runs. Build with [`ServerConfig::new`] and adjust the public fields.
 ///
 /// The [`secrets_manager::SecretsManager`] given to [`crate::serve`] must be built with
@@ -91,6 +95,13 @@ pub struct ServerConfig {
     /// threads that stay busy serve reads with less CPU than many that sleep and wake;
     /// writes use the runtime's blocking pool. Default: twice the number of CPUs, at least 4.
     pub read_threads: usize,
+    /// How often the server purges the secrets whose recovery window has ended
+    /// ([`secrets_manager::SecretsManager::purge_expired_secrets`]: record and ciphertexts),
+    /// starting once it serves. A secret past its planned delete time already behaves as
+    /// absent, and a request that names it purges it; this bounds how long the ciphertexts of
+    /// one nobody asks for stay stored. `None`: never (purge some other way). Default
+    /// [`DEFAULT_PURGE_INTERVAL`].
+    pub purge_interval: Option<Duration>,
 }
 
 /// A certificate chain and its private key, as PEM files.
@@ -123,6 +134,7 @@ impl ServerConfig {
             read_threads: std::thread::available_parallelism()
                 .map_or(4, |n| n.get() * 2)
                 .max(4),
+            purge_interval: Some(DEFAULT_PURGE_INTERVAL),
         }
     }
 }
@@ -144,6 +156,7 @@ impl fmt::Debug for ServerConfig {
             .field("host_id", &self.host_id)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("read_threads", &self.read_threads)
+            .field("purge_interval", &self.purge_interval)
             .finish_non_exhaustive()
     }
 }

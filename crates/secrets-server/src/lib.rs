@@ -80,7 +80,7 @@ mod tls;
 pub use access_keys::{AccessKeys, AccessKeysError};
 pub use config::{
     DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_NONCE_CAPACITY,
-    ServerConfig, TlsFiles,
+    DEFAULT_PURGE_INTERVAL, ServerConfig, TlsFiles,
 };
 pub use error::ServerError;
 pub use policy::{Policy, PolicyError};

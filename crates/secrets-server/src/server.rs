@@ -34,6 +34,7 @@ pub struct Server {
     state: Arc<State>,
     read_timeout: Duration,
     shutdown_grace: Duration,
+    purge_interval: Option<Duration>,
     /// One permit per connection being served.
     connections: Arc<Semaphore>,
 }
@@ -89,6 +90,7 @@ impl Server {
             state,
             read_timeout: config.read_timeout,
             shutdown_grace: config.shutdown_grace,
+            purge_interval: config.purge_interval,
             connections: Arc::new(Semaphore::new(
                 config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
             )),
@@ -117,6 +119,9 @@ impl Server {
         // cancelled and gone (each holds the state) before the state's last reference is
         // dropped below.
         let mut tasks = tokio::task::JoinSet::new();
+        let purger = self
+            .purge_interval
+            .map(|every| tokio::spawn(purge_every(every, Arc::clone(&self.state))));
         tokio::pin!(shutdown);
         loop {
             // Finished connections are reaped as new ones come, so the set stays small.
@@ -174,6 +179,11 @@ impl Server {
             });
         }
         drop(self.listener);
+        if let Some(purger) = purger {
+            // A purge under way finishes on the blocking pool; none starts after this.
+            purger.abort();
+            let _ = purger.await;
+        }
         tracing::info!("shutting down: waiting for in-flight requests");
         tokio::select! {
             () = graceful.shutdown() => tracing::info!("all connections closed"),
@@ -189,6 +199,28 @@ impl Server {
         let state = self.state;
         let _ = tokio::task::spawn_blocking(move || drop(state)).await;
         Ok(())
+    }
+}
+
+/// Purges the secrets past their recovery window now and then every `every`, on the blocking
+/// pool (the storage's calls block), logging what it purged or why it could not.
+async fn purge_every(every: Duration, state: Arc<State>) {
+    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let state = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || state.store.purge_expired_secrets()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(purged)) => {
+                tracing::info!(purged, "purged secrets whose recovery window had ended");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, code = e.code().as_str(),
+                    "purging secrets whose recovery window had ended failed; trying again later");
+            }
+            Err(e) => tracing::error!(error = %e, "the purge of expired secrets panicked"),
+        }
     }
 }
 
