@@ -190,7 +190,7 @@ pub trait Kms: Send + Sync {
     /// key must stay until *its* records are sealed again (the returned key then
     /// [`is_rotating`](RecordSealKey::is_rotating)) — or when no rotation is under way.
     ///
-    /// Errors: `Keyring`, `Rng`; `Unsupported` from a KMS that cannot rotate it (the default).
+    /// Errors: `Keyring`; `Unsupported` from a KMS that cannot rotate it (the default).
     fn finish_record_seal_key_rotation(
         &self,
         rotated_to: &RecordSealKey,

@@ -234,7 +234,12 @@ impl SecretsManager {
     ///
     /// Rotations through this store take turns. One that finds, on finishing, that another
     /// store finished it and began a rotation of its own seals every record under that one's
-    /// key too and finishes it, rather than cutting it short.
+    /// key too and finishes it, rather than cutting it short (three times at most; then it
+    /// gives up with `InternalFailure`, left on the keyring's current key).
+    ///
+    /// Only this store's records are walked: a store that shares the KMS (the keyring) but
+    /// keeps its records elsewhere must not be rotated through another's manager, or its
+    /// records are left under the forgotten key. `MemoryStorage` walks nothing.
     ///
     /// Interrupted (a crash, a failed write), the keyring keeps both keys, both are accepted,
     /// and calling this again resumes: it seals what is left under the same new key.
@@ -252,8 +257,9 @@ impl SecretsManager {
     ///
     /// Errors: `InternalFailure` when a record fails its check (tampered with, or unsealed
     /// without [`Builder::accept_unsealed_records`]; the log names the secret, and nothing
-    /// after it is re-sealed), when the KMS cannot rotate the key, when the storage fails, or
-    /// when the key changed under a rotation running elsewhere at the same time (logged).
+    /// after it is re-sealed), when the KMS cannot rotate the key, when the storage fails
+    /// (`ServiceUnavailableTemporary` when the failure is transient), or when the key changed
+    /// under a rotation running elsewhere at the same time (logged).
     ///
     /// ```
     /// use std::sync::Arc;

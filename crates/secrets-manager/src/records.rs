@@ -57,13 +57,15 @@ pub struct SealKeyRotation {
     /// included (each once more for a rotation begun elsewhere that this one also finished).
     pub records_checked: u64,
     /// Records sealed again under the new key (the others already were: sealed since the
-    /// rotation began, or by an earlier, interrupted run of it).
+    /// rotation began, or by an earlier, interrupted run of it); counted again, like
+    /// `records_checked`, for a rotation begun elsewhere that this one also finished.
     pub records_resealed: u64,
 }
 
 /// How many records a rotation reads at a time.
 const ROTATION_PAGE: usize = 256;
-/// How many rotations begun by others one call helps finish before it gives up.
+/// How many walks one rotation makes at most: its own, then one for each rotation another store
+/// began after finishing this one, before it gives up.
 const ROTATION_ROUNDS: usize = 4;
 
 impl Records {
@@ -270,6 +272,9 @@ impl Records {
             );
             return Ok(done);
         }
+        // Given up: this store still follows the keyring, under the rotation last begun (and
+        // accepts what the stores that began it seal).
+        self.install(key);
         tracing::error!(
             "other rotations of the record seal key kept beginning while this one ran; run one \
              rotation at a time, with every other process stopped"

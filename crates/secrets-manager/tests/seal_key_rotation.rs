@@ -466,10 +466,10 @@ impl Storage for Hooked {
     }
 }
 
-/// The world's KMS, with hooks just before and just after it finishes a rotation.
+/// The world's KMS, with hooks just before every finish of a rotation and just after the next.
 struct HookedKms {
     inner: Arc<LocalKms>,
-    before_finish: Hook,
+    before_finish: Box<dyn Fn() + Send + Sync>,
     after_finish: Hook,
 }
 
@@ -507,7 +507,7 @@ impl Kms for HookedKms {
         &self,
         rotated_to: &RecordSealKey,
     ) -> Result<RecordSealKey, secret_crypto::KmsError> {
-        run(&self.before_finish);
+        (self.before_finish)();
         let finished = self.inner.finish_record_seal_key_rotation(rotated_to);
         run(&self.after_finish);
         finished
@@ -560,7 +560,7 @@ fn two_rotations_at_once_leave_the_manager_on_the_keyring_s_current_key() {
     let (after_finish, finished, go) = pause();
     let kms = Arc::new(HookedKms {
         inner: world.kms(),
-        before_finish: no_hook(),
+        before_finish: Box::new(|| {}),
         after_finish,
     });
     let store = SecretsManager::builder(world.storage.clone(), kms).build();
@@ -650,10 +650,13 @@ fn a_rotation_begun_by_another_store_meanwhile_is_finished_not_cut_short() {
     let newest = Arc::new(Mutex::new(None));
     let before_finish = {
         let (kms, newest) = (Arc::clone(&kms), Arc::clone(&newest));
-        hook(move || {
-            other.rotate_record_seal_key().unwrap();
-            *newest.lock().unwrap() = Some(kms.begin_record_seal_key_rotation().unwrap());
-            // Stopped here: no record is sealed under the newest key yet.
+        let once = AtomicBool::new(true);
+        Box::new(move || {
+            if once.swap(false, Ordering::SeqCst) {
+                other.rotate_record_seal_key().unwrap();
+                *newest.lock().unwrap() = Some(kms.begin_record_seal_key_rotation().unwrap());
+                // Stopped here: no record is sealed under the newest key yet.
+            }
         })
     };
     let this = SecretsManager::builder(
@@ -677,4 +680,49 @@ fn a_rotation_begun_by_another_store_meanwhile_is_finished_not_cut_short() {
     assert!(now.same_current_key(&newest), "under the newest key");
     all_readable(&world.manager());
     all_readable(&this);
+}
+
+/// A rotation that gives up after `ROTATION_ROUNDS` rounds of rotations begun elsewhere must
+/// still leave the manager on the keyring's current key, as it does when it finds the key
+/// changed (`two_rotations_at_once_leave_the_manager_on_the_keyring_s_current_key`): else it
+/// refuses, as tampered with, every record sealed under that key — by a process started after,
+/// or by the other store as it walks — until it is restarted.
+#[test]
+fn a_rotation_that_gives_up_on_rotations_begun_elsewhere_is_left_on_the_keyring_s_current_key() {
+    let world = World::new();
+    three_secrets(&world);
+    let kms = world.kms();
+    // Another store that, each time this one is about to finish, finishes the rotation under
+    // way (this one has just sealed every record under its key) and begins one of its own.
+    let other = Arc::clone(&kms);
+    let this = SecretsManager::builder(
+        world.storage.clone(),
+        Arc::new(HookedKms {
+            inner: Arc::clone(&kms),
+            before_finish: Box::new(move || {
+                let current = other.record_seal_key().unwrap();
+                other.finish_record_seal_key_rotation(&current).unwrap();
+                other.begin_record_seal_key_rotation().unwrap();
+            }),
+            after_finish: no_hook(),
+        }),
+    )
+    .build();
+    assert!(
+        is_internal_failure(this.rotate_record_seal_key()),
+        "gives up: other rotations kept beginning"
+    );
+    assert!(
+        kms.record_seal_key().unwrap().is_rotating(),
+        "another store's rotation is under way"
+    );
+    all_readable(&world.manager());
+
+    // A process started now seals under the keyring's current key.
+    create(&world.manager(), "d");
+    let read = describe(&this, "d");
+    assert!(
+        read.is_ok(),
+        "a record sealed under the keyring's current key is refused as tampered: {read:?}"
+    );
 }
