@@ -186,17 +186,7 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
         return root::run(args, &place, matches.get_one::<String>("root-key-file"));
     }
     if sub == "rotate-record-seal-key" {
-        // A maintenance command: it does not make a store where there is none (a mistyped
-        // directory would otherwise get a new store and a root key).
-        if let store::Place::Dir(dir) = &place
-            && !dir.join("keyring").exists()
-        {
-            return Err(Failure::usage(format!(
-                "there is no keyring in {}: no store there, or nothing written yet; nothing \
-                 to rotate",
-                dir.display()
-            )));
-        }
+        existing_store(&place, "to rotate")?;
         let store = open()?;
         let done = store.manager.rotate_record_seal_key()?;
         return Ok(serde_json::json!({
@@ -206,6 +196,7 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
         }));
     }
     if sub == "purge-expired-secrets" {
+        existing_store(&place, "to purge")?;
         let store = open()?;
         let purged = store.manager.purge_expired_secrets()?;
         return Ok(serde_json::json!({
@@ -231,6 +222,19 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
     check_required(op, &params)?;
     let store = open()?;
     Ok(secrets_wire::call(&store.manager, op.action, &params)?)
+}
+
+/// Refuses an embedded store that does not exist yet, for the maintenance commands: they do not
+/// make a store where there is none (a mistyped directory, or a cron job without
+/// `$SECRETS_HOME`, would otherwise get a new store and root key, and report success).
+fn existing_store(place: &store::Place, nothing: &str) -> Result<(), Failure> {
+    match place {
+        store::Place::Dir(dir) if !dir.join("keyring").exists() => Err(Failure::usage(format!(
+            "there is no keyring in {}: no store there, or nothing written yet; nothing {nothing}",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `MissingParameter` naming `name`, in Alibaba's words.

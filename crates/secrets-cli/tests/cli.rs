@@ -982,6 +982,28 @@ fn purge_expired_secrets_removes_what_passed_its_recovery_window() {
     assert!(stored("live"));
 }
 
+/// `purge-expired-secrets` is a maintenance command meant for cron, like
+/// `rotate-record-seal-key` and `change-root-key`, which refuse a directory without a keyring
+/// (exit 2) so that a mistyped path, or a cron job missing `SECRETS_HOME`, does not get a new
+/// store. It makes one there instead — a directory, a sled database and a new root key — and
+/// reports success (`SecretsPurged: 0`), every run, while the real store is never purged.
+#[test]
+fn purge_expired_secrets_makes_no_store_where_there_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("mistyped");
+    let run = secrets(&d, &["purge-expired-secrets"]);
+    assert!(
+        !d.exists(),
+        "a maintenance command made a store (and a root key: {}) where there was none; \
+         exit {}, stdout {}",
+        d.join("root.key").exists(),
+        run.code,
+        run.stdout
+    );
+    let none = fails(&d, &["purge-expired-secrets"], 2, "InvalidParameter");
+    assert!(none.to_string().contains("no keyring"), "{none}");
+}
+
 #[test]
 fn values_never_reach_stderr_on_failures() {
     let dir = tempfile::tempdir().unwrap();

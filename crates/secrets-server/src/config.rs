@@ -99,8 +99,8 @@ pub struct ServerConfig {
     /// ([`secrets_manager::SecretsManager::purge_expired_secrets`]: record and ciphertexts),
     /// starting once it serves. A secret past its planned delete time already behaves as
     /// absent, and a request that names it purges it; this bounds how long the ciphertexts of
-    /// one nobody asks for stay stored. `None`: never (purge some other way). Default
-    /// [`DEFAULT_PURGE_INTERVAL`].
+    /// one nobody asks for stay stored. Stopping the server ends a purge under way at its next
+    /// secret. `None`: never (purge some other way). Default [`DEFAULT_PURGE_INTERVAL`].
     pub purge_interval: Option<Duration>,
 }
 

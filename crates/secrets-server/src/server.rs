@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -11,7 +12,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use secrets_manager::SecretsManager;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Authenticator;
@@ -119,9 +121,10 @@ impl Server {
         // cancelled and gone (each holds the state) before the state's last reference is
         // dropped below.
         let mut tasks = tokio::task::JoinSet::new();
+        // Dropped with this future if it is dropped before it ends: the purge stops too.
         let purger = self
             .purge_interval
-            .map(|every| tokio::spawn(purge_every(every, Arc::clone(&self.state))));
+            .map(|every| Purger::start(every, Arc::clone(&self.state)));
         tokio::pin!(shutdown);
         loop {
             // Finished connections are reaped as new ones come, so the set stays small.
@@ -180,9 +183,8 @@ impl Server {
         }
         drop(self.listener);
         if let Some(purger) = purger {
-            // A purge under way finishes on the blocking pool; none starts after this.
-            purger.abort();
-            let _ = purger.await;
+            // A purge under way stops at its next secret; none starts after this.
+            purger.stop().await;
         }
         tracing::info!("shutting down: waiting for in-flight requests");
         tokio::select! {
@@ -202,15 +204,68 @@ impl Server {
     }
 }
 
+/// The background purge of secrets past their recovery window ([`purge_every`]). Stopping it
+/// ends a purge under way at its next secret; so does dropping it, without waiting.
+struct Purger {
+    stop: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Purger {
+    fn start(every: Duration, state: Arc<State>) -> Purger {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(purge_every(
+            every,
+            state,
+            Arc::clone(&stop),
+            Arc::clone(&wake),
+        ));
+        Purger {
+            stop,
+            wake,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the purge and waits until a purge under way has ended (at its next secret), so
+    /// that it no longer holds the store.
+    async fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Purger {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 /// Purges the secrets past their recovery window now and then every `every`, on the blocking
-/// pool (the storage's calls block), logging what it purged or why it could not.
-async fn purge_every(every: Duration, state: Arc<State>) {
+/// pool (the storage's calls block), logging what it purged or why it could not; ends when
+/// `stop` is set (and `wake` notified), a purge under way at its next secret.
+async fn purge_every(every: Duration, state: Arc<State>, stop: Arc<AtomicBool>, wake: Arc<Notify>) {
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
-        let state = Arc::clone(&state);
-        match tokio::task::spawn_blocking(move || state.store.purge_expired_secrets()).await {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = wake.notified() => return,
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+        let purge = move || state.store.purge_expired_secrets_until(&stop);
+        match tokio::task::spawn_blocking(purge).await {
             Ok(Ok(0)) => {}
             Ok(Ok(purged)) => {
                 tracing::info!(purged, "purged secrets whose recovery window had ended");

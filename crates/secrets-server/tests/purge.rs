@@ -73,3 +73,139 @@ async fn a_secret_past_its_recovery_window_is_purged_without_being_asked_for() {
     assert!(stored(&storage, "kept"), "only what expired is purged");
     server.stop().await;
 }
+
+/// Memory storage whose scan is slow, as a large store's is: each page of a listing takes
+/// 200 ms and holds one record. `scanning` is set once a listing has begun.
+struct SlowScan {
+    inner: MemoryStorage,
+    scanning: std::sync::atomic::AtomicBool,
+}
+
+impl Storage for SlowScan {
+    fn read(
+        &self,
+        name: &SecretName,
+    ) -> Result<Option<secret_storage::SecretRecord>, secret_storage::StorageError> {
+        self.inner.read(name)
+    }
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        v: &secret_model::VersionId,
+    ) -> Result<Option<Vec<u8>>, secret_storage::StorageError> {
+        self.inner.read_payload(name, v)
+    }
+    fn snapshot(
+        &self,
+        name: &SecretName,
+    ) -> Result<Option<secret_storage::Snapshot>, secret_storage::StorageError> {
+        self.inner.snapshot(name)
+    }
+    fn update<'a>(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&secret_storage::SecretRecord>) -> secret_storage::Update<'a>,
+    ) -> Result<(), secret_storage::StorageError> {
+        self.inner.update(name, f)
+    }
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        _limit: usize,
+    ) -> Result<Vec<secret_storage::SecretRecord>, secret_storage::StorageError> {
+        self.scanning
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(200));
+        self.inner.list(after, 1)
+    }
+    fn records_leave_the_process(&self) -> bool {
+        self.inner.records_leave_the_process()
+    }
+}
+
+/// SIGTERM while the server purges a large store (as it does each time it starts): `secrets
+/// serve` (`secrets_server::run`) returns from `run_until` and drops its runtime, and the
+/// process should be gone within the grace period. The purge is left running on the blocking
+/// pool ("a purge under way finishes"), `run_until` returns while it still holds the store, and
+/// the runtime's drop waits for every blocking task: the process exits only once the whole store
+/// has been scanned, however long that takes (here 6 s against a 100 ms grace period).
+#[test]
+fn a_shutdown_during_a_purge_of_a_large_store_ends_within_the_grace_period() {
+    let storage = Arc::new(SlowScan {
+        inner: MemoryStorage::new(),
+        scanning: std::sync::atomic::AtomicBool::new(false),
+    });
+    let kms = LocalKms::in_memory(RootKey::from_bytes([9; 32]));
+    let store = SecretsManager::builder(storage.clone(), Arc::new(kms))
+        .authorizer(common::keys())
+        .build();
+    let admin = store.for_principal(secrets_manager::Principal::new(common::ADMIN.0));
+    for i in 0..30 {
+        admin
+            .create_secret(CreateSecretRequest {
+                secret_name: format!("s{i:02}"),
+                secret_data: "value".into(),
+                version_id: "v1".into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+
+    // As `secrets_server::run` does: a runtime of its own, dropped once `run_until` returns.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let signalled = Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+    let at = Arc::clone(&signalled);
+    let scanning = Arc::clone(&storage);
+    runtime.block_on(async move {
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), common::keys());
+        config.shutdown_grace = Duration::from_millis(100);
+        let server = Server::bind(config, store).await.unwrap();
+        server
+            .run_until(async move {
+                // SIGTERM, once the purge at start is scanning.
+                while !scanning.scanning.load(std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                *at.lock().unwrap() = Some(std::time::Instant::now());
+            })
+            .await
+            .unwrap();
+    });
+    drop(runtime);
+    let took = signalled.lock().unwrap().expect("signalled").elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the server took {took:?} from SIGTERM to exit with a 100 ms grace period: it waited \
+         for the purge to scan the whole store"
+    );
+}
+
+/// A `run_until` future dropped before it completes (the server's task aborted, or it lost a
+/// `select!`) stops the server: its listener, its connections and its state go with it. The
+/// purge task it spawned does not: detached, it keeps the store (and on sled the directory's
+/// lock, on PostgreSQL its pool) for as long as the runtime lives, and goes on purging every
+/// interval a store its owner believes closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_dropped_before_it_stopped_leaves_no_purge_task_holding_the_store() {
+    let storage = Arc::new(MemoryStorage::new());
+    let store = store_past_a_recovery_window(&storage);
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), common::keys());
+    config.purge_interval = Some(Duration::from_millis(20));
+    let server = Server::bind(config, store).await.unwrap();
+    let task = tokio::spawn(server.run_until(std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    task.abort();
+    let _ = task.await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(&storage) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        Arc::strong_count(&storage),
+        1,
+        "5 s after the server's task was aborted, something still holds its store"
+    );
+}
