@@ -69,6 +69,11 @@ impl PostgresConfig {
         }
     }
 
+    /// The schema the store's tables are in (not yet checked: see [`PostgresConfig::schema`]).
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+
     /// Keeps the store's tables in `schema` (created if missing), so one database can hold
     /// several stores. It must be 1–63 characters of `a-z`, `0-9` and `_`, not starting with a
     /// digit; [`crate::PostgresStorage::open`] refuses anything else with a `Backend` error.

@@ -106,21 +106,39 @@ impl PostgresStorage {
     /// schema name outside `[a-z0-9_]`, or PostgreSQL refusing (retryable when it could not be
     /// reached); `Corrupt` when the schema was written by a newer release.
     pub fn open(config: &PostgresConfig) -> Result<Self, StorageError> {
+        Self::open_with(config, true)?
+            .ok_or_else(|| StorageError::Corrupt("the schema was neither found nor created".into()))
+    }
+
+    /// [`PostgresStorage::open`] for a store that must exist already: a schema that does not
+    /// exist is not created (for maintenance, where a mistyped schema name must not make a
+    /// new, empty store). Returns `None` for a missing schema; an existing one is migrated as
+    /// by `open`.
+    ///
+    /// Errors: as for `open`.
+    pub fn open_existing(config: &PostgresConfig) -> Result<Option<Self>, StorageError> {
+        Self::open_with(config, false)
+    }
+
+    fn open_with(config: &PostgresConfig, create: bool) -> Result<Option<Self>, StorageError> {
         let manager = Manager::new(config)?;
         let tls = manager.uses_tls();
         let schema = config.checked_schema()?.to_owned();
         let pool = pool::build(config, manager)?;
-        with_conn(&pool, "creating or migrating the schema", |conn| {
-            schema::migrate(conn.client(), &schema).map(|_| ())
+        let found = with_conn(&pool, "creating or migrating the schema", |conn| {
+            schema::migrate(conn.client(), &schema, create)
         })?;
-        Ok(PostgresStorage {
+        if found.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(PostgresStorage {
             pool,
             config: Arc::new(config.clone()),
             schema,
             tls,
             max_attempts: config.max_attempts,
             first_backoff: config.first_backoff,
-        })
+        }))
     }
 
     /// [`PostgresStorage::open`] with [`PostgresConfig::new`]`(connection_string)`.

@@ -78,11 +78,16 @@ pub(crate) fn lock_key(parts: &[&str]) -> i64 {
 }
 
 /// Creates `schema` and its tables if missing, or migrates them to [`SCHEMA_VERSION`].
-/// Returns the version found before migrating (0 for a new store).
+/// Returns the version found before migrating (0 for a new store), or `None` for a missing
+/// schema when `create` is false (nothing is created then).
 ///
 /// Errors: `Corrupt` for a schema version newer than this release's; `Backend` when
 /// PostgreSQL refuses (for example without the privilege to create the schema).
-pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i32, Failed> {
+pub(crate) fn migrate(
+    client: &mut Client,
+    schema: &str,
+    create: bool,
+) -> Result<Option<i32>, Failed> {
     let mut tx = client.transaction()?;
     tx.execute(
         "SELECT pg_advisory_xact_lock($1)",
@@ -93,6 +98,9 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i32, Failed> 
     let exists = tx
         .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?
         .is_some();
+    if !exists && !create {
+        return Ok(None);
+    }
     if !exists {
         // `schema` was checked to be [a-z0-9_]+.
         tx.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))?;
@@ -161,7 +169,7 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i32, Failed> 
         )?;
     }
     tx.commit()?;
-    Ok(found)
+    Ok(Some(found))
 }
 
 #[cfg(test)]

@@ -599,3 +599,23 @@ fn a_role_without_usage_on_the_schema_is_told_about_the_privilege() {
     );
     drop(store);
 }
+
+#[test]
+fn open_existing_creates_no_schema_and_opens_one_that_exists() {
+    let Some(url) = url_or_skip() else { return };
+    let absent = unique_schema("absent");
+    let config = PostgresConfig::new(&url).schema(&absent);
+    assert!(PostgresStorage::open_existing(&config).unwrap().is_none());
+    let created = raw_client(&url)
+        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&absent])
+        .unwrap();
+    assert!(created.is_none(), "the schema was not created");
+
+    let store = temp_store(&url);
+    write_sample(&store.store, "kept");
+    let existing = PostgresConfig::new(&url).schema(store.store.schema());
+    let opened = PostgresStorage::open_existing(&existing)
+        .unwrap()
+        .expect("an existing schema opens");
+    assert!(opened.read(&secret_name("kept")).unwrap().is_some());
+}

@@ -222,6 +222,15 @@ pub(crate) fn command() -> Command {
                 .about(
                     "Purge every secret whose recovery window has ended (record and \
                      ciphertexts); prints how many",
+                )
+                .long_about(
+                    "Purge every secret whose recovery window has ended: its record and \
+                     ciphertexts are removed (such a secret already behaves as absent). Prints \
+                     {\"SecretsPurged\": N}. For an embedded store no server serves (a \
+                     `secrets serve` purges its store itself, hourly by default, and holds it \
+                     meanwhile). A store that is not there is refused (exit 2), nothing \
+                     created. A stored record that fails its seal stops it (exit 1; the log \
+                     names the secret): what was purged before stays purged.",
                 ),
         )
         .subcommand(crate::serve::command())
@@ -237,11 +246,13 @@ fn rotate_record_seal_key_command() -> Command {
              HMAC under it) with a fresh one, and seal every record again under it: after a \
              root key or a copy of the keyring may have leaked, so that the old key can no \
              longer forge records the store accepts. Values are not decrypted. Prints how many \
-             records were checked and sealed again. A directory with no keyring is refused, \
-             not made into a store.\n\n\
+             records were checked and sealed again. A store that is not there (no keyring or \
+             no records; a PostgreSQL schema that does not exist) is refused, nothing \
+             created.\n\n\
              Interrupted, the keyring keeps both keys (both are accepted) and running it again \
              finishes the rotation under the same new key. A record that fails its check stops \
-             it (exit 1; the log names the secret).\n\n\
+             it (exit 1; the log names the secret). With SECRETS_ACCEPT_UNSEALED_RECORDS=1 it \
+             also seals every record written before records were sealed.\n\n\
              Stop every other process using the store first: an embedded store refuses while \
              another process has it open; on PostgreSQL, a `secrets serve` left running keeps \
              sealing under the old key, and its records are refused afterwards.",

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Ok(split) => split,
         Err(failure) => return ExitCode::from(print_failure(&failure)),
     };
+    let secret_data = takes_secret_data(&args);
     let matches = match command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(EXIT_OK);
             }
-            let message = usage_message(&e);
+            let message = usage_message(&e, secret_data);
             let failure = if e.kind() == ErrorKind::MissingRequiredArgument {
                 Failure::api("MissingParameter", 400, message)
             } else {
@@ -61,16 +62,20 @@ fn main() -> ExitCode {
 
 /// clap's message for a command line it refused, without repeating an argument it did not
 /// expect: that text may be a value typed in the wrong place, and the message goes to stderr
-/// (and so to logs). The flag it suggests instead, if any, is kept.
-fn usage_message(e: &clap::Error) -> String {
+/// (and so to logs). The flag it suggests instead, if any, is kept; for a command that takes a
+/// secret value (`secret_data`), how to give one that starts with '-'.
+fn usage_message(e: &clap::Error, secret_data: bool) -> String {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if e.kind() != ErrorKind::UnknownArgument {
         return e.to_string().trim().to_owned();
     }
-    let mut message = "error: an unexpected argument was given (not repeated here: it may be a \
-                       value; a value that starts with '-' goes as --secret-data=VALUE or \
-                       through --secret-data-file)"
-        .to_owned();
+    let mut message = if secret_data {
+        "error: an unexpected argument was given (not repeated here: it may be a value; a value \
+         that starts with '-' goes as --secret-data=VALUE or through --secret-data-file)"
+    } else {
+        "error: an unexpected argument was given (not repeated here: it may be a value)"
+    }
+    .to_owned();
     let suggested = match e.get(ContextKind::SuggestedArg) {
         Some(ContextValue::String(flag)) => Some(flag),
         Some(ContextValue::Strings(flags)) => flags.first(),
@@ -81,6 +86,19 @@ fn usage_message(e: &clap::Error) -> String {
     }
     message.push_str("\n\nFor more information, try '--help'.");
     message
+}
+
+/// Whether the command line names an operation that takes a secret value (CreateSecret,
+/// PutSecretValue), in either spelling.
+fn takes_secret_data(args: &[std::ffi::OsString]) -> bool {
+    secrets_wire::OPERATIONS
+        .iter()
+        .filter(|op| op.params.iter().any(|p| p.kind == Kind::SecretData))
+        .any(|op| {
+            let kebab = command::kebab(op.action);
+            args.iter()
+                .any(|a| a.to_str().is_some_and(|a| a == kebab || a == op.action))
+        })
 }
 
 /// Numbered flags by name (`ResourceId.1`, `Tag.1.Key`) and their values, in the order given.
@@ -186,7 +204,7 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
         return root::run(args, &place, matches.get_one::<String>("root-key-file"));
     }
     if sub == "rotate-record-seal-key" {
-        existing_store(&place, "to rotate")?;
+        store::require_existing(&place, "to rotate")?;
         let store = open()?;
         let done = store.manager.rotate_record_seal_key()?;
         return Ok(serde_json::json!({
@@ -196,7 +214,7 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
         }));
     }
     if sub == "purge-expired-secrets" {
-        existing_store(&place, "to purge")?;
+        store::require_existing(&place, "to purge")?;
         let store = open()?;
         let purged = store.manager.purge_expired_secrets()?;
         return Ok(serde_json::json!({
@@ -222,19 +240,6 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
     check_required(op, &params)?;
     let store = open()?;
     Ok(secrets_wire::call(&store.manager, op.action, &params)?)
-}
-
-/// Refuses an embedded store that does not exist yet, for the maintenance commands: they do not
-/// make a store where there is none (a mistyped directory, or a cron job without
-/// `$SECRETS_HOME`, would otherwise get a new store and root key, and report success).
-fn existing_store(place: &store::Place, nothing: &str) -> Result<(), Failure> {
-    match place {
-        store::Place::Dir(dir) if !dir.join("keyring").exists() => Err(Failure::usage(format!(
-            "there is no keyring in {}: no store there, or nothing written yet; nothing {nothing}",
-            dir.display()
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// `MissingParameter` naming `name`, in Alibaba's words.

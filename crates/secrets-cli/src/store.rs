@@ -249,8 +249,9 @@ fn accept_unsealed_records() -> bool {
     if accept {
         eprintln!(
             "secrets: notice: accepting stored records without a seal \
-             (SECRETS_ACCEPT_UNSEALED_RECORDS); each is sealed by its next write — unset it once \
-             every secret has been written"
+             (SECRETS_ACCEPT_UNSEALED_RECORDS); `secrets rotate-record-seal-key` seals every \
+             record at once (otherwise each is sealed by its next write) — unset it once every \
+             record is sealed"
         );
     }
     accept
@@ -309,15 +310,66 @@ pub(crate) const KEYRING: &str = "default";
 
 /// The PostgreSQL store named by a connection string (with the store's own `schema=NAME`).
 pub(crate) fn open_postgres_storage(url: &str) -> Result<PostgresStorage, Failure> {
+    PostgresStorage::open(&postgres_config(url)).map_err(cannot_open)
+}
+
+fn postgres_config(url: &str) -> secret_storage_postgres::PostgresConfig {
     let (url, schema) = split_schema(url);
-    let mut config = secret_storage_postgres::PostgresConfig::new(&url);
-    if let Some(schema) = &schema {
-        config = config.schema(schema);
+    let config = secret_storage_postgres::PostgresConfig::new(&url);
+    match &schema {
+        Some(schema) => config.schema(schema),
+        None => config,
     }
-    PostgresStorage::open(&config).map_err(|e| {
-        // The connection string may hold a password: never repeat it.
-        Failure::internal(format!("cannot open the PostgreSQL store: {e}"))
-    })
+}
+
+fn cannot_open(e: secret_storage::StorageError) -> Failure {
+    // The connection string may hold a password: never repeat it.
+    Failure::internal(format!("cannot open the PostgreSQL store: {e}"))
+}
+
+/// Refuses a store that does not exist yet, for the maintenance commands, which must not make
+/// one (a mistyped directory or schema, or a cron job without `$SECRETS_HOME`, would otherwise
+/// get a new, empty store and report success): an embedded store needs its keyring and its
+/// records' database; a PostgreSQL one its schema (not created here) and its keyring.
+pub(crate) fn require_existing(place: &Place, nothing: &str) -> Result<(), Failure> {
+    let missing = |what: String| {
+        Failure::usage(format!(
+            "{what}: no store there, or nothing written yet; nothing {nothing}"
+        ))
+    };
+    match place {
+        Place::Dir(dir) => {
+            if !dir.join("keyring").exists() {
+                return Err(missing(format!("there is no keyring in {}", dir.display())));
+            }
+            // sled keeps its database in `data/db`; a `data/` that is only an empty mount
+            // point, or was moved away, holds none of the records the keyring seals.
+            if !dir.join("data").join("db").exists() {
+                return Err(missing(format!(
+                    "{} has a keyring but no records (data/ is missing or empty)",
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+        Place::Postgres(url) => {
+            let config = postgres_config(url);
+            let storage = PostgresStorage::open_existing(&config).map_err(cannot_open)?;
+            let schema = config.schema_name().to_owned();
+            let Some(storage) = storage else {
+                return Err(missing(format!("there is no PostgreSQL schema {schema}")));
+            };
+            let keyring = storage.keyring(KEYRING).stored_generation().map_err(|e| {
+                Failure::internal(format!("cannot read the keyring in PostgreSQL: {e}"))
+            })?;
+            match keyring {
+                Some(_) => Ok(()),
+                None => Err(missing(format!(
+                    "there is no keyring in the PostgreSQL schema {schema}"
+                ))),
+            }
+        }
+    }
 }
 
 /// Takes the store's own `schema=NAME` query parameter (several stores may share a database)

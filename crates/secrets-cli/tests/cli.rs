@@ -1904,3 +1904,103 @@ fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
         .map(|e| e.unwrap().file_name())
         .collect()
 }
+
+/// A store directory whose keyring is there but whose records are not (`data/` moved away, a
+/// restore half done, a volume not mounted) is no store to rotate: the rotation would find no
+/// record, report success, and forget the seal key every real record is sealed under, so that
+/// they are all refused once they are back. It is refused, and the keyring left as it was.
+#[test]
+fn rotate_record_seal_key_refuses_a_keyring_whose_records_are_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    create_secret(&d, "db", "v1", "kept");
+    let away = dir.path().join("data-elsewhere");
+    std::fs::rename(d.join("data"), &away).unwrap();
+    let keyring = std::fs::read(d.join("keyring")).unwrap();
+
+    let run = secrets(&d, &["rotate-record-seal-key"]);
+    assert_eq!(
+        run.code, 2,
+        "a keyring without its records is refused: {:?} {}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(
+        std::fs::read(d.join("keyring")).unwrap(),
+        keyring,
+        "the keyring is not rotated"
+    );
+    assert!(!d.join("data").exists(), "no empty store is made");
+
+    // Put back, the records still open.
+    std::fs::rename(&away, d.join("data")).unwrap();
+    assert_eq!(
+        ok(&d, &["get-secret-value", "--secret-name", "db"])["SecretData"],
+        "kept"
+    );
+}
+
+/// On PostgreSQL, as for a directory, the maintenance commands make no store where there is
+/// none: a schema with no store (a typo in `schema=`, or `schema=` forgotten) is refused, not
+/// created and reported rotated or purged — after a leak, a rotation that silently ran on an
+/// empty schema leaves the real store's old seal key in force.
+#[test]
+fn maintenance_commands_refuse_a_postgres_schema_with_no_store() {
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = postgres_store(dir.path(), &url, "cli_nostore");
+    for command in ["rotate-record-seal-key", "purge-expired-secrets"] {
+        let run = secrets(
+            dir.path(),
+            &[
+                "--store",
+                store.as_str(),
+                "--root-key-file",
+                key.to_str().unwrap(),
+                command,
+            ],
+        );
+        assert_eq!(
+            run.code, 2,
+            "{command} on a schema with no store: {:?} {}",
+            run.stdout, run.stderr
+        );
+    }
+}
+
+/// `SECRETS_ACCEPT_UNSEALED_RECORDS=1 secrets rotate-record-seal-key` is the documented one
+/// command that seals every record: its notice must not send the operator on to write every
+/// secret, as it does for the other commands.
+#[test]
+fn the_unsealed_records_notice_of_a_rotation_does_not_ask_to_write_every_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    create_secret(d, "db", "v1", "x");
+    let run = secrets_with_env(
+        d,
+        &["rotate-record-seal-key"],
+        &[("SECRETS_ACCEPT_UNSEALED_RECORDS", "1")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("every secret has been written"),
+        "the rotation sealed every record, yet the notice says to write each secret: {}",
+        run.stderr
+    );
+}
+
+/// A flag a maintenance command does not take is refused without advice about
+/// `--secret-data`, which these commands do not have.
+#[test]
+fn an_unknown_flag_of_a_maintenance_command_gets_no_secret_data_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for command in ["rotate-record-seal-key", "purge-expired-secrets"] {
+        let run = secrets(d, &[command, "--dry-run"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("secret-data"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+}

@@ -263,9 +263,12 @@ async fn purge_every(every: Duration, state: Arc<State>, stop: Arc<AtomicBool>, 
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
-        let purge = move || state.store.purge_expired_secrets_until(&stop);
+        let (state, stopping) = (Arc::clone(&state), Arc::clone(&stop));
+        let purge = move || state.store.purge_expired_secrets_until(&stopping);
         match tokio::task::spawn_blocking(purge).await {
+            Ok(Ok(purged)) if stop.load(Ordering::SeqCst) => {
+                tracing::info!(purged, "purge of expired secrets stopped by the shutdown");
+            }
             Ok(Ok(0)) => {}
             Ok(Ok(purged)) => {
                 tracing::info!(purged, "purged secrets whose recovery window had ended");
