@@ -110,10 +110,10 @@ impl PostgresStorage {
             .ok_or_else(|| StorageError::Corrupt("the schema was neither found nor created".into()))
     }
 
-    /// [`PostgresStorage::open`] for a store that must exist already: a schema that does not
-    /// exist is not created (for maintenance, where a mistyped schema name must not make a
-    /// new, empty store). Returns `None` for a missing schema; an existing one is migrated as
-    /// by `open`.
+    /// [`PostgresStorage::open`] for a store that must exist already: nothing is created where
+    /// there is none (for maintenance, where a mistyped schema name must not make a new, empty
+    /// store). Returns `None` for a schema that does not exist or holds no store's tables; a
+    /// store is migrated as by `open`.
     ///
     /// Errors: as for `open`.
     pub fn open_existing(config: &PostgresConfig) -> Result<Option<Self>, StorageError> {

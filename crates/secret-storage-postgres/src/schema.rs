@@ -78,8 +78,9 @@ pub(crate) fn lock_key(parts: &[&str]) -> i64 {
 }
 
 /// Creates `schema` and its tables if missing, or migrates them to [`SCHEMA_VERSION`].
-/// Returns the version found before migrating (0 for a new store), or `None` for a missing
-/// schema when `create` is false (nothing is created then).
+/// Returns the version found before migrating (0 for a new store), or `None` when `create` is
+/// false and there is no store: no schema, or one without the store's tables (nothing is
+/// created then).
 ///
 /// Errors: `Corrupt` for a schema version newer than this release's; `Backend` when
 /// PostgreSQL refuses (for example without the privilege to create the schema).
@@ -131,6 +132,11 @@ pub(crate) fn migrate(
     let versioned = tx
         .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
         .try_get::<_, bool>(0)?;
+    if !versioned && !create {
+        // A schema that holds no store (another application's, or one made ready for a first
+        // deployment): nothing is created in it either.
+        return Ok(None);
+    }
     if !versioned {
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_version (

@@ -619,3 +619,43 @@ fn open_existing_creates_no_schema_and_opens_one_that_exists() {
         .expect("an existing schema opens");
     assert!(opened.read(&secret_name("kept")).unwrap().is_some());
 }
+
+/// `open_existing` is for maintenance, "where a mistyped schema name must not make a new,
+/// empty store", and the CLI's maintenance commands promise that a schema holding no store is
+/// refused "and nothing is created" (docs/operations.md, "The record seal key"). A schema that
+/// exists but holds no store — another application's (a typo in `schema=`, `schema=public`), or
+/// one an administrator created ahead of the first deployment — is migrated like a store's from
+/// version 0: the store's seven tables are created in it, and only then is the command refused
+/// for want of a keyring.
+#[test]
+fn open_existing_makes_no_store_in_a_schema_that_holds_none() {
+    let Some(url) = url_or_skip() else { return };
+    let schema = unique_schema("other_app");
+    let mut admin = raw_client(&url);
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".invoices (id integer);"
+        ))
+        .unwrap();
+    let tables = |admin: &mut postgres::Client| -> Vec<String> {
+        admin
+            .query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+                &[&schema],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    let before = tables(&mut admin);
+    let opened = PostgresStorage::open_existing(&PostgresConfig::new(&url).schema(&schema));
+    let after = tables(&mut admin);
+    common::drop_schema(&url, &schema);
+    let opened = opened.map(|found| found.is_some());
+    assert_eq!(
+        after, before,
+        "open_existing on a schema with no store in it created the store's tables there \
+         (it returned {opened:?})"
+    );
+}

@@ -247,8 +247,8 @@ fn rotate_record_seal_key_command() -> Command {
              root key or a copy of the keyring may have leaked, so that the old key can no \
              longer forge records the store accepts. Values are not decrypted. Prints how many \
              records were checked and sealed again. A store that is not there (no keyring or \
-             no records; a PostgreSQL schema that does not exist) is refused, nothing \
-             created.\n\n\
+             no records; a PostgreSQL schema that does not exist or holds no keyring) is \
+             refused, nothing created.\n\n\
              Interrupted, the keyring keeps both keys (both are accepted) and running it again \
              finishes the rotation under the same new key. A record that fails its check stops \
              it (exit 1; the log names the secret). With SECRETS_ACCEPT_UNSEALED_RECORDS=1 it \

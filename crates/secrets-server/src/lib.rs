@@ -68,6 +68,7 @@ pub mod fuzzing;
 pub mod logging;
 mod nonce;
 mod nonce_log;
+mod offload;
 mod policy;
 mod pools;
 mod server;

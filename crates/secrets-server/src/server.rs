@@ -20,6 +20,7 @@ use crate::auth::Authenticator;
 use crate::body::BodyBudget;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::offload::DropOutsideRuntime;
 use crate::pools::Pools;
 use crate::service::{State, handle};
 use crate::stall::WriteDeadline;
@@ -76,14 +77,14 @@ impl Server {
                 dir: config.nonce_log.clone().unwrap_or_default(),
                 source,
             })?,
-            store,
+            store: DropOutsideRuntime::new(store),
             body_limit: config.body_limit,
             // A body the budget can never hold would be refused as busy forever.
             body_budget: BodyBudget::new(config.body_budget.max(config.body_limit)),
             body_timeout: config.read_timeout,
             host_id: config.host_id.unwrap_or_else(|| local_addr.to_string()),
             pools: Pools::new(config.read_threads).map_err(ServerError::Runtime)?,
-            shared_nonces: config.shared_nonces,
+            shared_nonces: config.shared_nonces.map(DropOutsideRuntime::new),
         });
         Ok(Server {
             listener,

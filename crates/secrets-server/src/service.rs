@@ -16,6 +16,7 @@ use crate::auth::{Authenticator, SignedParts};
 use crate::body::{self, BodyBudget, BodyError};
 use crate::error::Rejection;
 use crate::form;
+use crate::offload::DropOutsideRuntime;
 use crate::pools::Pools;
 use crate::shared_nonces::SharedNonces;
 
@@ -25,13 +26,14 @@ const JSON: &str = "application/json;charset=utf-8";
 /// What every request handler shares.
 pub(crate) struct State {
     pub(crate) auth: Authenticator,
-    pub(crate) store: SecretsManager,
+    /// Dropped outside the runtime, wherever the state's last reference goes.
+    pub(crate) store: DropOutsideRuntime<SecretsManager>,
     pub(crate) body_limit: usize,
     pub(crate) body_budget: BodyBudget,
     pub(crate) body_timeout: Duration,
     pub(crate) host_id: String,
     pub(crate) pools: Pools,
-    pub(crate) shared_nonces: Option<Arc<dyn SharedNonces>>,
+    pub(crate) shared_nonces: Option<DropOutsideRuntime<Arc<dyn SharedNonces>>>,
 }
 
 /// What the log line says about a request, filled in as it is learned.
@@ -158,7 +160,7 @@ async fn process(
     cx.action = log_text(&who.action);
     cx.access_key_id = log_text(&who.access_key_id);
 
-    let shared = state.shared_nonces.clone();
+    let shared = state.shared_nonces.as_deref().cloned();
     // Kept to forget the nonce if the shared guard cannot record it.
     let access_key_id = shared.as_ref().map(|_| who.access_key_id.clone());
     let store = state

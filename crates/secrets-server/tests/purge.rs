@@ -209,3 +209,28 @@ async fn a_server_dropped_before_it_stopped_leaves_no_purge_task_holding_the_sto
         "5 s after the server's task was aborted, something still holds its store"
     );
 }
+
+/// A `run_until` future dropped early now lets go of its store (the purge task no longer keeps
+/// it), but the last reference goes where the future or the aborted purge task is dropped: on
+/// an async worker. A normal stop drops the state on the blocking pool because a PostgreSQL
+/// store's blocking clients panic when dropped there (with two idle pooled connections, the
+/// second would panic while unwinding, which aborts the process). With the purge on (the default), the early drop
+/// used to leak the state instead; now it is released on an async worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_dropped_before_it_stopped_does_not_drop_its_store_on_an_async_worker() {
+    let storage: Arc<dyn Storage> = Arc::new(common::DropsLikePostgres(MemoryStorage::new()));
+    let kms = LocalKms::in_memory(RootKey::from_bytes([9; 32]));
+    let store = SecretsManager::builder(storage, Arc::new(kms))
+        .authorizer(common::keys())
+        .build();
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), common::keys());
+    // The default: one purge at start, then an hour idle.
+    config.purge_interval = Some(Duration::from_secs(3600));
+    let server = Server::bind(config, store).await.unwrap();
+    let task = tokio::spawn(server.run_until(std::future::pending()));
+    // The purge at start has run on the empty store; the purge task now waits for its tick.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    task.abort();
+    let _ = task.await;
+    common::store_dropped_off_the_runtime().await;
+}

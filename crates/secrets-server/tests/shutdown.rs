@@ -72,60 +72,6 @@ async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
-/// Whether a [`DropsLikePostgres`] has been dropped, and whether that drop happened where a
-/// blocking PostgreSQL client's drop panics (an async worker).
-static DROPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-static DROPPED_ON_ASYNC_WORKER: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-/// Memory storage whose drop does what `postgres::Client`'s does (it blocks on a runtime of
-/// its own to close the connection), recording whether that panicked.
-struct DropsLikePostgres(MemoryStorage);
-
-impl Drop for DropsLikePostgres {
-    fn drop(&mut self) {
-        let panicked = std::panic::catch_unwind(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
-            rt.block_on(async {});
-        })
-        .is_err();
-        DROPPED_ON_ASYNC_WORKER.store(panicked, std::sync::atomic::Ordering::SeqCst);
-        DROPPED.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Storage for DropsLikePostgres {
-    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
-        self.0.read(name)
-    }
-    fn read_payload(
-        &self,
-        name: &SecretName,
-        v: &VersionId,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.read_payload(name, v)
-    }
-    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
-        self.0.snapshot(name)
-    }
-    fn update<'a>(
-        &self,
-        name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
-    ) -> Result<(), StorageError> {
-        self.0.update(name, f)
-    }
-    fn list(
-        &self,
-        after: Option<&SecretName>,
-        limit: usize,
-    ) -> Result<Vec<SecretRecord>, StorageError> {
-        self.0.list(after, limit)
-    }
-}
-
 /// The server drops its state on the blocking pool at shutdown, so that a store holding
 /// blocking PostgreSQL clients is not dropped on an async worker (where their drop panics) —
 /// also when the grace period runs out with a connection still open (here a client that sent
@@ -133,7 +79,7 @@ impl Storage for DropsLikePostgres {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_is_not_dropped_on_an_async_worker_when_the_grace_period_runs_out() {
     use tokio::io::AsyncWriteExt as _;
-    let storage: Arc<dyn Storage> = Arc::new(DropsLikePostgres(MemoryStorage::new()));
+    let storage: Arc<dyn Storage> = Arc::new(common::DropsLikePostgres(MemoryStorage::new()));
     let mut server = common::start_with(storage, |c| {
         c.read_timeout = Duration::from_secs(60);
         c.shutdown_grace = Duration::from_millis(200);
@@ -156,18 +102,5 @@ async fn the_store_is_not_dropped_on_an_async_worker_when_the_grace_period_runs_
         .unwrap();
     // The server has stopped; the client goes away, and its connection's task ends.
     drop(stream);
-    for _ in 0..100 {
-        if DROPPED.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        DROPPED.load(std::sync::atomic::Ordering::SeqCst),
-        "the store was never dropped"
-    );
-    assert!(
-        !DROPPED_ON_ASYNC_WORKER.load(std::sync::atomic::Ordering::SeqCst),
-        "the store was dropped on an async worker: a PostgreSQL store's clients panic there"
-    );
+    common::store_dropped_off_the_runtime().await;
 }

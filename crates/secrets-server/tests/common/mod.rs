@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use secret_crypto::{LocalKms, RootKey};
-use secret_storage::{MemoryStorage, Storage};
+use secret_model::{SecretName, VersionId};
+use secret_storage::{MemoryStorage, SecretRecord, Snapshot, Storage, StorageError, Update};
 use secrets_manager::SecretsManager;
 use secrets_server::client::{Client, Credentials, SignatureVersion};
 use secrets_server::{AccessKeys, Server, ServerConfig, ServerError};
@@ -156,4 +157,75 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Captured {
         self.clone()
     }
+}
+
+/// Whether a [`DropsLikePostgres`] has been dropped, and whether that drop happened where a
+/// blocking PostgreSQL client's drop panics (an async worker).
+pub static DROPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub static DROPPED_ON_ASYNC_WORKER: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Memory storage whose drop does what `postgres::Client`'s does (it blocks on a runtime of
+/// its own to close the connection), recording whether that panicked.
+pub struct DropsLikePostgres(pub MemoryStorage);
+
+impl Drop for DropsLikePostgres {
+    fn drop(&mut self) {
+        let panicked = std::panic::catch_unwind(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(async {});
+        })
+        .is_err();
+        DROPPED_ON_ASYNC_WORKER.store(panicked, std::sync::atomic::Ordering::SeqCst);
+        DROPPED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Storage for DropsLikePostgres {
+    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
+        self.0.read(name)
+    }
+    fn read_payload(
+        &self,
+        name: &SecretName,
+        v: &VersionId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.read_payload(name, v)
+    }
+    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
+        self.0.snapshot(name)
+    }
+    fn update<'a>(
+        &self,
+        name: &SecretName,
+        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
+    ) -> Result<(), StorageError> {
+        self.0.update(name, f)
+    }
+    fn list(
+        &self,
+        after: Option<&SecretName>,
+        limit: usize,
+    ) -> Result<Vec<SecretRecord>, StorageError> {
+        self.0.list(after, limit)
+    }
+}
+
+/// Waits (up to 5 s) for the [`DropsLikePostgres`] store to be dropped, and checks that it was
+/// not dropped on an async worker.
+pub async fn store_dropped_off_the_runtime() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for _ in 0..100 {
+        if DROPPED.load(SeqCst) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(DROPPED.load(SeqCst), "5 s on, the store was never dropped");
+    assert!(
+        !DROPPED_ON_ASYNC_WORKER.load(SeqCst),
+        "the store was dropped on an async worker: a PostgreSQL store's clients panic there"
+    );
 }
