@@ -56,7 +56,13 @@ impl Server {
     /// built with `config.access_keys` as its authorizer.
     ///
     /// Errors: [`ServerError::Bind`], [`ServerError::Tls`], [`ServerError::NonceLog`].
-    pub async fn bind(config: ServerConfig, store: SecretsManager) -> Result<Server, ServerError> {
+    pub async fn bind(
+        mut config: ServerConfig,
+        store: SecretsManager,
+    ) -> Result<Server, ServerError> {
+        // Wrapped first, so that a bind that fails drops them outside the runtime too.
+        let store = DropOutsideRuntime::new(store);
+        let shared_nonces = config.shared_nonces.take().map(DropOutsideRuntime::new);
         let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let bind_error = |source| ServerError::Bind {
             address: config.listen,
@@ -77,14 +83,14 @@ impl Server {
                 dir: config.nonce_log.clone().unwrap_or_default(),
                 source,
             })?,
-            store: DropOutsideRuntime::new(store),
+            store,
             body_limit: config.body_limit,
             // A body the budget can never hold would be refused as busy forever.
             body_budget: BodyBudget::new(config.body_budget.max(config.body_limit)),
             body_timeout: config.read_timeout,
             host_id: config.host_id.unwrap_or_else(|| local_addr.to_string()),
             pools: Pools::new(config.read_threads).map_err(ServerError::Runtime)?,
-            shared_nonces: config.shared_nonces.map(DropOutsideRuntime::new),
+            shared_nonces,
         });
         Ok(Server {
             listener,
