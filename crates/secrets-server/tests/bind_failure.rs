@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 
 use secret_crypto::{LocalKms, RootKey};
-use secret_storage::{MemoryStorage, Storage};
+use secret_storage::Storage;
 use secrets_manager::SecretsManager;
 use secrets_server::{ServerConfig, ServerError};
 
@@ -17,7 +17,7 @@ use secrets_server::{ServerConfig, ServerError};
 #[test]
 fn a_server_that_cannot_bind_does_not_drop_its_store_inside_the_runtime() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(common::DropsLikePostgres(MemoryStorage::new()));
+    let storage: Arc<dyn Storage> = Arc::new(common::Tuned::dropping_like_postgres());
     let kms = LocalKms::in_memory(RootKey::from_bytes([9; 32]));
     let store = SecretsManager::builder(storage, Arc::new(kms))
         .authorizer(common::keys())

@@ -74,55 +74,6 @@ async fn a_secret_past_its_recovery_window_is_purged_without_being_asked_for() {
     server.stop().await;
 }
 
-/// Memory storage whose scan is slow, as a large store's is: each page of a listing takes
-/// 200 ms and holds one record. `scanning` is set once a listing has begun.
-struct SlowScan {
-    inner: MemoryStorage,
-    scanning: std::sync::atomic::AtomicBool,
-}
-
-impl Storage for SlowScan {
-    fn read(
-        &self,
-        name: &SecretName,
-    ) -> Result<Option<secret_storage::SecretRecord>, secret_storage::StorageError> {
-        self.inner.read(name)
-    }
-    fn read_payload(
-        &self,
-        name: &SecretName,
-        v: &secret_model::VersionId,
-    ) -> Result<Option<Vec<u8>>, secret_storage::StorageError> {
-        self.inner.read_payload(name, v)
-    }
-    fn snapshot(
-        &self,
-        name: &SecretName,
-    ) -> Result<Option<secret_storage::Snapshot>, secret_storage::StorageError> {
-        self.inner.snapshot(name)
-    }
-    fn update<'a>(
-        &self,
-        name: &SecretName,
-        f: &mut dyn FnMut(Option<&secret_storage::SecretRecord>) -> secret_storage::Update<'a>,
-    ) -> Result<(), secret_storage::StorageError> {
-        self.inner.update(name, f)
-    }
-    fn list(
-        &self,
-        after: Option<&SecretName>,
-        _limit: usize,
-    ) -> Result<Vec<secret_storage::SecretRecord>, secret_storage::StorageError> {
-        self.scanning
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(200));
-        self.inner.list(after, 1)
-    }
-    fn records_leave_the_process(&self) -> bool {
-        self.inner.records_leave_the_process()
-    }
-}
-
 /// SIGTERM while the server purges a large store (as it does each time it starts): `secrets
 /// serve` (`secrets_server::run`) returns from `run_until` and drops its runtime, and the
 /// process should be gone within the grace period. The purge is left running on the blocking
@@ -131,10 +82,8 @@ impl Storage for SlowScan {
 /// has been scanned, however long that takes (here 6 s against a 100 ms grace period).
 #[test]
 fn a_shutdown_during_a_purge_of_a_large_store_ends_within_the_grace_period() {
-    let storage = Arc::new(SlowScan {
-        inner: MemoryStorage::new(),
-        scanning: std::sync::atomic::AtomicBool::new(false),
-    });
+    // Each page of a listing takes 200 ms and holds one record.
+    let storage = Arc::new(common::Tuned::slow_scan(Duration::from_millis(200)));
     let kms = LocalKms::in_memory(RootKey::from_bytes([9; 32]));
     let store = SecretsManager::builder(storage.clone(), Arc::new(kms))
         .authorizer(common::keys())
@@ -166,7 +115,7 @@ fn a_shutdown_during_a_purge_of_a_large_store_ends_within_the_grace_period() {
         server
             .run_until(async move {
                 // SIGTERM, once the purge at start is scanning.
-                while !scanning.scanning.load(std::sync::atomic::Ordering::SeqCst) {
+                while !scanning.listed.load(std::sync::atomic::Ordering::SeqCst) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 *at.lock().unwrap() = Some(std::time::Instant::now());
@@ -218,7 +167,7 @@ async fn a_server_dropped_before_it_stopped_leaves_no_purge_task_holding_the_sto
 /// used to leak the state instead; now it is released on an async worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_dropped_before_it_stopped_does_not_drop_its_store_on_an_async_worker() {
-    let storage: Arc<dyn Storage> = Arc::new(common::DropsLikePostgres(MemoryStorage::new()));
+    let storage: Arc<dyn Storage> = Arc::new(common::Tuned::dropping_like_postgres());
     let kms = LocalKms::in_memory(RootKey::from_bytes([9; 32]));
     let store = SecretsManager::builder(storage, Arc::new(kms))
         .authorizer(common::keys())

@@ -5,47 +5,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secret_model::{SecretName, VersionId};
-use secret_storage::{MemoryStorage, SecretRecord, Snapshot, Storage, StorageError, Update};
+use secret_storage::Storage;
 use secrets_server::client::SignatureVersion;
-
-/// Memory storage whose writes take a while, so a request is surely in flight.
-struct SlowWrites(MemoryStorage);
-
-impl Storage for SlowWrites {
-    fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
-        self.0.read(name)
-    }
-    fn read_payload(
-        &self,
-        name: &SecretName,
-        v: &VersionId,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.read_payload(name, v)
-    }
-    fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
-        self.0.snapshot(name)
-    }
-    fn update<'a>(
-        &self,
-        name: &SecretName,
-        f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
-    ) -> Result<(), StorageError> {
-        std::thread::sleep(Duration::from_millis(400));
-        self.0.update(name, f)
-    }
-    fn list(
-        &self,
-        after: Option<&SecretName>,
-        limit: usize,
-    ) -> Result<Vec<SecretRecord>, StorageError> {
-        self.0.list(after, limit)
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
-    let storage: Arc<dyn Storage> = Arc::new(SlowWrites(MemoryStorage::new()));
+    let storage: Arc<dyn Storage> =
+        Arc::new(common::Tuned::slow_writes(Duration::from_millis(400)));
     let mut server = common::start_with(storage, |_| {}).await;
     let addr = server.addr;
     let mut client = server.client(common::ADMIN, SignatureVersion::V3).await;
@@ -79,7 +45,7 @@ async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_is_not_dropped_on_an_async_worker_when_the_grace_period_runs_out() {
     use tokio::io::AsyncWriteExt as _;
-    let storage: Arc<dyn Storage> = Arc::new(common::DropsLikePostgres(MemoryStorage::new()));
+    let storage: Arc<dyn Storage> = Arc::new(common::Tuned::dropping_like_postgres());
     let mut server = common::start_with(storage, |c| {
         c.read_timeout = Duration::from_secs(60);
         c.shutdown_grace = Duration::from_millis(200);

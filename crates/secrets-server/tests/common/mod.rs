@@ -159,17 +159,17 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-/// Whether a [`DropsLikePostgres`] has been dropped, and whether that drop happened where a
-/// blocking PostgreSQL client's drop panics (an async worker).
+/// Whether a store made with [`Tuned::dropping_like_postgres`] has been dropped, and whether
+/// that drop happened where a blocking PostgreSQL client's drop panics (an async worker).
 pub static DROPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 pub static DROPPED_ON_ASYNC_WORKER: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
-/// Memory storage whose drop does what `postgres::Client`'s does (it blocks on a runtime of
-/// its own to close the connection), recording whether that panicked.
-pub struct DropsLikePostgres(pub MemoryStorage);
+/// Does, when dropped, what `postgres::Client`'s drop does (it blocks on a runtime of its own
+/// to close the connection), recording whether that panicked.
+pub struct DropProbe;
 
-impl Drop for DropsLikePostgres {
+impl Drop for DropProbe {
     fn drop(&mut self) {
         let panicked = std::panic::catch_unwind(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -183,37 +183,93 @@ impl Drop for DropsLikePostgres {
     }
 }
 
-impl Storage for DropsLikePostgres {
+/// Memory storage tuned as a test needs: writes that take `write_delay`; listings that take
+/// `page_delay` a page and return at most `page_cap` records (`listed` is set once one has
+/// begun); a [`DropProbe`] dropped with it.
+pub struct Tuned {
+    pub inner: MemoryStorage,
+    pub write_delay: std::time::Duration,
+    pub page_delay: std::time::Duration,
+    pub page_cap: usize,
+    pub listed: std::sync::atomic::AtomicBool,
+    pub probe: Option<DropProbe>,
+}
+
+impl Tuned {
+    fn new() -> Tuned {
+        Tuned {
+            inner: MemoryStorage::new(),
+            write_delay: std::time::Duration::ZERO,
+            page_delay: std::time::Duration::ZERO,
+            page_cap: usize::MAX,
+            listed: std::sync::atomic::AtomicBool::new(false),
+            probe: None,
+        }
+    }
+
+    /// Writes that take a while, so a request is surely in flight.
+    pub fn slow_writes(delay: std::time::Duration) -> Tuned {
+        Tuned {
+            write_delay: delay,
+            ..Tuned::new()
+        }
+    }
+
+    /// A scan as slow as a large store's: one record a page, each taking `delay`.
+    pub fn slow_scan(delay: std::time::Duration) -> Tuned {
+        Tuned {
+            page_delay: delay,
+            page_cap: 1,
+            ..Tuned::new()
+        }
+    }
+
+    /// A store whose drop is checked as a PostgreSQL store's would be ([`DROPPED`]).
+    pub fn dropping_like_postgres() -> Tuned {
+        Tuned {
+            probe: Some(DropProbe),
+            ..Tuned::new()
+        }
+    }
+}
+
+impl Storage for Tuned {
     fn read(&self, name: &SecretName) -> Result<Option<SecretRecord>, StorageError> {
-        self.0.read(name)
+        self.inner.read(name)
     }
     fn read_payload(
         &self,
         name: &SecretName,
         v: &VersionId,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.read_payload(name, v)
+        self.inner.read_payload(name, v)
     }
     fn snapshot(&self, name: &SecretName) -> Result<Option<Snapshot>, StorageError> {
-        self.0.snapshot(name)
+        self.inner.snapshot(name)
     }
     fn update<'a>(
         &self,
         name: &SecretName,
         f: &mut dyn FnMut(Option<&SecretRecord>) -> Update<'a>,
     ) -> Result<(), StorageError> {
-        self.0.update(name, f)
+        std::thread::sleep(self.write_delay);
+        self.inner.update(name, f)
     }
     fn list(
         &self,
         after: Option<&SecretName>,
         limit: usize,
     ) -> Result<Vec<SecretRecord>, StorageError> {
-        self.0.list(after, limit)
+        self.listed.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.page_delay);
+        self.inner.list(after, limit.min(self.page_cap))
+    }
+    fn records_leave_the_process(&self) -> bool {
+        self.inner.records_leave_the_process()
     }
 }
 
-/// Waits (up to 5 s) for the [`DropsLikePostgres`] store to be dropped, and checks that it was
+/// Waits (up to 5 s) for the [`Tuned::dropping_like_postgres`] store to be dropped, and checks that it was
 /// not dropped on an async worker.
 pub async fn store_dropped_off_the_runtime() {
     use std::sync::atomic::Ordering::SeqCst;
