@@ -107,8 +107,8 @@ impl SledStorage {
     /// [`SledOptions`], recovering from a crash if the last process died mid-write: the write
     /// journal (`secrets-journal` in that directory) is replayed into sled.
     ///
-    /// Errors: `Backend` if sled cannot open the directory (for example because another
-    /// process holds it) or the journal cannot be read or written; `Corrupt` if the store's
+    /// Errors: `Backend` if sled cannot open the directory (`retryable` when another process
+    /// holds it, and only then) or the journal cannot be read or written; `Corrupt` if the store's
     /// layout version or journal format is not one this release reads (a store written by a
     /// newer release is refused, never misread), the journal's header is damaged, or a store in
     /// the older layout 1 cannot be upgraded because a secret in it is damaged.
@@ -130,6 +130,16 @@ impl SledStorage {
                 Ok(db) => break db,
                 Err(e) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                // Held by another process, which may let go: worth trying again later.
+                Err(e) if is_lock_error(&e) => {
+                    return Err(StorageError::Backend {
+                        message: format!(
+                            "the sled store at {} is in use by another process: {e}",
+                            path.display()
+                        ),
+                        retryable: true,
+                    });
                 }
                 Err(e) => {
                     return Err(from_sled(

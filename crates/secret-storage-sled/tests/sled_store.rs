@@ -181,13 +181,27 @@ fn a_new_store_records_its_layout_version() {
     );
 }
 
+/// A second open of an open store fails as in use, and retryable (the holder may let go); a
+/// store that cannot be opened for another reason (its directory is a file) is not retryable
+/// and not said to be in use.
 #[test]
 fn second_open_of_an_open_store_fails_with_a_backend_error() {
     let dir = tempfile::tempdir().unwrap();
     let _first = SledStorage::open(dir.path()).unwrap();
     match SledStorage::open(dir.path()) {
-        Err(StorageError::Backend { message, .. }) => {
-            assert!(message.contains("opening the sled store"), "{message}")
+        Err(StorageError::Backend { message, retryable }) => {
+            assert!(message.contains("in use by another process"), "{message}");
+            assert!(retryable, "{message}");
+        }
+        other => panic!("expected a Backend error, got {other:?}"),
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    match SledStorage::open(&file) {
+        Err(StorageError::Backend { message, retryable }) => {
+            assert!(message.contains("opening the sled store"), "{message}");
+            assert!(!message.contains("in use"), "{message}");
+            assert!(!retryable, "{message}");
         }
         other => panic!("expected a Backend error, got {other:?}"),
     }
