@@ -180,7 +180,7 @@ pub(crate) fn command() -> Command {
             non_empty("store-dir")
                 .global(true)
                 .value_name("DIR")
-                .help("the store's directory (default: $SECRETS_HOME, else the platform's data directory)"),
+                .help("the store's directory (without it: $SECRETS_STORE if set, else $SECRETS_HOME, else the platform's data directory)"),
         )
         .arg(
             non_empty("store")

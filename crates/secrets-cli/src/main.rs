@@ -29,7 +29,7 @@ use secrets_wire::{Kind, Params, operation};
 use serde_json::Value;
 
 use crate::command::{KEY_COMMANDS, command};
-use crate::output::{EXIT_OK, Failure, print_failure, print_response};
+use crate::output::{EXIT_OK, EXIT_USAGE, Failure, print_failure, print_response};
 
 fn main() -> ExitCode {
     let (args, dotted) = match split_dotted(std::env::args_os().collect()) {
@@ -44,6 +44,11 @@ fn main() -> ExitCode {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
                 return ExitCode::from(EXIT_OK);
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `secrets` alone: the help, as text (on stderr), and the usage exit code.
+                let _ = e.print();
+                return ExitCode::from(EXIT_USAGE);
             }
             let message = usage_message(&e, secret_data);
             let failure = if e.kind() == ErrorKind::MissingRequiredArgument {
@@ -106,8 +111,11 @@ type Dotted = Vec<(String, String)>;
 
 /// Takes Alibaba's numbered forms (`--ResourceId.1 a`, `--Tag.1.Key k`, also `--X.1=v`) out of
 /// the arguments, since they cannot be declared up front; [`params`] checks them against the
-/// command. Errors: `InvalidParameter` for a numbered flag without a value or with one that
-/// is not UTF-8 (the message names the flag, never a value).
+/// command. The argument after a secret-value flag (`--secret-data`) is that flag's value
+/// whatever it looks like (clap takes values starting with `-` there), so it is left alone:
+/// a value such as `--Winter.2024` is stored, never mistaken for a flag and quoted.
+/// Errors: `InvalidParameter` for a numbered flag without a value or with one that is not
+/// UTF-8 (the message names the flag, never a value).
 fn split_dotted(args: Vec<OsString>) -> Result<(Vec<OsString>, Dotted), Failure> {
     let mut kept = Vec::with_capacity(args.len());
     let mut dotted = Vec::new();
@@ -125,6 +133,11 @@ fn split_dotted(args: Vec<OsString>) -> Result<(Vec<OsString>, Dotted), Failure>
             Some((n, v)) => (n, Some(v.to_owned())),
             None => (flag, None),
         };
+        if inline.is_none() && is_secret_data_flag(name) {
+            kept.push(arg);
+            kept.extend(iter.next());
+            continue;
+        }
         let is_numbered = name
             .split('.')
             .nth(1)
@@ -144,6 +157,16 @@ fn split_dotted(args: Vec<OsString>) -> Result<(Vec<OsString>, Dotted), Failure>
         dotted.push((name.to_owned(), value));
     }
     Ok((kept, dotted))
+}
+
+/// Whether `--name` is a flag taking a secret value, in either spelling (`secret-data`,
+/// `SecretData`).
+fn is_secret_data_flag(name: &str) -> bool {
+    secrets_wire::OPERATIONS
+        .iter()
+        .flat_map(|op| op.params)
+        .filter(|p| p.kind == Kind::SecretData)
+        .any(|p| name == p.name || name == command::kebab(p.name))
 }
 
 /// Refuses numbered flags given to a command that is not a Secrets Manager operation (none

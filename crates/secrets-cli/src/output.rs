@@ -8,6 +8,8 @@ use serde_json::Value;
 pub(crate) const EXIT_OK: u8 = 0;
 const EXIT_INTERNAL: u8 = 1;
 const EXIT_INVALID: u8 = 2;
+/// Exit code for a command line that is not a command (the same as for invalid parameters).
+pub(crate) const EXIT_USAGE: u8 = EXIT_INVALID;
 const EXIT_NOT_FOUND: u8 = 3;
 const EXIT_CONFLICT: u8 = 4;
 const EXIT_PERMISSION: u8 = 5;
@@ -73,13 +75,18 @@ fn render(value: &Value, pretty: bool) -> String {
     text.unwrap_or_else(|_| "{}".to_owned())
 }
 
-/// Prints a response on stdout: pretty on a terminal, one line otherwise.
+/// Prints a response on stdout: pretty on a terminal, one line otherwise. If it cannot be
+/// written, says so on stderr (exit 1).
 pub(crate) fn print_response(value: &Value) -> u8 {
     let mut out = std::io::stdout().lock();
     let pretty = out.is_terminal();
-    match writeln!(out, "{}", render(value, pretty)) {
+    match writeln!(out, "{}", render(value, pretty)).and_then(|()| out.flush()) {
         Ok(()) => EXIT_OK,
-        Err(_) => EXIT_INTERNAL,
+        // The operation was carried out; only its answer is lost: say so where errors go.
+        Err(e) => print_failure(&Failure::internal(format!(
+            "the command was carried out, but its answer could not be written to standard \
+             output: {e}"
+        ))),
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use secret_crypto::{FileKeyring, KeyMetadata, Kms, KmsError, LocalKms, RootKey};
 use secret_model::{KeyId, StoreLocation};
+use secret_storage::StorageError;
 use secret_storage_postgres::{PostgresStorage, SharedKeyringKms};
 use secret_storage_sled::SledStorage;
 use secrets_manager::{AllowAll, Authorizer, SecretsManager};
@@ -67,9 +68,15 @@ pub(crate) fn place(
     };
     match named {
         Some(url) if is_connection_string(&url) => Ok(Place::Postgres(url)),
-        Some(dir) => Ok(Place::Dir(PathBuf::from(
-            dir.strip_prefix("sled:").unwrap_or(&dir),
-        ))),
+        Some(dir) => match dir.strip_prefix("sled:") {
+            // `sled:$DIR` with `DIR` unset: refused by name, as an empty `--store` is, rather
+            // than taken as the current directory.
+            Some("") => Err(Failure::usage(
+                "the store 'sled:' names no directory (--store or $SECRETS_STORE)",
+            )),
+            Some(path) => Ok(Place::Dir(PathBuf::from(path))),
+            None => Ok(Place::Dir(PathBuf::from(dir))),
+        },
         None => store_dir(store_dir_flag).map(Place::Dir),
     }
 }
@@ -276,8 +283,16 @@ fn open_dir(
 /// is open, no other process opens the store (nor its keyring through `secrets`).
 pub(crate) fn open_sled(dir: &Path) -> Result<SledStorage, Failure> {
     SledStorage::open(dir.join("data")).map_err(|e| {
+        // A lock held by another process is the one transient failure to open (sled's lock
+        // attempt would block); only then is another process the likely cause.
+        let hint = match e {
+            StorageError::Backend {
+                retryable: true, ..
+            } => ". Is another `secrets` process using it?",
+            _ => "",
+        };
         Failure::internal(format!(
-            "cannot open the store at {}: {e}. Is another `secrets` process using it?",
+            "cannot open the store at {}: {e}{hint}",
             dir.display()
         ))
     })
