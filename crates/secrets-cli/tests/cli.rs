@@ -1706,6 +1706,31 @@ fn an_empty_store_flag_does_not_make_a_store_and_root_key_in_the_current_directo
             "{answer}"
         );
     }
+    // `sled:` with nothing after it (`--store "sled:$DIR"` or `SECRETS_STORE=sled:$DIR` with
+    // `DIR` unset) is refused the same way.
+    for (how, flags, env) in [
+        ("--store sled:", &["--store", "sled:"][..], None),
+        ("SECRETS_STORE=sled:", &[][..], Some("sled:")),
+    ] {
+        let cwd = dir.path().join(how.replace([' ', '=', ':'], "_"));
+        std::fs::create_dir_all(&cwd).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
+        cmd.current_dir(&cwd)
+            .args(flags)
+            .arg("list-secrets")
+            .env("SECRETS_HOME", &home)
+            .env_remove("SECRETS_STORE")
+            .env_remove("SECRETS_ROOT_KEY");
+        if let Some(value) = env {
+            cmd.env("SECRETS_STORE", value);
+        }
+        let out = cmd.output().expect("the secrets binary runs");
+        let left = entries(&cwd);
+        let answer = String::from_utf8_lossy(&out.stderr);
+        assert!(left.is_empty(), "{how} left {left:?}: {answer}");
+        assert_eq!(out.status.code(), Some(2), "{how}: {answer}");
+        assert!(answer.contains("'sled:' names no directory"), "{answer}");
+    }
 }
 
 /// `secrets serve --help` and the README promise that the server "stops gracefully on
