@@ -62,9 +62,11 @@ Exit codes:
 
 The store: --store (a postgres:// URL or a directory), else the embedded sled store under
 --store-dir, else $SECRETS_STORE (as --store), else $SECRETS_HOME, else the platform's data
-directory (Linux: $XDG_DATA_HOME/secrets or ~/.local/share/secrets). On first use a root key is
-generated into root.key (mode 0600) there unless --root-key-file or $SECRETS_ROOT_KEY gives one;
-back it up apart from the data: without it nothing can be decrypted.
+directory (Linux: $XDG_DATA_HOME/secrets or ~/.local/share/secrets). Only create-secret,
+create-key and serve make a store where there is none (other commands are refused there, exit
+2; get-random-password needs none); the first one generates a root key into root.key (mode
+0600) there unless --root-key-file or $SECRETS_ROOT_KEY gives one; back it up apart from the
+data: without it nothing can be decrypted.
 
 Every stored record is sealed (an HMAC under a key kept in the keyring) and a record whose seal
 does not match is refused as tampered (InternalFailure); rotate-record-seal-key replaces that

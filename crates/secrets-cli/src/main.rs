@@ -250,6 +250,9 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
         if takes_key_id && args.get_one::<String>("KeyId").is_none_or(|k| k.is_empty()) {
             return Err(missing("KeyId"));
         }
+        if *action != "CreateKey" {
+            store::require_existing(&place, NOTHING_DONE)?;
+        }
         let store = open()?;
         return keys::run(action, args, &store.kms, &location);
     }
@@ -261,9 +264,22 @@ fn run(matches: &ArgMatches, dotted: Dotted) -> Result<Value, Failure> {
     let params = params(op, args, dotted)?;
     // Before the store is opened, so that a command missing a flag creates nothing.
     check_required(op, &params)?;
+    if op.action == "GetRandomPassword" {
+        // Only the OS's randomness: no store is opened, so none is made.
+        let manager = store::storeless_manager(location)?;
+        return Ok(secrets_wire::call(&manager, op.action, &params)?);
+    }
+    // Only a create makes a store: any other operation needs secrets to act on, and on a
+    // mistyped directory or schema would otherwise make an empty store and a root key.
+    if op.action != "CreateSecret" {
+        store::require_existing(&place, NOTHING_DONE)?;
+    }
     let store = open()?;
     Ok(secrets_wire::call(&store.manager, op.action, &params)?)
 }
+
+/// What a command that needs an existing store says when there is none.
+const NOTHING_DONE: &str = "done (create-secret or create-key makes a store)";
 
 /// `MissingParameter` naming `name`, in Alibaba's words.
 fn missing(name: &'static str) -> Failure {

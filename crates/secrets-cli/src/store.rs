@@ -204,6 +204,20 @@ pub(crate) fn open(
     open_with(place, root_key_file, location, Arc::new(AllowAll), false)
 }
 
+/// A manager on no store at all (memory, a throwaway key), for the operation that touches
+/// neither storage nor keys: `GetRandomPassword`. Errors: `InternalFailure` if the OS's
+/// random source fails.
+pub(crate) fn storeless_manager(location: StoreLocation) -> Result<SecretsManager, Failure> {
+    let root = RootKey::generate()
+        .map_err(|e| Failure::internal(format!("cannot draw a throwaway key: {e}")))?;
+    Ok(SecretsManager::builder(
+        Arc::new(secret_storage::MemoryStorage::new()),
+        Arc::new(LocalKms::in_memory(root)),
+    )
+    .location(location)
+    .build())
+}
+
 /// Opens the store at `place` with `authorizer` deciding every operation (`secrets serve`),
 /// and, with `nonces`, a PostgreSQL store's nonce table.
 pub(crate) fn open_with(

@@ -1,5 +1,8 @@
 //! The built `secrets` binary end to end: every invocation is a new process on the same store.
 
+mod common;
+
+use common::CREATE_DB;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -411,8 +414,8 @@ fn the_store_flags_win_over_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let (flagged, from_env) = (dir.path().join("flagged"), dir.path().join("from-env"));
     let env = [("SECRETS_STORE", from_env.to_str().unwrap())];
-    // Any command opens (and so creates) the store it is given.
-    let run = secrets_with_env(&flagged, &["list-secrets"], &env);
+    // A create opens (and so creates) the store it is given.
+    let run = secrets_with_env(&flagged, &CREATE_DB, &env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(flagged.join("data").exists());
     assert!(
@@ -421,7 +424,7 @@ fn the_store_flags_win_over_the_environment() {
     );
     // Without a flag, the environment names the store.
     let listed = Command::new(env!("CARGO_BIN_EXE_secrets"))
-        .arg("list-secrets")
+        .args(CREATE_DB)
         .env_remove("SECRETS_HOME")
         .env_remove("SECRETS_ROOT_KEY")
         .env("SECRETS_STORE", &from_env)
@@ -431,10 +434,9 @@ fn the_store_flags_win_over_the_environment() {
     assert!(from_env.join("data").exists());
     // --store names it over --store-dir.
     let elsewhere = dir.path().join("elsewhere");
-    let run = secrets(
-        &flagged,
-        &["--store", elsewhere.to_str().unwrap(), "list-secrets"],
-    );
+    let mut args = vec!["--store", elsewhere.to_str().unwrap()];
+    args.extend(CREATE_DB);
+    let run = secrets(&flagged, &args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(elsewhere.join("data").exists());
 }
@@ -618,13 +620,13 @@ fn each_error_path_has_its_exit_code_and_alibaba_json() {
         2,
         "MissingParameter",
     );
+    create_secret(d, "db", "v1", "x");
     fails(
         d,
         &["get-secret-value", "--secret-name", "nope"],
         3,
         "Forbidden.ResourceNotFound",
     );
-    create_secret(d, "db", "v1", "x");
     fails(
         d,
         &[
@@ -706,7 +708,7 @@ fn first_use_generates_a_0600_root_key_and_says_so_once() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("store");
-    let first = secrets(&d, &["list-secrets"]);
+    let first = secrets(&d, &CREATE_DB);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
         first.stderr.contains("root.key") && first.stderr.contains("back it up"),
@@ -764,7 +766,7 @@ fn a_store_reopened_without_its_root_key_is_refused() {
 fn a_busy_store_is_a_clear_error_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["list-secrets"]);
+    create_db_secret(d);
     let _held = secret_storage_sled::SledStorage::open(d.join("data")).unwrap();
     let started = std::time::Instant::now();
     let run = secrets(d, &["list-secrets"]);

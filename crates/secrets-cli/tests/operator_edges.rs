@@ -1,6 +1,9 @@
 //! The `secrets` command line at the edges an operator runs into: a value that looks like a
 //! flag, no arguments at all, an answer that cannot be written, a store that cannot be opened.
 
+mod common;
+
+use common::CREATE_DB;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -155,7 +158,7 @@ fn an_answer_that_cannot_be_written_is_reported_on_stderr() {
 fn a_store_that_cannot_be_opened_is_not_blamed_on_another_process() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data"), b"not a directory").unwrap();
-    let run = run_secrets(dir.path(), &["list-secrets"]);
+    let run = run_secrets(dir.path(), &CREATE_DB);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("cannot open the store"),
@@ -167,4 +170,51 @@ fn a_store_that_cannot_be_opened_is_not_blamed_on_another_process() {
         "{}",
         run.stderr
     );
+}
+
+/// Only a create makes a store. Any other command on a directory with no store in it (a
+/// mistyped `--store-dir`, a missing `$SECRETS_HOME`) is refused with exit 2, naming the
+/// directory and what makes a store, and leaves nothing behind — no store, no root key — where
+/// it used to answer from a new, empty store (not found, an empty list) it had just made.
+#[test]
+fn commands_other_than_a_create_make_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("not-yet");
+    for args in [
+        &["list-secrets"][..],
+        &["get-secret-value", "--secret-name", "db"],
+        &["describe-secret", "--secret-name", "db"],
+        &["delete-secret", "--secret-name", "db"],
+        &["list-keys"],
+    ] {
+        let run = run_secrets(&d, args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("not-yet") && run.stderr.contains("create-secret"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!d.exists(), "{args:?} made {}", d.display());
+    }
+    // Once a create has made it, the same commands work on it.
+    let created = run_secrets(&d, &CREATE_DB);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let listed = run_secrets(&d, &["list-secrets"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("\"db\""), "{}", listed.stdout);
+}
+
+/// `get-random-password` draws from the OS alone: it answers without a store and makes none.
+#[test]
+fn get_random_password_needs_no_store_and_makes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("none");
+    let run = run_secrets(&d, &["get-random-password", "--password-length", "40"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        answer["RandomPassword"].as_str().unwrap().chars().count(),
+        40
+    );
+    assert!(!d.exists(), "made {}", d.display());
 }
