@@ -139,7 +139,9 @@ pub(crate) struct TlsOptions {
 
 /// Takes `sslmode` and `sslrootcert` out of a URL's query or a key/value string: the `postgres`
 /// crate knows neither `sslrootcert` nor the `verify-*` modes, and this crate decides about
-/// TLS itself. A key/value string with quoted values is passed through unchanged.
+/// TLS itself. A key/value string is read as libpq reads it (values may be single-quoted, with
+/// `\` escaping the next character); one that does not parse is passed through unchanged, for
+/// the `postgres` crate to refuse.
 pub(crate) fn split_tls_options(connection: &str) -> TlsOptions {
     let mut root_cert = None;
     let mut require = false;
@@ -175,23 +177,99 @@ pub(crate) fn split_tls_options(connection: &str) -> TlsOptions {
                 }
             }
         }
-    } else if connection.contains(['\'', '"', '\\']) {
-        connection.to_owned()
     } else {
-        let kept: Vec<&str> = connection
-            .split_whitespace()
-            .filter(|pair| match pair.split_once('=') {
-                Some((k, v)) => !take(k.trim(), v.trim()),
-                None => true,
-            })
-            .collect();
-        kept.join(" ")
+        match key_value_words(connection) {
+            Some(words) => {
+                let kept: Vec<&str> = words
+                    .into_iter()
+                    .filter(|word| !take(&word.key, &word.value))
+                    .map(|word| &connection[word.span])
+                    .collect();
+                kept.join(" ")
+            }
+            None => connection.to_owned(),
+        }
     };
     TlsOptions {
         rest,
         root_cert,
         require,
     }
+}
+
+/// One `key=value` word of a libpq connection string.
+struct Word {
+    /// Where the whole word (key, `=`, value as written) is in the string.
+    span: std::ops::Range<usize>,
+    key: String,
+    /// The value, unquoted and unescaped.
+    value: String,
+}
+
+/// The words of a libpq key/value connection string, read as libpq reads them: a key, `=`
+/// (spaces allowed around it), then a value that is either single-quoted (`\` escapes the
+/// next character, so `\'` is a quote) or runs to the next space (`\` escaping the next
+/// character there too). `None` if the string is not in that form.
+fn key_value_words(s: &str) -> Option<Vec<Word>> {
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let offset = |i: usize| chars.get(i).map_or(s.len(), |&(o, _)| o);
+    let skip_spaces = |mut i: usize| {
+        while at(i).is_some_and(char::is_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut words = Vec::new();
+    let mut i = skip_spaces(0);
+    while i < chars.len() {
+        let start = i;
+        let mut key = String::new();
+        while let Some(c) = at(i).filter(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+            i += 1;
+        }
+        i = skip_spaces(i);
+        if key.is_empty() || at(i) != Some('=') {
+            return None;
+        }
+        i = skip_spaces(i + 1);
+        let mut value = String::new();
+        if at(i) == Some('\'') {
+            i += 1;
+            loop {
+                match at(i)? {
+                    '\'' => break,
+                    '\\' => {
+                        value.push(at(i + 1)?);
+                        i += 2;
+                    }
+                    c => {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            i += 1;
+        } else {
+            while let Some(c) = at(i).filter(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.push(at(i + 1)?);
+                    i += 2;
+                } else {
+                    value.push(c);
+                    i += 1;
+                }
+            }
+        }
+        words.push(Word {
+            span: offset(start)..offset(i),
+            key,
+            value,
+        });
+        i = skip_spaces(i);
+    }
+    Some(words)
 }
 
 /// Decodes `%XX` escapes of a URL query value; anything malformed is kept as written.
@@ -253,9 +331,37 @@ mod tests {
     }
 
     #[test]
-    fn quoted_key_value_strings_pass_through() {
-        let s = "host=h password='a b' sslmode=require";
-        assert_eq!(split_tls_options(s).rest, s);
+    fn quoted_values_keep_their_quotes_and_the_tls_options_are_still_taken_out() {
+        let t = split_tls_options(
+            r"host=h password='a b\' c' sslmode = verify-full sslrootcert='/my ca.pem' user=u\ x",
+        );
+        assert_eq!(t.rest, r"host=h password='a b\' c' user=u\ x");
+        assert_eq!(t.root_cert, Some(PathBuf::from("/my ca.pem")));
+        assert!(t.require);
+    }
+
+    #[test]
+    fn key_value_words_are_read_as_libpq_reads_them() {
+        let words = key_value_words(r"a=1  b = '2 3' c=\'4 d='' e='f\\g'").unwrap();
+        let pairs: Vec<(&str, &str)> = words
+            .iter()
+            .map(|w| (w.key.as_str(), w.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a", "1"),
+                ("b", "2 3"),
+                ("c", "'4"),
+                ("d", ""),
+                ("e", r"f\g")
+            ]
+        );
+        // Not that form: passed through for the `postgres` crate to refuse.
+        for bad in ["a", "a=1 b", "=1", "a='open", r"a=\"] {
+            assert!(key_value_words(bad).is_none(), "{bad}");
+            assert_eq!(split_tls_options(bad).rest, bad);
+        }
     }
 
     #[test]

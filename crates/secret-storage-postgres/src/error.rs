@@ -49,11 +49,14 @@ pub(crate) fn classify(context: &str, error: &postgres::Error) -> (String, bool)
         ),
         Some(db) => {
             let code = db.code().code();
+            // 57014 (a statement cancelled, as by `statement_timeout`) and 55P03 (a lock not
+            // had in time, `lock_timeout`): nothing was applied, and the same call succeeds
+            // once the contention is over.
             let retryable = is_conflict(error)
                 || code.starts_with("08")
                 || code.starts_with("40")
                 || code.starts_with("53")
-                || matches!(code, "57P01" | "57P02" | "57P03");
+                || matches!(code, "57P01" | "57P02" | "57P03" | "57014" | "55P03");
             (
                 format!("{context}: PostgreSQL error {code}: {}", db.message()),
                 retryable,

@@ -72,8 +72,9 @@ use pool::{Manager, with_conn};
 /// number of processes may open the same schema at once.
 ///
 /// Every method can fail with [`StorageError::Backend`]: `retryable` when no connection could
-/// be had, the connection broke, the server is shutting down or overloaded, or an update kept
-/// meeting conflicts; not retryable for errors that will recur (a refused privilege, a bad
+/// be had, the connection broke, the server is shutting down or overloaded, a statement was
+/// cancelled on a timeout (`statement_timeout`, `lock_timeout`), or an update kept meeting
+/// conflicts; not retryable for errors that will recur (a refused privilege, a bad
 /// configuration, a table altered so that a column no longer has the type this release
 /// reads). A stored record that does not decode, or names another secret, is
 /// [`StorageError::Corrupt`].

@@ -255,6 +255,14 @@ impl Pool {
     pub(crate) fn max_size(&self) -> u32 {
         self.pool.max_size()
     }
+
+    /// How many connections a call tries when it keeps finding them closed: every one the pool
+    /// may hold, and then a new one. After a restart or a failover every idle connection is
+    /// dead (they are not tested when taken, which would cost a round trip each time), and each
+    /// is discarded as it is found so; a call must not give up while the server is up.
+    pub(crate) fn stale_attempts(&self) -> u32 {
+        self.max_size().saturating_add(1)
+    }
 }
 
 /// Builds the pool, after opening one connection outside it, so that a refusal that will
@@ -300,11 +308,8 @@ pub(crate) fn with_conn<T>(
         match f(&mut conn) {
             Ok(out) => return Ok(out),
             // The closed connection is discarded when `conn` goes back to the pool.
-            Err(e) if e.is_stale_connection() && attempt < STALE_ATTEMPTS => attempt += 1,
+            Err(e) if e.is_stale_connection() && attempt < pool.stale_attempts() => attempt += 1,
             Err(e) => return Err(e.into_storage(context)),
         }
     }
 }
-
-/// How many connections a call tries when it keeps finding them closed.
-pub(crate) const STALE_ATTEMPTS: u32 = 4;

@@ -19,7 +19,7 @@ use secret_storage::{SecretRecord, StorageError, Update, encode_record};
 
 use crate::PostgresStorage;
 use crate::error::{Failed, commit, gave_up, is_conflict};
-use crate::pool::{Conn, STALE_ATTEMPTS};
+use crate::pool::Conn;
 use crate::schema::lock_key;
 use crate::statements::Statements;
 
@@ -46,8 +46,11 @@ pub(crate) fn update<'a>(
             }
             // Closed before COMMIT was sent, so nothing was applied: run on another
             // connection (this one is discarded when it goes back to the pool).
-            Err(e) if e.is_stale_connection() && stale < STALE_ATTEMPTS => {
+            Err(e) if e.is_stale_connection() && stale < store.pool.stale_attempts() => {
                 stale += 1;
+                // Given back (and so discarded) before another is asked for: with every pooled
+                // connection checked out, only this one frees a place for the new one.
+                drop(conn);
                 conn = store.pool.get()?;
             }
             Err(e) => return Err(e.into_storage(&format!("{CONTEXT} ({name})"))),

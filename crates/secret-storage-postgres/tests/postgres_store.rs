@@ -5,21 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{raw_client, temp_store, temp_store_with, unique_schema, url_or_skip};
+use common::{raw_client, temp_store, temp_store_with, unique_schema, url_or_skip, write_sample};
 use secret_storage::testkit::{sample_record, secret_name};
 use secret_storage::{Storage, StorageError, Update, decode_record};
 use secret_storage_postgres::{PostgresConfig, PostgresStorage, SCHEMA_VERSION};
-
-fn write_sample(store: &dyn Storage, name: &str) {
-    let record = sample_record(name, &["v1"]);
-    store
-        .update(&record.name.clone(), &mut |_| Update::Write {
-            record: record.clone(),
-            put_payloads: vec![(record.versions[0].version_id.clone(), b"p".to_vec().into())],
-            delete_payloads: vec![],
-        })
-        .unwrap();
-}
 
 #[test]
 fn reopening_a_schema_keeps_its_data_and_version() {

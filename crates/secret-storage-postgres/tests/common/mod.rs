@@ -98,3 +98,17 @@ pub fn temp_store_with(url: &str, config: &PostgresConfig) -> TempStore {
         store,
     }
 }
+
+/// Writes the secret `name` (a sample record, version `v1`, payload `p`).
+pub fn write_sample(store: &dyn secret_storage::Storage, name: &str) {
+    let record = secret_storage::testkit::sample_record(name, &["v1"]);
+    store
+        .update(&record.name.clone(), &mut |_| {
+            secret_storage::Update::Write {
+                record: record.clone(),
+                put_payloads: vec![(record.versions[0].version_id.clone(), b"p".to_vec().into())],
+                delete_payloads: vec![],
+            }
+        })
+        .unwrap();
+}
