@@ -7,7 +7,8 @@ use secret_storage::StorageError;
 
 use crate::error::from_sled;
 use crate::keys::{
-    META_FORMAT, META_JOURNAL, PAYLOAD_PREFIX, RECORD_PREFIX, name_in_key, split_payload_key,
+    META_FORMAT, META_JOURNAL, META_VALUES, PAYLOAD_PREFIX, RECORD_PREFIX, name_in_key,
+    split_payload_key,
 };
 use crate::{SledStorage, decode_stored_with_index};
 
@@ -16,15 +17,18 @@ use crate::{SledStorage, decode_stored_with_index};
 pub struct IntegrityReport {
     /// How many secrets (records) the store holds.
     pub secrets: usize,
-    /// How many payloads the store holds (inline in their records or under keys of their own).
+    /// How many payloads the store holds (in the value log, inline in their records or under
+    /// keys of their own).
     pub payloads: usize,
 }
 
 impl SledStorage {
     /// Scans the whole store and checks that it is sound: every record and its payload index
     /// decode and the record is stored under its own name; each secret's payload index lists
-    /// exactly the payloads stored for it; no payload exists without a record; no other key
-    /// exists. (Whether each version *has* a payload is the facade's rule, not checked here.)
+    /// exactly the payloads stored for it; every payload it points to in the value log is
+    /// there whole (its checksum matches); no payload exists without a record; no other key
+    /// exists. (Whether each version *has* a payload is the facade's rule, not checked here;
+    /// nor is garbage in the value log, which a collection frees.)
     ///
     /// The scan is not atomic: run it on a store no one is writing to, such as right after
     /// [`SledStorage::open`]. Errors: `Corrupt` describing the first problem found; `Backend`
@@ -37,12 +41,17 @@ impl SledStorage {
         let mut payload_count = 0;
         for entry in self.tree.iter() {
             let (key, value) = entry.map_err(|e| from_sled("scanning the store", e))?;
-            if key.as_ref() == META_FORMAT || key.as_ref() == META_JOURNAL {
+            if [META_FORMAT, META_JOURNAL, META_VALUES].contains(&key.as_ref()) {
                 continue;
             } else if key.starts_with(RECORD_PREFIX) {
                 let name = name_in_key(RECORD_PREFIX, &key)?;
                 let (index, _record) = decode_stored_with_index(&name, &value)?;
                 payload_count += usize::from(index.inline.is_some());
+                for (id, pointer) in &index.logged {
+                    self.read_logged(*pointer)
+                        .map_err(|e| corrupt(format!("the payload of {name} version {id}: {e}")))?;
+                    payload_count += 1;
+                }
                 indexes.insert(name, index.versions);
             } else if key.starts_with(PAYLOAD_PREFIX) {
                 let (name, id) = split_payload_key(&key)?;

@@ -78,13 +78,15 @@ use secret_storage::StorageError;
 
 use crate::error::from_sled;
 use crate::keys::META_JOURNAL;
+use crate::values::{Pointer, ValueLog};
 
 /// The journal's file name, in the store's directory.
 pub(crate) const FILE_NAME: &str = "secrets-journal";
 /// Where a new journal is prepared before it is renamed into place.
 const NEW_FILE_NAME: &str = "secrets-journal.new";
-/// The journal format this release reads and writes.
-pub(crate) const FORMAT: u32 = 1;
+/// The journal format this release writes: 2, whose frames end with the payloads the write
+/// puts in the value log. It also replays format 1 (frames without that section).
+pub(crate) const FORMAT: u32 = 2;
 const MAGIC: &[u8; 8] = b"SSJRNL\0\x01";
 const SLOT_SIZE: u64 = 512;
 /// A header slot: magic, format, epoch, salt, CRC.
@@ -101,6 +103,9 @@ const MAX_BODY: u64 = 1 << 30;
 /// One change to sled: a key and its new value, or `None` to remove it. The value is already
 /// in sled's own form, so applying it copies nothing.
 pub(crate) type Op = (Vec<u8>, Option<sled::IVec>);
+
+/// A payload a write puts in the value log, and where.
+pub(crate) type Value = (Pointer, sled::IVec);
 
 /// The write journal of one open store.
 pub(crate) struct Journal {
@@ -121,6 +126,8 @@ pub(crate) struct Journal {
     /// Set when a durable frame could not be fully applied to sled: this process's sled may
     /// hold part of a write, so reads fail too until the store is reopened (which replays it).
     torn: AtomicBool,
+    /// Where frames' payloads go (replayed into it; synced before sled at checkpoints).
+    values: Option<Arc<ValueLog>>,
 }
 
 struct State {
@@ -180,6 +187,7 @@ impl Journal {
         db: &sled::Db,
         tree: &sled::Tree,
         marked: bool,
+        values: Option<Arc<ValueLog>>,
     ) -> Result<(Journal, Recovered), StorageError> {
         let path = dir.join(FILE_NAME);
         if !path.exists() {
@@ -193,13 +201,13 @@ impl Journal {
             .write(true)
             .open(&path)
             .map_err(|e| io("opening the write journal", &e))?;
-        let (epoch, salt) = read_header(&file)?;
-        let frames = replay(&file, epoch, salt, tree)?;
+        let (epoch, salt, format) = read_header(&file)?;
+        let frames = replay(&file, epoch, salt, format, tree, values.as_deref())?;
         if !marked {
             tree.insert(META_JOURNAL, &b"1"[..])
                 .map_err(|e| from_sled("writing the journal mark", e))?;
         }
-        make_sled_durable(db, dir)?;
+        make_durable(values.as_deref(), db, dir)?;
         let journal = Journal {
             file,
             dir: dir.to_owned(),
@@ -222,6 +230,7 @@ impl Journal {
             checkpointing: AtomicBool::new(false),
             checkpoint_due: AtomicBool::new(false),
             torn: AtomicBool::new(false),
+            values,
         };
         journal.start_epoch(&mut journal.lock())?;
         Ok((journal, Recovered { frames }))
@@ -233,14 +242,15 @@ impl Journal {
         self.gate.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends one frame holding `ops` (to memory: the next sync writes it) and returns its
-    /// end, to wait for with [`Journal::wait_durable`]. Call inside [`Journal::enter`].
+    /// Appends one frame holding `ops` and the payloads `values` puts in the value log (to
+    /// memory: the next sync writes it) and returns its end, to wait for with
+    /// [`Journal::wait_durable`]. Call inside [`Journal::enter`].
     ///
     /// Errors: `Backend` if the journal failed before.
-    pub(crate) fn append(&self, ops: &[Op]) -> Result<u64, StorageError> {
+    pub(crate) fn append(&self, ops: &[Op], values: &[Value]) -> Result<u64, StorageError> {
         // Refused before anything is buffered: replay stops at a longer body, and would drop
         // it and every frame after it.
-        let body_len = frame_body_len(ops);
+        let body_len = frame_body_len(ops, values);
         if body_len > MAX_BODY {
             return Err(StorageError::Backend {
                 message: format!(
@@ -254,7 +264,7 @@ impl Journal {
         state.check()?;
         let (epoch, salt, seq) = (state.epoch, state.salt, state.next_seq);
         let start = state.buffer.len();
-        encode_frame(&mut state.buffer, ops, epoch, salt, seq);
+        encode_frame(&mut state.buffer, ops, values, epoch, salt, seq);
         let len = (state.buffer.len() - start) as u64;
         state.next_seq += 1;
         state.end += len;
@@ -401,15 +411,39 @@ impl Journal {
     /// Errors: `Backend` if sled's flush or the header write fails; the journal then takes no
     /// more writes (what it holds is still replayed on the next open).
     pub(crate) fn checkpoint(&self, db: &sled::Db) -> Result<(), StorageError> {
+        self.try_checkpoint(db).unwrap_or(Ok(()))
+    }
+
+    /// Runs a checkpoint that begins now, waiting for one already running to end first:
+    /// afterwards, no frame appended before the call is replayed again, and what it applied is
+    /// durable in sled. Call outside [`Journal::enter`]. Errors: as for
+    /// [`Journal::checkpoint`].
+    pub(crate) fn checkpoint_now(&self, db: &sled::Db) -> Result<(), StorageError> {
+        loop {
+            if let Some(outcome) = self.try_checkpoint(db) {
+                return outcome;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Runs `f` with no update between its append and its apply, and none starting.
+    pub(crate) fn everyone_out<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _everyone_out = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        f()
+    }
+
+    /// A checkpoint, or `None` if another is running.
+    fn try_checkpoint(&self, db: &sled::Db) -> Option<Result<(), StorageError>> {
         if self.checkpointing.swap(true, Ordering::AcqRel) {
-            return Ok(());
+            return None;
         }
         let outcome = {
             let _everyone_out = self.gate.write().unwrap_or_else(PoisonError::into_inner);
             let mut state = self.lock();
             let outcome = state
                 .check()
-                .and_then(|()| make_sled_durable(db, &self.dir))
+                .and_then(|()| make_durable(self.values.as_deref(), db, &self.dir))
                 .and_then(|()| self.start_epoch(&mut state));
             if let Err(e) = &outcome {
                 state.broken.get_or_insert_with(|| e.to_string());
@@ -417,7 +451,7 @@ impl Journal {
             outcome
         };
         self.checkpointing.store(false, Ordering::Release);
-        outcome
+        Some(outcome)
     }
 
     /// How many times the journal has been synced for writers since the store was opened.
@@ -605,6 +639,15 @@ fn create(dir: &Path, capacity: u64) -> Result<(), StorageError> {
     }
 }
 
+/// Syncs the value log, if any, then makes sled durable ([`make_sled_durable`]): so whatever
+/// sled holds durably points to durable payloads.
+fn make_durable(values: Option<&ValueLog>, db: &sled::Db, dir: &Path) -> Result<(), StorageError> {
+    if let Some(values) = values {
+        values.sync()?;
+    }
+    make_sled_durable(db, dir)
+}
+
 /// Flushes sled and `fsync`s its files: everything applied to it so far is then as durable as
 /// a synced frame.
 ///
@@ -660,8 +703,9 @@ pub(crate) fn remove(dir: &Path) -> Result<(), StorageError> {
     }
 }
 
-/// The current epoch and its salt: those of the valid header slot with the higher epoch.
-fn read_header(file: &File) -> Result<(u64, u64), StorageError> {
+/// The current epoch, its salt and its frames' format: those of the valid header slot with the
+/// higher epoch.
+fn read_header(file: &File) -> Result<(u64, u64, u32), StorageError> {
     let mut head = [0; 2 * SLOT_SIZE as usize];
     file.read_exact_at(&mut head, 0).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -670,22 +714,22 @@ fn read_header(file: &File) -> Result<(u64, u64), StorageError> {
             io("reading the write journal's header", &e)
         }
     })?;
-    let mut best: Option<(u64, u64)> = None;
+    let mut best: Option<(u64, u64, u32)> = None;
     for slot in [&head[..SLOT_LEN], &head[SLOT_SIZE as usize..][..SLOT_LEN]] {
         if &slot[..8] != MAGIC || crc(&[&slot[..SLOT_CRC]]).to_be_bytes() != slot[SLOT_CRC..] {
             continue;
         }
         let format = u32::from_be_bytes(slot[8..12].try_into().expect("4 bytes"));
-        if format != FORMAT {
+        if !(1..=FORMAT).contains(&format) {
             return Err(StorageError::Corrupt(format!(
-                "the write journal ({FILE_NAME}) has format {format}; this release reads format \
-                 {FORMAT} only"
+                "the write journal ({FILE_NAME}) has format {format}; this release reads formats \
+                 1 to {FORMAT} only"
             )));
         }
         let epoch = u64::from_be_bytes(slot[12..20].try_into().expect("8 bytes"));
         let salt = u64::from_be_bytes(slot[20..28].try_into().expect("8 bytes"));
-        if best.is_none_or(|(b, _)| epoch > b) {
-            best = Some((epoch, salt));
+        if best.is_none_or(|(b, _, _)| epoch > b) {
+            best = Some((epoch, salt, format));
         }
     }
     best.ok_or_else(|| damaged("has no valid header"))
@@ -695,20 +739,26 @@ fn damaged(what: &str) -> StorageError {
     StorageError::Corrupt(format!("the write journal ({FILE_NAME}) {what}"))
 }
 
-/// The length of the body [`encode_frame`] writes for `ops`: their count, then each op's
-/// tag, key and value with their lengths.
-fn frame_body_len(ops: &[Op]) -> u64 {
-    4 + ops
+/// The length of the body [`encode_frame`] writes for `ops` and `values`: the ops' count,
+/// then each op's tag, key and value with their lengths; then the values' count, then each
+/// value's pointer (segment, offset, length, CRC) and bytes.
+fn frame_body_len(ops: &[Op], values: &[Value]) -> u64 {
+    let ops_len = ops
         .iter()
         .map(|(k, v)| (1 + 4 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len())) as u64)
-        .sum::<u64>()
+        .sum::<u64>();
+    let values_len = values
+        .iter()
+        .map(|(_, bytes)| (Pointer::ENCODED_LEN + bytes.len()) as u64)
+        .sum::<u64>();
+    4 + ops_len + 4 + values_len
 }
 
-/// Appends to `out` the frame of `ops`, with its header. The body must be at most
+/// Appends to `out` the frame of `ops` and `values`, with its header. The body must be at most
 /// [`MAX_BODY`] bytes (so every length fits its 32 bits): [`Journal::append`] checks.
-fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, salt: u64, seq: u64) {
+fn encode_frame(out: &mut Vec<u8>, ops: &[Op], values: &[Value], epoch: u64, salt: u64, seq: u64) {
     let start = out.len();
-    let size = usize::try_from(frame_body_len(ops)).unwrap_or(usize::MAX);
+    let size = usize::try_from(frame_body_len(ops, values)).unwrap_or(usize::MAX);
     out.reserve(FRAME_HEADER + size);
     out.resize(start + FRAME_HEADER, 0);
     out.extend_from_slice(&len32(ops.len()).to_be_bytes());
@@ -720,6 +770,12 @@ fn encode_frame(out: &mut Vec<u8>, ops: &[Op], epoch: u64, salt: u64, seq: u64) 
             out.extend_from_slice(&len32(value.len()).to_be_bytes());
             out.extend_from_slice(value);
         }
+    }
+    out.extend_from_slice(&len32(values.len()).to_be_bytes());
+    for (pointer, bytes) in values {
+        debug_assert_eq!(pointer.len as usize, bytes.len());
+        pointer.encode(out);
+        out.extend_from_slice(bytes);
     }
     let frame = &mut out[start..];
     let body_len = frame.len() - FRAME_HEADER;
@@ -735,8 +791,16 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).expect("a journal field is shorter than 4 GiB")
 }
 
-/// Applies every valid frame of `epoch` to `tree`, in order; returns how many.
-fn replay(file: &File, epoch: u64, salt: u64, tree: &sled::Tree) -> Result<u64, StorageError> {
+/// Applies every valid frame of `epoch` (in `format`) to `tree`, in order, each one's payloads
+/// written to the value log first; returns how many.
+fn replay(
+    file: &File,
+    epoch: u64,
+    salt: u64,
+    format: u32,
+    tree: &sled::Tree,
+    values: Option<&ValueLog>,
+) -> Result<u64, StorageError> {
     let len = file
         .metadata()
         .map_err(|e| io("reading the write journal", &e))?
@@ -770,12 +834,23 @@ fn replay(file: &File, epoch: u64, salt: u64, tree: &sled::Tree) -> Result<u64, 
         if crc(&[&salt, &head[0..4], &head[8..], &body]).to_be_bytes() != head[4..8] {
             break;
         }
-        let batch = decode_body(&body).ok_or_else(|| {
+        let (batch, payloads) = decode_body(&body, format).ok_or_else(|| {
             damaged(&format!(
                 "holds frame {seq} of epoch {epoch}, which passes its checksum but does not \
                  decode"
             ))
         })?;
+        if !payloads.is_empty() {
+            let values = values.ok_or_else(|| {
+                damaged(&format!(
+                    "holds frame {seq} of epoch {epoch}, whose payloads go to a value log this \
+                     store was opened without"
+                ))
+            })?;
+            for (pointer, bytes) in payloads {
+                values.write(pointer, bytes)?;
+            }
+        }
         tree.apply_batch(batch)
             .map_err(|e| from_sled("applying the write journal to sled", e))?;
         at = end;
@@ -784,8 +859,12 @@ fn replay(file: &File, epoch: u64, salt: u64, tree: &sled::Tree) -> Result<u64, 
     Ok(seq)
 }
 
-/// The sled batch a frame body describes, or `None` if it is malformed.
-fn decode_body(mut body: &[u8]) -> Option<sled::Batch> {
+/// A frame body's payloads for the value log, with their pointers.
+type Payloads<'b> = Vec<(Pointer, &'b [u8])>;
+
+/// The sled batch and the value-log payloads a frame body of `format` describes, or `None` if
+/// it is malformed (a payload whose length or CRC disagrees with its pointer included).
+fn decode_body(mut body: &[u8], format: u32) -> Option<(sled::Batch, Payloads<'_>)> {
     fn take<'b>(body: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
         let (head, rest) = body.split_at_checked(n)?;
         *body = rest;
@@ -810,7 +889,20 @@ fn decode_body(mut body: &[u8]) -> Option<sled::Batch> {
             _ => return None,
         }
     }
-    body.is_empty().then_some(batch)
+    let mut payloads = Vec::new();
+    if format >= 2 {
+        let count = take_len(&mut body)?;
+        for _ in 0..count {
+            let pointer = take(&mut body, Pointer::ENCODED_LEN)?;
+            let pointer = Pointer::decode(pointer.try_into().ok()?);
+            let bytes = take(&mut body, usize::try_from(pointer.len).ok()?)?;
+            if crc32fast::hash(bytes) != pointer.crc {
+                return None;
+            }
+            payloads.push((pointer, bytes));
+        }
+    }
+    body.is_empty().then_some((batch, payloads))
 }
 
 #[cfg(test)]
@@ -839,18 +931,62 @@ mod tests {
     #[test]
     fn frame_bodies_round_trip_and_malformed_ones_are_refused() {
         let mut frame = Vec::new();
-        encode_frame(&mut frame, &ops(), 1, 0x5a17, 0);
+        encode_frame(&mut frame, &ops(), &[], 1, 0x5a17, 0);
         let body = &frame[FRAME_HEADER..];
-        assert!(decode_body(body).is_some());
+        assert!(decode_body(body, FORMAT).is_some());
         for cut in 0..body.len() {
-            assert!(decode_body(&body[..cut]).is_none(), "cut at {cut}");
+            assert!(decode_body(&body[..cut], FORMAT).is_none(), "cut at {cut}");
         }
         let mut longer = body.to_vec();
         longer.push(0);
-        assert!(decode_body(&longer).is_none());
+        assert!(decode_body(&longer, FORMAT).is_none());
         let mut bad_tag = body.to_vec();
         bad_tag[4] = 2;
-        assert!(decode_body(&bad_tag).is_none());
+        assert!(decode_body(&bad_tag, FORMAT).is_none());
+    }
+
+    /// A frame carries the payloads its write puts in the value log, each with its pointer;
+    /// one whose bytes disagree with the pointer's CRC or length is damage. A body of format 1
+    /// (no payload section) is read as format 1 only.
+    #[test]
+    fn frames_carry_payloads_for_the_value_log() {
+        let bytes = b"payload bytes".to_vec();
+        let pointer = Pointer {
+            segment: 3,
+            offset: 40,
+            len: bytes.len() as u32,
+            crc: crc32fast::hash(&bytes),
+        };
+        let mut frame = Vec::new();
+        encode_frame(
+            &mut frame,
+            &ops(),
+            &[(pointer, bytes.clone().into())],
+            1,
+            2,
+            0,
+        );
+        let body = &frame[FRAME_HEADER..];
+        assert_eq!(
+            frame_body_len(&ops(), &[(pointer, bytes.clone().into())]),
+            body.len() as u64
+        );
+        let (_, payloads) = decode_body(body, FORMAT).unwrap();
+        assert_eq!(payloads, vec![(pointer, &bytes[..])]);
+        let mut flipped = body.to_vec();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(decode_body(&flipped, FORMAT).is_none());
+        for cut in body.len() - bytes.len() - Pointer::ENCODED_LEN..body.len() {
+            assert!(decode_body(&body[..cut], FORMAT).is_none(), "cut at {cut}");
+        }
+        let mut plain = Vec::new();
+        encode_frame(&mut plain, &ops(), &[], 1, 2, 0);
+        // Without its (empty) payload count: what format 1 wrote.
+        let format_1 = &plain[FRAME_HEADER..plain.len() - 4];
+        let (_, none) = decode_body(format_1, 1).unwrap();
+        assert!(none.is_empty());
+        assert!(decode_body(format_1, FORMAT).is_none());
     }
 
     #[test]
@@ -862,26 +998,33 @@ mod tests {
             .write(true)
             .open(dir.path().join(FILE_NAME))
             .unwrap();
-        assert_eq!(read_header(&file).unwrap(), (0, 0));
+        assert_eq!(read_header(&file).unwrap(), (0, 0, FORMAT));
         file.write_all_at(&header_slot(7, 70), slot_offset(7))
             .unwrap();
-        assert_eq!(read_header(&file).unwrap(), (7, 70));
+        assert_eq!(read_header(&file).unwrap(), (7, 70, FORMAT));
         // A torn write of epoch 8 (slot 0) leaves epoch 7.
         let mut torn = header_slot(8, 80);
         torn[15] ^= 1;
         file.write_all_at(&torn, slot_offset(8)).unwrap();
-        assert_eq!(read_header(&file).unwrap(), (7, 70));
+        assert_eq!(read_header(&file).unwrap(), (7, 70, FORMAT));
         file.write_all_at(&[0; SLOT_LEN], slot_offset(7)).unwrap();
         assert!(
             matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("no valid header"))
         );
-        let mut newer = header_slot(9, 90);
-        newer[8..12].copy_from_slice(&2u32.to_be_bytes());
+        // Format 1 (an earlier release's journal) is read, its frames without payloads.
+        let mut older = header_slot(9, 90);
+        older[8..12].copy_from_slice(&1u32.to_be_bytes());
+        let sum = crc(&[&older[..SLOT_CRC]]);
+        older[SLOT_CRC..].copy_from_slice(&sum.to_be_bytes());
+        file.write_all_at(&older, slot_offset(9)).unwrap();
+        assert_eq!(read_header(&file).unwrap(), (9, 90, 1));
+        let mut newer = header_slot(10, 100);
+        newer[8..12].copy_from_slice(&3u32.to_be_bytes());
         let sum = crc(&[&newer[..SLOT_CRC]]);
         newer[SLOT_CRC..].copy_from_slice(&sum.to_be_bytes());
-        file.write_all_at(&newer, slot_offset(9)).unwrap();
+        file.write_all_at(&newer, slot_offset(10)).unwrap();
         assert!(
-            matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("format 2"))
+            matches!(read_header(&file), Err(StorageError::Corrupt(m)) if m.contains("format 3"))
         );
     }
 
@@ -892,55 +1035,62 @@ mod tests {
     fn a_frame_larger_than_replay_takes_is_refused_and_the_journal_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
         let inside = journal.enter();
         // Zeroed allocations are not touched until written: this costs no memory.
         let huge = vec![0u8; MAX_BODY as usize];
-        let refused = journal.append(&[(huge, None)]);
+        let refused = journal.append(&[(huge, None)], &[]);
         assert!(
             matches!(&refused, Err(StorageError::Backend { retryable: false, message })
                 if message.contains("larger than the write journal takes")),
             "{refused:?}"
         );
-        let end = journal.append(&ops()).unwrap();
+        let end = journal.append(&ops(), &[]).unwrap();
         journal.wait_durable(end).unwrap();
         drop(inside);
         drop(journal);
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (_journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 1);
     }
 
     #[test]
     fn frame_body_len_is_what_encode_frame_writes() {
         let mut frame = Vec::new();
-        encode_frame(&mut frame, &ops(), 1, 2, 3);
-        assert_eq!(frame_body_len(&ops()), (frame.len() - FRAME_HEADER) as u64);
-        assert_eq!(frame_body_len(&[]), 4);
+        encode_frame(&mut frame, &ops(), &[], 1, 2, 3);
+        assert_eq!(
+            frame_body_len(&ops(), &[]),
+            (frame.len() - FRAME_HEADER) as u64
+        );
+        assert_eq!(frame_body_len(&[], &[]), 8);
     }
 
     #[test]
     fn frames_written_but_not_applied_are_replayed_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
         assert_eq!(recovered.frames, 0);
         let inside = journal.enter();
-        journal.append(&ops()).unwrap();
+        journal.append(&ops(), &[]).unwrap();
         let end = journal
-            .append(&[(b"r/a".to_vec(), Some(b"newer".to_vec().into()))])
+            .append(&[(b"r/a".to_vec(), Some(b"newer".to_vec().into()))], &[])
             .unwrap();
         journal.wait_durable(end).unwrap();
         drop(inside);
         drop(journal);
         // Nothing was applied; reopening applies both frames, in order.
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (_journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 2);
         assert_eq!(tree.get(b"r/a").unwrap().unwrap(), &b"newer"[..]);
         assert_eq!(tree.get(b"p/a\0v1").unwrap().unwrap(), &[7; 1024][..]);
         drop(_journal);
         // The open started a new epoch: the same frames are not replayed again.
         tree.insert(b"r/a", b"later").unwrap();
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (_journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 0);
         assert_eq!(tree.get(b"r/a").unwrap().unwrap(), &b"later"[..]);
     }
@@ -949,11 +1099,11 @@ mod tests {
     fn replay_stops_at_the_first_damaged_frame() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
         let ends: Vec<u64> = (0..3u8)
             .map(|i| {
                 journal
-                    .append(&[(vec![b'k', i], Some(vec![i; 10].into()))])
+                    .append(&[(vec![b'k', i], Some(vec![i; 10].into()))], &[])
                     .unwrap()
             })
             .collect();
@@ -966,7 +1116,8 @@ mod tests {
             .write_all_at(&[byte[0] ^ 0x40], ends[1] - 1)
             .unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (_journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 1);
         assert!(tree.get(b"k\0").unwrap().is_some());
         assert!(tree.get(b"k\x01").unwrap().is_none());
@@ -977,9 +1128,10 @@ mod tests {
     fn a_checkpoint_empties_the_journal_and_writes_go_on() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), DATA_START + 100, &db, &tree, false).unwrap();
+        let (journal, _) =
+            Journal::open(dir.path(), DATA_START + 100, &db, &tree, false, None).unwrap();
         assert!(!journal.wants_checkpoint());
-        let end = journal.append(&ops()).unwrap();
+        let end = journal.append(&ops(), &[]).unwrap();
         journal.wait_durable(end).unwrap();
         assert!(journal.wants_checkpoint());
         // What the frame says reaches sled before the checkpoint, as an update would do it.
@@ -987,15 +1139,16 @@ mod tests {
         journal.checkpoint(&db).unwrap();
         assert!(!journal.wants_checkpoint());
         let end = journal
-            .append(&[(b"r/b".to_vec(), Some(b"b".to_vec().into()))])
+            .append(&[(b"r/b".to_vec(), Some(b"b".to_vec().into()))], &[])
             .unwrap();
         assert_eq!(
             end,
-            DATA_START + (FRAME_HEADER + 4 + 1 + 4 + 3 + 4 + 1) as u64
+            DATA_START + (FRAME_HEADER + 4 + 1 + 4 + 3 + 4 + 1 + 4) as u64
         );
         journal.wait_durable(end).unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (_journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 1, "only the frame after the checkpoint");
         assert_eq!(tree.get(b"r/b").unwrap().unwrap(), &b"b"[..]);
     }
@@ -1005,7 +1158,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let _ = Journal::open(dir.path(), 1 << 20, &db, &tree, false).unwrap();
+        let _ = Journal::open(dir.path(), 1 << 20, &db, &tree, false, None).unwrap();
         let meta = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
         assert_eq!(meta.len(), 1 << 20);
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -1016,7 +1169,7 @@ mod tests {
     fn a_marked_store_without_its_journal_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let error = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap_err();
+        let error = Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap_err();
         assert!(
             matches!(&error, StorageError::Corrupt(m) if m.contains("is missing")),
             "{error:?}"
@@ -1027,21 +1180,22 @@ mod tests {
     fn a_frame_under_another_salt_is_not_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
         let (epoch, salt) = epoch_and_salt(&journal);
         // Right epoch and sequence, as bytes an earlier epoch left there might be: but not
         // this epoch's salt.
         let mut forged = Vec::new();
-        encode_frame(&mut forged, &ops(), epoch, salt ^ 1, 0);
+        encode_frame(&mut forged, &ops(), &[], epoch, salt ^ 1, 0);
         journal.file.write_all_at(&forged, DATA_START).unwrap();
         journal.file.sync_data().unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (_journal, recovered) =
+            Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 0);
         assert!(tree.get(b"r/a").unwrap().is_none());
         // The same bytes under the right salt would have been replayed.
         let mut genuine = Vec::new();
-        encode_frame(&mut genuine, &ops(), epoch, salt, 0);
+        encode_frame(&mut genuine, &ops(), &[], epoch, salt, 0);
         assert_ne!(genuine, forged);
     }
 
@@ -1049,7 +1203,7 @@ mod tests {
     fn a_failed_apply_stops_writes_and_reads_until_reopened() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
         journal.check_readable().unwrap();
         journal.fail_apply(&StorageError::Backend {
             message: "disk gone".into(),
@@ -1057,7 +1211,7 @@ mod tests {
         });
         for error in [
             journal.check_readable().unwrap_err(),
-            journal.append(&ops()).unwrap_err(),
+            journal.append(&ops(), &[]).unwrap_err(),
         ] {
             assert!(
                 matches!(
@@ -1072,13 +1226,13 @@ mod tests {
         }
         assert!(
             journal
-                .append(&ops())
+                .append(&ops(), &[])
                 .unwrap_err()
                 .to_string()
                 .contains("disk gone")
         );
         drop(journal);
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
         journal.check_readable().unwrap();
     }
 
@@ -1097,7 +1251,7 @@ mod tests {
                 s.spawn(move || {
                     for _ in 0..each {
                         let _inside = journal.enter();
-                        let outcome = journal.append(&ops()).and_then(|end| {
+                        let outcome = journal.append(&ops(), &[]).and_then(|end| {
                             journal.wait_durable(end)?;
                             Ok(journal.lock().durable >= end)
                         });
@@ -1131,7 +1285,7 @@ mod tests {
     fn concurrent_writers_each_return_once_their_frame_is_durable_sharing_syncs() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 64 << 20, &db, &tree, false).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 64 << 20, &db, &tree, false, None).unwrap();
         let outcomes = concurrent_waits(&journal, 16, 100);
         assert!(
             outcomes.iter().all(|o| matches!(o, Ok(true))),
@@ -1153,7 +1307,7 @@ mod tests {
         }
         // And every frame is in the file: reopening replays all of them.
         drop(journal);
-        let (_, recovered) = Journal::open(dir.path(), 64 << 20, &db, &tree, true).unwrap();
+        let (_, recovered) = Journal::open(dir.path(), 64 << 20, &db, &tree, true, None).unwrap();
         assert_eq!(recovered.frames, 1600 + 50 * 16);
     }
 
@@ -1161,7 +1315,8 @@ mod tests {
     fn a_failed_sync_fails_every_writer_waiting_and_leaves_none_parked() {
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (mut journal, _) = Journal::open(dir.path(), 64 << 20, &db, &tree, false).unwrap();
+        let (mut journal, _) =
+            Journal::open(dir.path(), 64 << 20, &db, &tree, false, None).unwrap();
         // Writes through a read-only descriptor fail, as a sync that hits an I/O error does.
         journal.file = File::open(dir.path().join(FILE_NAME)).unwrap();
         let outcomes = concurrent_waits(&journal, 16, 20);
@@ -1203,7 +1358,7 @@ mod tests {
         use std::time::{Duration, Instant};
         let dir = tempfile::tempdir().unwrap();
         let (db, tree) = temp_db(dir.path());
-        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+        let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
         let journal = &journal;
         let (done, results) = std::sync::mpsc::channel();
         let collect = |all: &mut Vec<_>, deadline: Instant| {
@@ -1243,7 +1398,7 @@ mod tests {
                 move || {
                     let _inside = journal.enter();
                     let outcome = journal
-                        .append(&ops)
+                        .append(&ops, &[])
                         .and_then(|end| journal.wait_durable(end));
                     done.send((name, outcome)).unwrap();
                 }
@@ -1371,7 +1526,7 @@ mod tests {
         ) {
             let dir = tempfile::tempdir().unwrap();
             let (db, tree) = temp_db(dir.path());
-            let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false).unwrap();
+            let (journal, _) = Journal::open(dir.path(), 1 << 16, &db, &tree, false, None).unwrap();
             let (epoch, salt) = epoch_and_salt(&journal);
             drop(journal);
             let mut frames = Vec::new();
@@ -1379,7 +1534,7 @@ mod tests {
             // No value byte is zero: a frame cut short must differ from the zeros after it,
             // or the cut would not damage it.
             for i in 0..4u8 {
-                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i + 1; 20 + usize::from(i)].into()))], epoch, salt, u64::from(i));
+                encode_frame(&mut frames, &[(vec![b'k', i], Some(vec![i + 1; 20 + usize::from(i)].into()))], &[], epoch, salt, u64::from(i));
                 ends.push(frames.len());
             }
             frames.truncate(cut.min(frames.len()));
@@ -1398,7 +1553,7 @@ mod tests {
                 .take_while(|&&end| end <= written && flip.is_none_or(|(at, _)| at >= end))
                 .count();
             let (_journal, recovered) =
-                Journal::open(dir.path(), 1 << 16, &db, &tree, true).unwrap();
+                Journal::open(dir.path(), 1 << 16, &db, &tree, true, None).unwrap();
             proptest::prop_assert_eq!(recovered.frames as usize, intact);
             for i in 0..4u8 {
                 let present = tree.get([b'k', i]).unwrap().is_some();

@@ -1,47 +1,55 @@
 //! The key layout of the store's sled tree (layout version [`LAYOUT_VERSION`]), and the value
-//! stored under a record key: the secret's payload index (with at most one payload inline),
-//! then its record.
+//! stored under a record key: the secret's payload index (pointing into the value log, with
+//! at most one payload inline), then its record.
 //!
 //! | key                                   | value                                  |
 //! |---------------------------------------|----------------------------------------|
 //! | `meta/format`                         | the layout version, `u32` big-endian   |
 //! | `meta/journal`                        | `1` while the store uses a write journal |
+//! | `meta/values`                         | the value log's size after its last collection, `u64` big-endian |
 //! | `r/` name                             | the payload index and the record (below) |
-//! | `p/` name `0x00` version id           | the payload of that version, unless it is inline |
+//! | `p/` name `0x00` version id           | the payload of that version, if it has a key of its own |
 //!
 //! Names never contain `0x00`, so `p/a\0…` and `p/ab\0…` cannot be confused. The value under
 //! `r/` name is: the payload index's length `u32` big-endian, the payload index, then the
 //! record (`secret_storage::encode_record`). The payload index is rewritten by every write: an
 //! `u64` write stamp (unique in the database, never reused), the version id of every payload
-//! stored under a key of its own, each ended by `0x00`, then, if a payload is stored inline,
-//! `0x00` (an empty entry: a version id is never empty), its version id, `0x00`, and the
-//! payload's bytes (the rest of the index). It lets a transaction, which cannot scan, find
+//! stored under a key of its own, each ended by `0x00`; then, for every payload in the value
+//! log, `0x01`, its version id, `0x00` and its [`Pointer`]; then, if a payload is stored
+//! inline, `0x00` (an empty entry: a version id is never empty), its version id, `0x00`, and
+//! the payload's bytes (the rest of the index). It lets a transaction, which cannot scan, find
 //! every payload, and lets a reader that is not in a transaction detect that a write slipped
 //! between its reads.
 //!
-//! The inline payload, if any, is the newest one a write added ([`crate::update`] moves the one
-//! it replaces to a key of its own; a payload that has a key of its own is overwritten there
-//! and never moves back inline; none is inline once it is deleted, until a write adds another): so a create writes one key, not two, and the current version of a
-//! secret is usually read with its record.
+//! Written through the journal, a new payload goes to the value log ([`crate::values`]).
+//! Written by a sled transaction, it goes inline: the inline payload, if any, is the newest one
+//! such a write added ([`crate::update`] moves the one it replaces to a key of its own; a
+//! payload that has a key of its own is overwritten there and never moves back inline; none is
+//! inline once it is deleted, until a write adds another).
 //!
-//! Layout 2 had no inline payload; its values are layout-3 values without one, so a layout-2
-//! store is upgraded by its version number alone. Layout 1 kept the payload index under a key
-//! of its own, `i/` name; opening a layout-1 store folds each index into its record
-//! ([`crate::upgrade`]).
+//! Layout 3 had no value log, and layout 2 no inline payload either: their values are layout-4
+//! values without those entries, so such a store is upgraded by its version number alone.
+//! Layout 1 kept the payload index under a key of its own, `i/` name; opening a layout-1 store
+//! folds each index into its record ([`crate::upgrade`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use secret_model::{SecretName, VersionId};
 use secret_storage::StorageError;
 
-/// The layout version this release writes (and reads; layouts 1 and 2 are upgraded on open).
-pub(crate) const LAYOUT_VERSION: u32 = 3;
+use crate::values::Pointer;
+
+/// The layout version this release writes (and reads; layouts 1 to 3 are upgraded on open).
+pub(crate) const LAYOUT_VERSION: u32 = 4;
 
 /// The key of the layout version.
 pub(crate) const META_FORMAT: &[u8] = b"meta/format";
 /// Present while the store is written through its write journal (`secrets-journal`), which
 /// only [`SledStorage::open`](crate::SledStorage::open) replays.
 pub(crate) const META_JOURNAL: &[u8] = b"meta/journal";
+/// The value log's size when its last collection ended (`u64` big-endian), if one ran: the
+/// next is due at twice it. Not journaled (a hint: losing it only delays a collection).
+pub(crate) const META_VALUES: &[u8] = b"meta/values";
 /// The prefix of record keys.
 pub(crate) const RECORD_PREFIX: &[u8] = b"r/";
 /// The prefix of layout 1's payload index keys (layouts 2 and 3 have none).
@@ -50,6 +58,8 @@ pub(crate) const LEGACY_INDEX_PREFIX: &[u8] = b"i/";
 pub(crate) const PAYLOAD_PREFIX: &[u8] = b"p/";
 
 const SEPARATOR: u8 = 0x00;
+/// Starts an index entry for a payload in the value log (a version id never starts with it).
+const LOGGED: u8 = 0x01;
 
 fn prefixed(prefix: &[u8], name: &SecretName) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + name.as_str().len() + 66);
@@ -153,14 +163,16 @@ pub(crate) struct PayloadIndex<'b> {
     pub(crate) stamp: u64,
     /// The version ids whose payload is stored under a key of its own.
     pub(crate) versions: BTreeSet<VersionId>,
+    /// The version ids whose payload is in the value log, and where.
+    pub(crate) logged: BTreeMap<VersionId, Pointer>,
     /// The version id and bytes of the payload stored inline, in the index itself.
     pub(crate) inline: Option<(VersionId, &'b [u8])>,
 }
 
 impl<'b> PayloadIndex<'b> {
-    /// How many payloads the secret has, inline or not.
+    /// How many payloads the secret has, wherever they are.
     pub(crate) fn len(&self) -> usize {
-        self.versions.len() + usize::from(self.inline.is_some())
+        self.versions.len() + self.logged.len() + usize::from(self.inline.is_some())
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -168,11 +180,18 @@ impl<'b> PayloadIndex<'b> {
             .inline
             .as_ref()
             .map_or(0, |(id, bytes)| 2 + id.as_str().len() + bytes.len());
-        let mut out = Vec::with_capacity(8 + self.versions.len() * 16 + inline_len);
+        let logged_len = self.logged.len() * (2 + 16 + Pointer::ENCODED_LEN);
+        let mut out = Vec::with_capacity(8 + self.versions.len() * 16 + logged_len + inline_len);
         out.extend_from_slice(&self.stamp.to_be_bytes());
         for id in &self.versions {
             out.extend_from_slice(id.as_str().as_bytes());
             out.push(SEPARATOR);
+        }
+        for (id, pointer) in &self.logged {
+            out.push(LOGGED);
+            out.extend_from_slice(id.as_str().as_bytes());
+            out.push(SEPARATOR);
+            pointer.encode(&mut out);
         }
         if let Some((id, bytes)) = &self.inline {
             out.push(SEPARATOR);
@@ -207,20 +226,34 @@ impl<'b> PayloadIndex<'b> {
             Ok((Some(id), &rest[at + 1..]))
         };
         let mut versions = BTreeSet::new();
+        let mut logged = BTreeMap::new();
         let mut inline = None;
         while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix(&[LOGGED]) {
+                // A payload in the value log: its version id, then its pointer.
+                let (id, after) = next_id(after)?;
+                let id = id.ok_or_else(|| corrupt("holding an empty version id"))?;
+                let (pointer, after) = after
+                    .split_first_chunk::<{ Pointer::ENCODED_LEN }>()
+                    .ok_or_else(|| corrupt("truncated"))?;
+                if versions.contains(&id) || logged.insert(id, Pointer::decode(pointer)).is_some() {
+                    return Err(corrupt("listing a version twice"));
+                }
+                rest = after;
+                continue;
+            }
             let (id, after) = next_id(rest)?;
             let Some(id) = id else {
                 // The empty entry: the inline payload's version id, then its bytes.
                 let (id, payload) = next_id(after)?;
                 let id = id.ok_or_else(|| corrupt("holding an empty version id"))?;
-                if versions.contains(&id) {
+                if versions.contains(&id) || logged.contains_key(&id) {
                     return Err(corrupt("listing a version twice"));
                 }
                 inline = Some((id, payload));
                 break;
             };
-            if !versions.insert(id) {
+            if logged.contains_key(&id) || !versions.insert(id) {
                 return Err(corrupt("listing a version twice"));
             }
             rest = after;
@@ -228,6 +261,7 @@ impl<'b> PayloadIndex<'b> {
         Ok(PayloadIndex {
             stamp,
             versions,
+            logged,
             inline,
         })
     }
@@ -268,6 +302,7 @@ mod tests {
         let index = PayloadIndex {
             stamp: 9,
             versions: [id("v1")].into(),
+            logged: BTreeMap::new(),
             inline: None,
         };
         let n = name("s");
@@ -288,6 +323,7 @@ mod tests {
         let index = PayloadIndex {
             stamp: 0x0102_0304_0506_0708,
             versions: [id("v1"), id("v2")].into(),
+            logged: BTreeMap::new(),
             inline: None,
         };
         let bytes = index.encode();
@@ -307,6 +343,7 @@ mod tests {
         let index = PayloadIndex {
             stamp: 1,
             versions: [id("v1")].into(),
+            logged: BTreeMap::new(),
             inline: Some((id("v2"), &payload[..])),
         };
         let bytes = index.encode();
@@ -337,5 +374,45 @@ mod tests {
         ] {
             assert!(PayloadIndex::decode(&n, bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn value_log_entries_follow_the_own_key_ids_and_precede_the_inline_payload() {
+        let pointer = Pointer {
+            segment: 2,
+            offset: 0x0304,
+            len: 5,
+            crc: 0x0a0b_0c0d,
+        };
+        let index = PayloadIndex {
+            stamp: 1,
+            versions: [id("v1")].into(),
+            logged: [(id("v3"), pointer)].into(),
+            inline: Some((id("v2"), &b"x"[..])),
+        };
+        let bytes = index.encode();
+        let mut expected = b"\0\0\0\0\0\0\0\x01v1\0\x01v3\0".to_vec();
+        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3, 4]);
+        expected.extend_from_slice(&[0, 0, 0, 5, 0x0a, 0x0b, 0x0c, 0x0d]);
+        expected.extend_from_slice(b"\0v2\0x");
+        assert_eq!(bytes, expected);
+        let n = name("s");
+        let back = PayloadIndex::decode(&n, &bytes).unwrap();
+        assert_eq!(back, index);
+        assert_eq!(back.len(), 3);
+        // Cut inside the pointer, or listing a version twice, is damage.
+        let entry = 8 + 3;
+        for cut in entry + 1..entry + 4 + 24 {
+            assert!(
+                PayloadIndex::decode(&n, &bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut twice = b"\0\0\0\0\0\0\0\x01v3\0".to_vec();
+        twice.extend_from_slice(&bytes[entry..entry + 4 + 24]);
+        assert!(PayloadIndex::decode(&n, &twice).is_err());
+        let mut twice_logged = bytes[..entry + 4 + 24].to_vec();
+        twice_logged.extend_from_slice(&bytes[entry..entry + 4 + 24]);
+        assert!(PayloadIndex::decode(&n, &twice_logged).is_err());
     }
 }

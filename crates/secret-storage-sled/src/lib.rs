@@ -6,15 +6,19 @@
 //!   opened with [`SledStorage::open`] writes through its *write journal*: the change is
 //!   appended to a preallocated file, made durable by one `fdatasync` shared by every write
 //!   that arrives meanwhile (group commit), and only then applied to sled; sled itself is
-//!   flushed at checkpoints. A store made with [`SledStorage::from_db`] (or opened with
-//!   [`SledOptions::journal`] off) runs each update as a sled transaction followed by a sled
-//!   flush, again shared by concurrent writers.
+//!   flushed at checkpoints. Its payloads go to the *value log* (`values/` in the directory,
+//!   append-only segments synced at checkpoints) rather than into sled, which would rewrite
+//!   them with its tree's leaves; [`SledStorage::collect_garbage`] frees what deletes and
+//!   evictions leave there, and writes run it by themselves as the log grows. A store made
+//!   with [`SledStorage::from_db`] (or opened with [`SledOptions::journal`] off, which moves
+//!   the value log's payloads back into sled) runs each update as a sled transaction followed
+//!   by a sled flush, again shared by concurrent writers.
 //! - [`Storage::snapshot`] reads a secret's record and payloads as of one instant, without
 //!   blocking writers in the common case.
 //! - The on-disk key layout is versioned (`meta/format`); a store written by a newer release
-//!   with another layout is refused on open rather than misread, and one written in the older
-//!   layout 1 is upgraded on open (crash-safely; a damaged one is refused, its secrets
-//!   and layout version unchanged).
+//!   with another layout is refused on open rather than misread, and one written in an older
+//!   layout is upgraded on open (layouts 2 and 3 by their version number; layout 1
+//!   crash-safely, a damaged one refused with its secrets and layout version unchanged).
 //!
 //! The layout is described in `docs/formats.md`.
 //!
@@ -40,6 +44,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod collect;
 mod error;
 mod group_commit;
 mod integrity;
@@ -49,6 +54,7 @@ mod options;
 mod snapshot;
 mod update;
 mod upgrade;
+mod values;
 
 use std::fmt;
 use std::path::Path;
@@ -57,13 +63,15 @@ use std::sync::Arc;
 use secret_model::{SecretName, VersionId};
 use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record_of};
 
+pub use collect::GarbageReport;
 pub use integrity::IntegrityReport;
 pub use options::SledOptions;
 
 use error::from_sled;
 use group_commit::GroupCommit;
-use keys::{LAYOUT_VERSION, META_FORMAT, META_JOURNAL, RECORD_PREFIX};
+use keys::{LAYOUT_VERSION, META_FORMAT, META_JOURNAL, META_VALUES, RECORD_PREFIX};
 use update::Journaled;
+use values::ValueLog;
 
 /// The name of the sled tree that holds the store.
 const TREE_NAME: &[u8] = b"secrets";
@@ -82,6 +90,9 @@ pub struct SledStorage {
     tree: sled::Tree,
     /// Shared by clones, so that their writes share flushes.
     write: Arc<WritePath>,
+    /// Where journaled writes put payloads (`values/` beside sled's files); `None` for a store
+    /// made with [`SledStorage::from_db`], which has no directory.
+    values: Option<Arc<ValueLog>>,
 }
 
 /// How updates reach the disk.
@@ -98,6 +109,7 @@ impl fmt::Debug for SledStorage {
             .field("tree", &String::from_utf8_lossy(TREE_NAME))
             .field("layout", &LAYOUT_VERSION)
             .field("journal", &matches!(*self.write, WritePath::Journal(_)))
+            .field("value_log", &self.values.is_some())
             .finish()
     }
 }
@@ -157,15 +169,20 @@ impl SledStorage {
             .is_some();
         let capacity = options.journal_capacity_bytes;
         let has_journal = path.join(journal::FILE_NAME).exists();
+        let values = Arc::new(ValueLog::open(path, options.value_segment_bytes)?);
+        let open_journal = || {
+            let values = Some(Arc::clone(&values));
+            journal::Journal::open(path, capacity, &db, &tree, marked, values)
+        };
         let write = if options.journal {
             // Replays it, sets the mark and makes sled durable before any new frame.
-            let (journal, _recovered) = journal::Journal::open(path, capacity, &db, &tree, marked)?;
+            let (journal, _recovered) = open_journal()?;
             WritePath::Journal(Box::new(Journaled::new(journal)))
         } else {
             if has_journal || marked {
                 // Replays it and makes sled durable; or, if the store is marked but has no
                 // journal, refuses, saying why (the journal may have held acknowledged writes).
-                journal::Journal::open(path, capacity, &db, &tree, marked)?;
+                open_journal()?;
             }
             // Everything is durable in sled now: fold the journal away, the mark first.
             if marked || has_journal {
@@ -174,15 +191,27 @@ impl SledStorage {
                 journal::make_sled_durable(&db, path)?;
             }
             journal::remove(path)?;
+            // Without the journal, writes go to sled alone: so do the payloads.
+            collect::fold_into_sled(&db, &tree, &values)?;
             WritePath::Transactions(GroupCommit::new())
         };
         // Before any write, and with nothing in the journal (it was replayed, and a new epoch
         // begun, on a durable sled).
         finish_upgrade(layout, &tree, &|| journal::make_sled_durable(&db, path))?;
+        // Replay may have written past what the segments held: new payloads go after it.
+        values.resume()?;
+        let collected = tree
+            .get(META_VALUES)
+            .map_err(|e| from_sled("reading the value log's size", e))?;
+        if let Some(size) = collected.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()) {
+            values.set_baseline(u64::from_be_bytes(size));
+        }
+        let values = matches!(write, WritePath::Journal(_)).then_some(values);
         Ok(SledStorage {
             db,
             tree,
             write: Arc::new(write),
+            values,
         })
     }
 
@@ -218,6 +247,7 @@ impl SledStorage {
             db,
             tree,
             write: Arc::new(WritePath::Transactions(GroupCommit::new())),
+            values: None,
         })
     }
 
@@ -341,6 +371,19 @@ impl SledStorage {
         Ok(view)
     }
 
+    /// The payload at `pointer` in the value log. Errors: `Corrupt` if it is not there whole
+    /// (or this store, made with [`SledStorage::from_db`], has no value log to read it from).
+    pub(crate) fn read_logged(&self, pointer: values::Pointer) -> Result<Vec<u8>, StorageError> {
+        match self.values.as_deref() {
+            Some(values) => values.read(pointer),
+            None => Err(StorageError::Corrupt(
+                "a record points to a payload in the value log, which only a store opened with \
+                 SledStorage::open reads (not one made with SledStorage::from_db)"
+                    .into(),
+            )),
+        }
+    }
+
     /// Errors: as for [`SledStorage::view`].
     pub(crate) fn check_readable(&self) -> Result<(), StorageError> {
         match &*self.write {
@@ -383,10 +426,13 @@ impl Storage for SledStorage {
         version_id: &VersionId,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.check_readable()?;
-        // The record first: it usually holds the newest payload inline (the current version's).
-        // A payload never moves back inline, so one the index says has a key of its own is
-        // there unless a write removes it after this read (the caller then reads the record
-        // again).
+        // No value log segment is deleted until the payload is read.
+        let _pinned = self.values.as_deref().map(ValueLog::pin);
+        // The record first: it says where the payload is (usually in the value log), or holds
+        // it inline. A payload never moves back inline, so one the index says has a key of its
+        // own is there unless a write removes it after this read (the caller then reads the
+        // record again); one in the value log stays where the record read says until no
+        // reader is between the two.
         let Some(stored) = self
             .tree
             .get(keys::record_key(name))
@@ -399,6 +445,9 @@ impl Storage for SledStorage {
             && id == version_id
         {
             return Ok(Some(bytes.to_vec()));
+        }
+        if let Some(pointer) = index.logged.get(version_id) {
+            return self.read_logged(*pointer).map(Some);
         }
         if !index.versions.contains(version_id) {
             return Ok(None);
@@ -420,6 +469,7 @@ impl Storage for SledStorage {
         // With the journal, the view lock keeps writes of this secret out: the first
         // optimistic read succeeds.
         let _view = self.view(name)?;
+        let _pinned = self.values.as_deref().map(ValueLog::pin);
         snapshot::snapshot(self, name)
     }
 

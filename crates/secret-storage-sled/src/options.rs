@@ -32,6 +32,11 @@ pub struct SledOptions {
     /// it whenever its frames reach this size (frames past the file's end extend it). Default
     /// [`SledOptions::DEFAULT_JOURNAL_CAPACITY_BYTES`].
     pub journal_capacity_bytes: u64,
+    /// How large a segment of the value log (where journaled writes put payloads, `values/`
+    /// in the store's directory) grows before the next one starts, in bytes; garbage is freed
+    /// a segment at a time ([`SledStorage::collect_garbage`](crate::SledStorage::collect_garbage)).
+    /// Default [`SledOptions::DEFAULT_VALUE_SEGMENT_BYTES`].
+    pub value_segment_bytes: u64,
 }
 
 impl SledOptions {
@@ -44,6 +49,16 @@ impl SledOptions {
     /// The default size of the write journal: 16 MiB, some 10,000 writes of 1 KiB values
     /// between checkpoints.
     pub const DEFAULT_JOURNAL_CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+
+    /// The default size of a value log segment: 64 MiB, some 55,000 payloads of 1 KiB.
+    pub const DEFAULT_VALUE_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+    /// These options with value log segments of `bytes` (see
+    /// [`SledOptions::value_segment_bytes`]).
+    pub fn with_value_segment_bytes(mut self, bytes: u64) -> Self {
+        self.value_segment_bytes = bytes;
+        self
+    }
 
     /// These options with the write journal on or off (see [`SledOptions::journal`]).
     pub fn with_journal(mut self, journal: bool) -> Self {
@@ -76,6 +91,7 @@ impl Default for SledOptions {
             cache_capacity_bytes: Self::DEFAULT_CACHE_CAPACITY_BYTES,
             journal: true,
             journal_capacity_bytes: Self::DEFAULT_JOURNAL_CAPACITY_BYTES,
+            value_segment_bytes: Self::DEFAULT_VALUE_SEGMENT_BYTES,
         }
     }
 }

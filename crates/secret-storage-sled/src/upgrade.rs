@@ -45,9 +45,9 @@ fn layout_2_value(
     record: Option<&[u8]>,
 ) -> Result<Vec<u8>, StorageError> {
     let index = PayloadIndex::decode(name, index)?;
-    if index.inline.is_some() {
+    if index.inline.is_some() || !index.logged.is_empty() {
         return Err(StorageError::Corrupt(format!(
-            "the layout-1 payload index of {name} holds an inline payload"
+            "the layout-1 payload index of {name} holds a payload inline or in the value log"
         )));
     }
     let record = record.ok_or_else(|| {

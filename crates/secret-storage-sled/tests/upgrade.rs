@@ -1,7 +1,8 @@
-//! Opening a store written in layout 1 (the payload index under `i/` name) or layout 2 (the
-//! index stored with the record, no inline payload) upgrades it to layout 3 (a secret's newest
-//! payload stored inline with the record), whichever way it is opened, and a store left
-//! half-upgraded by a crash is finished on the next open.
+//! Opening a store written in layout 1 (the payload index under `i/` name), layout 2 (the
+//! index stored with the record, no inline payload) or layout 3 (a secret's newest payload
+//! stored inline with the record) upgrades it to layout 4 (new payloads in the value log when
+//! written through the journal), whichever way it is opened, and a store left half-upgraded by
+//! a crash is finished on the next open.
 
 use secret_model::Description;
 use secret_storage::testkit::{sample_payload, sample_record, secret_name, version_id};
@@ -129,7 +130,7 @@ fn open_with_the_journal_upgrades_a_layout_1_store() {
     drop(store);
     let db = open_db(dir.path());
     let tree = raw_tree(&db);
-    assert_eq!(layout_of(&tree), 3);
+    assert_eq!(layout_of(&tree), 4);
     assert_eq!(index_keys(&tree), 0);
 }
 
@@ -140,7 +141,7 @@ fn from_db_upgrades_a_layout_1_store() {
     let db = open_db(dir.path());
     let store = SledStorage::from_db(db.clone()).unwrap();
     assert_holds_records(&store);
-    assert_eq!(layout_of(&raw_tree(&db)), 3);
+    assert_eq!(layout_of(&raw_tree(&db)), 4);
     assert_eq!(index_keys(&raw_tree(&db)), 0);
     // A second value on the same database finds it upgraded.
     assert_holds_records(&SledStorage::from_db(db).unwrap());
@@ -158,7 +159,7 @@ fn layout_2_store(dir: &std::path::Path) {
 }
 
 #[test]
-fn a_layout_2_store_is_upgraded_by_its_version_alone_and_new_writes_go_inline() {
+fn a_layout_2_store_is_upgraded_by_its_version_alone_and_takes_new_writes() {
     for journal in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         layout_2_store(dir.path());
@@ -177,14 +178,15 @@ fn a_layout_2_store_is_upgraded_by_its_version_alone_and_new_writes_go_inline() 
         {
             let db = open_db(dir.path());
             let tree = raw_tree(&db);
-            assert_eq!(layout_of(&tree), 3);
+            assert_eq!(layout_of(&tree), 4);
             let after: Vec<_> = tree
                 .scan_prefix(b"r/")
                 .map(|entry| entry.unwrap())
                 .collect();
             assert_eq!(after, before, "no record is rewritten");
         }
-        // A new version of a layout-2 secret is stored inline; the others stay where they are.
+        // A new version of a layout-2 secret is stored in the value log (with the journal) or
+        // inline (without); the others stay where they are.
         let store = SledStorage::open_with(dir.path(), options).unwrap();
         let name = secret_name("prod/api");
         store
@@ -258,7 +260,7 @@ fn a_half_upgraded_store_still_saying_layout_1_is_finished_too() {
     let db = open_db(dir.path());
     let store = SledStorage::from_db(db.clone()).unwrap();
     assert_holds_records(&store);
-    assert_eq!(layout_of(&raw_tree(&db)), 3);
+    assert_eq!(layout_of(&raw_tree(&db)), 4);
     assert_eq!(index_keys(&raw_tree(&db)), 0);
 }
 
