@@ -54,10 +54,11 @@ impl SledStorage {
         values.set_baseline(values.total());
         values.end_collection();
         let report = outcome?;
-        // A hint for the next open (not journaled: a crash may lose it, which only delays
-        // the next collection).
+        // For the next open, which may be another process's (not journaled: a crash may lose
+        // it, which only brings the next collection forward).
         self.tree
             .insert(META_VALUES, &values.total().to_be_bytes()[..])
+            .and_then(|_| self.db.flush())
             .map_err(|e| from_sled("recording the value log's size", e))?;
         Ok(report)
     }
@@ -146,6 +147,8 @@ pub(crate) fn fold_into_sled(
     values: &ValueLog,
 ) -> Result<(), StorageError> {
     if values.segments()?.is_empty() {
+        tree.remove(META_VALUES)
+            .map_err(|e| from_sled("removing the value log's size", e))?;
         return values.remove_all();
     }
     for entry in tree.scan_prefix(RECORD_PREFIX) {
@@ -175,6 +178,9 @@ pub(crate) fn fold_into_sled(
         })
         .map_err(|e| from_transaction("moving payloads from the value log into sled", e))?;
     }
+    // The size the last collection left means nothing to a value log made later.
+    tree.remove(META_VALUES)
+        .map_err(|e| from_sled("removing the value log's size", e))?;
     db.flush()
         .map_err(|e| from_sled("flushing sled before removing the value log", e))?;
     crate::journal::make_sled_durable(db, values.store_dir())?;

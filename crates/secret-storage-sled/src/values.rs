@@ -92,8 +92,9 @@ pub(crate) struct ValueLog {
     created: AtomicBool,
     /// The bytes given out in every segment (the files' lengths, and what is reserved).
     total: AtomicU64,
-    /// What the last collection found live (or the log's size when the store was opened, if
-    /// none ran since): a collection is due at twice this.
+    /// The log's size when the last collection ended (`meta/values`; 0 if none is recorded):
+    /// a collection is due at twice this. Kept across processes, so that a store opened for
+    /// one write at a time (the command line) collects too.
     baseline: AtomicU64,
     /// A collection is running.
     collecting: AtomicBool,
@@ -161,8 +162,6 @@ impl ValueLog {
             collecting: AtomicBool::new(false),
         };
         log.resume()?;
-        log.baseline
-            .store(log.total.load(Ordering::Relaxed), Ordering::Relaxed);
         Ok(log)
     }
 
@@ -392,7 +391,7 @@ impl ValueLog {
             && !self.collecting.load(Ordering::Relaxed)
     }
 
-    /// Sets what a collection found live: the next is due at twice this.
+    /// Sets the log's size when the last collection ended: the next is due at twice this.
     pub(crate) fn set_baseline(&self, live: u64) {
         self.baseline.store(live, Ordering::Relaxed);
     }
