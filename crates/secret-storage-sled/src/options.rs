@@ -17,8 +17,10 @@ pub struct SledOptions {
     /// The most memory sled's page cache should use, in bytes; default
     /// [`SledOptions::DEFAULT_CACHE_CAPACITY_BYTES`]. Reads of pages that do not fit go to
     /// disk. sled's accounting is approximate: the process holds more than this — with the
-    /// default, filling a store with 1,000,000 secrets of 1 KiB grew the process by ~506 MiB,
-    /// and 100,000 by ~400 MiB (`docs/benchmarks.md`, thirteenth session's scale table).
+    /// default, filling a store with 1,000,000 secrets of 1 KiB grew the process by ~383 MiB,
+    /// and 100,000 by ~66 MiB (`docs/benchmarks.md`, fifteenth session's scale table; payloads
+    /// written through the journal are in the value log, read through the operating system's
+    /// page cache, not in this one).
     pub cache_capacity_bytes: u64,
     /// Whether writes go through the store's write journal (default `true`): each write is
     /// made durable by one small `fdatasync` of a preallocated file, shared by the writes that
