@@ -26,6 +26,14 @@ pub(crate) fn from_sled(context: &str, error: sled::Error) -> StorageError {
     }
 }
 
+/// Maps an I/O error of the store's own files (the journal, the value log) as sled's are.
+pub(crate) fn io(context: &str, error: &std::io::Error) -> StorageError {
+    from_sled(
+        context,
+        sled::Error::Io(std::io::Error::new(error.kind(), error.to_string())),
+    )
+}
+
 /// Maps the outcome of a sled transaction: an abort carries our own error.
 pub(crate) fn from_transaction(
     context: &str,

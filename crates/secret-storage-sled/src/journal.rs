@@ -76,7 +76,7 @@ use std::thread::Thread;
 
 use secret_storage::StorageError;
 
-use crate::error::from_sled;
+use crate::error::{from_sled, io};
 use crate::keys::META_JOURNAL;
 use crate::values::{Pointer, ValueLog};
 
@@ -536,13 +536,6 @@ impl State {
             }),
         }
     }
-}
-
-fn io(context: &str, error: &std::io::Error) -> StorageError {
-    from_sled(
-        context,
-        sled::Error::Io(std::io::Error::new(error.kind(), error.to_string())),
-    )
 }
 
 fn crc(parts: &[&[u8]]) -> u32 {

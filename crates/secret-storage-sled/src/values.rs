@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use secret_storage::StorageError;
 
-use crate::error::from_sled;
+use crate::error::io;
 
 /// The value log's folder, inside the store's directory.
 pub(crate) const DIR_NAME: &str = "values";
@@ -462,11 +462,4 @@ fn create_folder(dir: &Path) -> std::io::Result<()> {
 
 fn sync_folder(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-fn io(context: &str, error: &std::io::Error) -> StorageError {
-    from_sled(
-        context,
-        sled::Error::Io(std::io::Error::new(error.kind(), error.to_string())),
-    )
 }
