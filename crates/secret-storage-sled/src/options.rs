@@ -37,9 +37,9 @@ pub struct SledOptions {
     /// How large a segment of the value log (where journaled writes put payloads, `values/`
     /// in the store's directory) grows before the next one starts, in bytes; garbage is freed
     /// a segment at a time ([`SledStorage::collect_garbage`](crate::SledStorage::collect_garbage)).
-    /// Each segment keeps a file open while the store is: with the default
-    /// [`SledOptions::DEFAULT_VALUE_SEGMENT_BYTES`], a million payloads of 1 KiB take some 20;
-    /// a much smaller size needs a higher limit on open files.
+    /// At most 32 segment files are open at a time (others are opened when read), so a store
+    /// may hold more segments than the process may open files; a smaller size means more
+    /// opening and closing of files for reads of old payloads.
     pub value_segment_bytes: u64,
 }
 

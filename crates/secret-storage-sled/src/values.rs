@@ -79,8 +79,9 @@ pub(crate) struct ValueLog {
     /// A segment is not appended to past this size (a payload larger than it gets a segment of
     /// its own).
     segment_bytes: u64,
-    /// Every segment file, open for reading and writing, by number.
-    files: RwLock<BTreeMap<u64, Arc<File>>>,
+    /// Every segment's number, and the files of some of them, open (at most [`MAX_OPEN`]:
+    /// a store may hold more segments than the process may open files).
+    files: RwLock<Files>,
     /// The segment new payloads go to, and where the next one starts in it.
     active: Mutex<Active>,
     /// Held shared by a reader from before it reads a record until it has read the payloads
@@ -105,6 +106,16 @@ struct Active {
     tail: u64,
 }
 
+/// The segments there are, and the open files of some of them.
+struct Files {
+    known: BTreeSet<u64>,
+    open: BTreeMap<u64, Arc<File>>,
+}
+
+/// How many segment files stay open at most (a reader holding one keeps it open a moment
+/// longer): a store may hold more segments than the process may open files.
+const MAX_OPEN: usize = 32;
+
 impl std::fmt::Debug for ValueLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ValueLog")
@@ -121,7 +132,7 @@ impl ValueLog {
     /// for a file in the folder that is not a segment.
     pub(crate) fn open(store_dir: &Path, segment_bytes: u64) -> Result<Self, StorageError> {
         let dir = store_dir.join(DIR_NAME);
-        let mut files = BTreeMap::new();
+        let mut known = BTreeSet::new();
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
                 for entry in entries {
@@ -138,9 +149,7 @@ impl ValueLog {
                                 dir.display()
                             ))
                         })?;
-                    let file = open_segment(&entry.path(), false)
-                        .map_err(|e| io("opening a value log segment", &e))?;
-                    files.insert(number, Arc::new(file));
+                    known.insert(number);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -149,7 +158,10 @@ impl ValueLog {
         let log = ValueLog {
             dir,
             segment_bytes: segment_bytes.max(1),
-            files: RwLock::new(files),
+            files: RwLock::new(Files {
+                known,
+                open: BTreeMap::new(),
+            }),
             active: Mutex::new(Active {
                 segment: 0,
                 tail: 0,
@@ -169,14 +181,9 @@ impl ValueLog {
     /// segment (or in a new one if it is full). Call once the journal is replayed, since
     /// replay may have written past what the files held.
     pub(crate) fn resume(&self) -> Result<(), StorageError> {
-        let files = self.files.read().unwrap_or_else(PoisonError::into_inner);
         let mut total = 0;
         let mut last = None;
-        for (&number, file) in files.iter() {
-            let len = file
-                .metadata()
-                .map_err(|e| io("reading a value log segment", &e))?
-                .len();
+        for (number, len) in self.segments()? {
             total += len;
             last = Some((number, len));
         }
@@ -217,7 +224,12 @@ impl ValueLog {
     /// Writes `bytes` at `pointer` (creating its segment if needed). Not synced: see the
     /// module's docs. Errors: `Backend` for I/O failures.
     pub(crate) fn write(&self, pointer: Pointer, bytes: &[u8]) -> Result<(), StorageError> {
-        let file = self.segment(pointer.segment)?;
+        let file = self
+            .file(pointer.segment, true)?
+            .ok_or_else(|| StorageError::Backend {
+                message: "a value log segment vanished while it was being created".into(),
+                retryable: false,
+            })?;
         file.write_all_at(bytes, pointer.offset)
             .map_err(|e| io("writing to the value log", &e))?;
         self.dirty
@@ -230,18 +242,29 @@ impl ValueLog {
     /// The payload at `pointer`. Errors: `Corrupt` if its segment is missing, too short, or
     /// the bytes there fail their CRC; `Backend` for other I/O failures.
     pub(crate) fn read(&self, pointer: Pointer) -> Result<Vec<u8>, StorageError> {
-        let file = self
-            .files
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&pointer.segment)
-            .cloned()
-            .ok_or_else(|| {
-                StorageError::Corrupt(format!(
-                    "a record points to value log segment {:016x}, which is missing",
-                    pointer.segment
-                ))
-            })?;
+        let missing = || {
+            StorageError::Corrupt(format!(
+                "a record points to value log segment {:016x}, which is missing",
+                pointer.segment
+            ))
+        };
+        let file = self.file(pointer.segment, false)?.ok_or_else(missing)?;
+        // Checked against the file before anything is allocated or read: a damaged pointer
+        // may hold any length and offset.
+        let len = file
+            .metadata()
+            .map_err(|e| io("reading a value log segment", &e))?
+            .len();
+        if pointer
+            .offset
+            .checked_add(u64::from(pointer.len))
+            .is_none_or(|end| end > len)
+        {
+            return Err(StorageError::Corrupt(format!(
+                "value log segment {:016x} ends before a payload a record points to",
+                pointer.segment
+            )));
+        }
         let mut bytes = vec![0; pointer.len as usize];
         file.read_exact_at(&mut bytes, pointer.offset)
             .map_err(|e| match e.kind() {
@@ -272,13 +295,7 @@ impl ValueLog {
         let dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(PoisonError::into_inner));
         let outcome = (|| {
             for &number in &dirty {
-                let file = self
-                    .files
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(&number)
-                    .cloned();
-                if let Some(file) = file {
+                if let Some(file) = self.file(number, false)? {
                     file.sync_data()
                         .map_err(|e| io("syncing the value log", &e))?;
                 }
@@ -314,17 +331,17 @@ impl ValueLog {
 
     /// Every segment's number and length.
     pub(crate) fn segments(&self) -> Result<Vec<(u64, u64)>, StorageError> {
-        let files = self.files.read().unwrap_or_else(PoisonError::into_inner);
-        files
-            .iter()
-            .map(|(&number, file)| {
-                let len = file
-                    .metadata()
-                    .map_err(|e| io("reading a value log segment", &e))?
-                    .len();
-                Ok((number, len))
-            })
-            .collect()
+        let known: Vec<u64> = self.lock_files_read().known.iter().copied().collect();
+        let mut segments = Vec::with_capacity(known.len());
+        for number in known {
+            match std::fs::metadata(self.dir.join(segment_name(number))) {
+                Ok(meta) => segments.push((number, meta.len())),
+                // Not created yet (room reserved, nothing written), or deleted meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io("reading a value log segment", &e)),
+            }
+        }
+        Ok(segments)
     }
 
     /// Deletes the segments `numbers`, waiting for every reader pinning the log. Call only
@@ -334,11 +351,13 @@ impl ValueLog {
         let mut files = self.files.write().unwrap_or_else(PoisonError::into_inner);
         let mut freed = 0;
         for number in numbers {
-            let Some(file) = files.remove(number) else {
+            if !files.known.remove(number) {
                 continue;
-            };
-            freed += file.metadata().map_or(0, |m| m.len());
-            match std::fs::remove_file(self.dir.join(segment_name(*number))) {
+            }
+            files.open.remove(number);
+            let path = self.dir.join(segment_name(*number));
+            freed += std::fs::metadata(&path).map_or(0, |m| m.len());
+            match std::fs::remove_file(path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io("deleting a value log segment", &e)),
@@ -353,13 +372,7 @@ impl ValueLog {
 
     /// Deletes every segment and the value log's folder.
     pub(crate) fn remove_all(&self) -> Result<(), StorageError> {
-        let all: BTreeSet<u64> = self
-            .files
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .copied()
-            .collect();
+        let all: BTreeSet<u64> = self.lock_files_read().known.clone();
         if !all.is_empty() {
             self.delete(&all)?;
         }
@@ -405,27 +418,45 @@ impl ValueLog {
         self.collecting.store(false, Ordering::Release);
     }
 
-    /// The file of segment `number`, created (mode 0600, like the journal) if it is not there.
-    fn segment(&self, number: u64) -> Result<Arc<File>, StorageError> {
-        if let Some(file) = self
-            .files
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&number)
-        {
-            return Ok(Arc::clone(file));
+    /// The file of segment `number`, opened if it is not, created (mode 0600, like the
+    /// journal) if `create` says so and it is not there; `None` if it is not there and not to
+    /// be created. At most [`MAX_OPEN`] files stay open: opening one more closes the
+    /// lowest-numbered other (new payloads go to the highest).
+    fn file(&self, number: u64, create: bool) -> Result<Option<Arc<File>>, StorageError> {
+        if let Some(file) = self.lock_files_read().open.get(&number) {
+            return Ok(Some(Arc::clone(file)));
         }
         let mut files = self.files.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(file) = files.get(&number) {
-            return Ok(Arc::clone(file));
+        if let Some(file) = files.open.get(&number) {
+            return Ok(Some(Arc::clone(file)));
         }
-        create_folder(&self.dir).map_err(|e| io("creating the value log's folder", &e))?;
-        let file = open_segment(&self.dir.join(segment_name(number)), true)
-            .map_err(|e| io("creating a value log segment", &e))?;
-        self.created.store(true, Ordering::Release);
-        let file = Arc::new(file);
-        files.insert(number, Arc::clone(&file));
-        Ok(file)
+        let known = files.known.contains(&number);
+        if !known && !create {
+            return Ok(None);
+        }
+        if !known {
+            create_folder(&self.dir).map_err(|e| io("creating the value log's folder", &e))?;
+        }
+        let file = match open_segment(&self.dir.join(segment_name(number)), create) {
+            Ok(file) => Arc::new(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("opening a value log segment", &e)),
+        };
+        if !known {
+            files.known.insert(number);
+            self.created.store(true, Ordering::Release);
+        }
+        if files.open.len() >= MAX_OPEN
+            && let Some(&evicted) = files.open.keys().find(|&&other| other != number)
+        {
+            files.open.remove(&evicted);
+        }
+        files.open.insert(number, Arc::clone(&file));
+        Ok(Some(file))
+    }
+
+    fn lock_files_read(&self) -> RwLockReadGuard<'_, Files> {
+        self.files.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_active(&self) -> MutexGuard<'_, Active> {
