@@ -39,8 +39,11 @@ impl SledStorage {
     /// (opened with [`SledStorage::from_db`] or without the write journal), or while another
     /// collection runs.
     ///
+    /// A payload that cannot be moved because it is damaged (it fails its checksum; reads of
+    /// it say so) keeps its segment; the other segments are collected still.
+    ///
     /// Errors: `Backend` if sled, the journal or the value log fails; `Corrupt` if a record
-    /// does not decode or a payload to move fails its checksum (nothing is deleted then).
+    /// does not decode (nothing is deleted then).
     pub fn collect_garbage(&self) -> Result<GarbageReport, StorageError> {
         let (WritePath::Journal(journaled), Some(values)) = (&*self.write, self.values.as_deref())
         else {
@@ -95,16 +98,29 @@ fn collect(
         return Ok(GarbageReport::default());
     }
     let mut moved = 0;
+    // Segments kept after all: they hold a payload that could not be moved because it is
+    // damaged (its reads report that); the others are collected still.
+    let mut kept = BTreeSet::new();
     for_each_index(store, |name, index| {
-        if index
+        let pointed: BTreeSet<u64> = index
             .logged
             .values()
-            .any(|pointer| victims.contains(&pointer.segment))
-        {
-            moved += relocate(store, journaled, values, name, &victims)?;
+            .map(|pointer| pointer.segment)
+            .filter(|segment| victims.contains(segment))
+            .collect();
+        if pointed.is_empty() {
+            return Ok(());
+        }
+        match relocate(store, journaled, values, name, &victims) {
+            Ok(n) => moved += n,
+            // A write since the scan only drops pointers into the victims (new payloads go
+            // to newer segments), so `pointed` covers every one the secret still has.
+            Err(StorageError::Corrupt(_)) => kept.extend(pointed),
+            Err(e) => return Err(e),
         }
         Ok(())
     })?;
+    let victims: BTreeSet<u64> = victims.difference(&kept).copied().collect();
     // Once a checkpoint has run, sled durably points elsewhere and no frame that wrote into
     // the victims is replayed.
     journaled.journal.checkpoint_now(&store.db)?;

@@ -116,6 +116,51 @@ fn a_collection_frees_what_no_record_points_to_and_keeps_the_rest() {
     store.check_integrity().unwrap();
 }
 
+/// A damaged payload (one byte of it flipped in its segment) cannot be moved, so its segment
+/// is kept; every other segment is still collected, writes go on, and the damage is reported
+/// on every read of that payload, never served.
+#[test]
+fn a_damaged_payload_keeps_its_segment_and_the_rest_is_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    // `s0` shares the first segment with five secrets that get new versions, so that segment
+    // is mostly garbage by the end; `s0`'s payload in it is damaged.
+    let churned = &names[1..];
+    let store = SledStorage::open_with(dir.path(), options()).unwrap();
+    for name in &names {
+        next_version(&store, name, 0);
+    }
+    let needle = payload("s0", "v0");
+    let mut damaged = false;
+    for entry in std::fs::read_dir(dir.path().join("values")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+            bytes[at + 10] ^= 1;
+            std::fs::write(&path, bytes).unwrap();
+            damaged = true;
+        }
+    }
+    assert!(damaged, "the payload of s0 was not found");
+    for round in 1..=10 {
+        for name in churned {
+            next_version(&store, name, round);
+        }
+    }
+    let report = store.collect_garbage().unwrap();
+    assert!(report.segments_deleted > 0, "{report:?}");
+    let left = value_log_bytes(dir.path());
+    assert!(
+        left <= 2 * 20 * 600 + 3 * 4096,
+        "{left} bytes left in the value log for 12,000 live"
+    );
+    assert_holds(&store, churned, 10);
+    match store.read_payload(&secret_name("s0"), &version_id("v0")) {
+        Err(StorageError::Corrupt(m)) => assert!(m.contains("checksum"), "{m}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
 /// Writes collect by themselves once the value log has grown past twice what the last
 /// collection left: churning the same secrets keeps it bounded without anyone calling
 /// `collect_garbage`.
