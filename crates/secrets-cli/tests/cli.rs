@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::CREATE_DB;
+use common::{CREATE_DB, secrets_command};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -24,19 +24,10 @@ fn secrets_with_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
 }
 
 fn run_secrets(dir: &Path, args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
-    cmd.arg("--store-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("SECRETS_HOME")
-        .env_remove("SECRETS_STORE")
-        .env_remove("SECRETS_ROOT_KEY")
-        .env_remove("SECRETS_ACCEPT_UNSEALED_RECORDS")
+    let mut child = secrets_command(dir, args)
         .envs(envs.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the secrets binary runs");
+        .spawn()
+        .expect("the secrets binary runs");
     {
         let mut input = child.stdin.take().expect("stdin is piped");
         if let Some(bytes) = stdin {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::CREATE_DB;
+use common::{CREATE_DB, secrets_command};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -15,18 +15,9 @@ struct Run {
 }
 
 fn run_secrets(dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
-    cmd.arg("--store-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("SECRETS_HOME")
-        .env_remove("SECRETS_STORE")
-        .env_remove("SECRETS_ROOT_KEY")
-        .env_remove("SECRETS_ACCEPT_UNSEALED_RECORDS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the secrets binary runs");
+    let mut child = secrets_command(dir, args)
+        .spawn()
+        .expect("the secrets binary runs");
     {
         let mut input = child.stdin.take().expect("stdin is piped");
         input.flush().expect("stdin flushes");

@@ -1,5 +1,8 @@
 //! What the command-line tests share.
 
+use std::path::Path;
+use std::process::{Command, Stdio};
+
 /// A create of the secret `db` (version `v1`, value `x`): the command that makes a store.
 pub(crate) const CREATE_DB: [&str; 7] = [
     "create-secret",
@@ -10,3 +13,20 @@ pub(crate) const CREATE_DB: [&str; 7] = [
     "--secret-data",
     "x",
 ];
+
+/// `secrets --store-dir DIR ARGS…`, with none of the environment variables that name a store,
+/// a root key or accept unsealed records, and every stream piped.
+pub(crate) fn secrets_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
+    cmd.arg("--store-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("SECRETS_HOME")
+        .env_remove("SECRETS_STORE")
+        .env_remove("SECRETS_ROOT_KEY")
+        .env_remove("SECRETS_ACCEPT_UNSEALED_RECORDS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
