@@ -166,9 +166,31 @@ fn a_store_reopens_under_the_fd_limit_it_was_written_under() {
 /// A payload index pointing past where any segment can end (offset 2^63, set by an operator
 /// editing the record's pointer) is damage, `Corrupt` (`docs/formats.md`: "a payload that is
 /// not there whole or fails its CRC is `Corrupt`"), as an offset just past the segment's end
-/// is — checked before anything is allocated or read.
+/// is, and a length no payload has (checked against the file before anything is allocated).
 #[test]
 fn a_pointer_past_any_segment_end_is_corrupt_not_a_backend_failure() {
+    for (offset, len) in [
+        (Some(1u64 << 63), None),
+        (Some(i64::MAX as u64 - 2), None),
+        (Some(u64::MAX - 2), None),
+        (Some(1 << 20), None),
+        (None, Some(u32::MAX)),
+        (None, Some(1 << 20)),
+        (None, Some(4096)),
+    ] {
+        match read_through_edited_pointer(offset, len) {
+            Err(StorageError::Corrupt(_)) => {}
+            other => panic!("offset {offset:?}, length {len:?}: expected Corrupt, got {other:?}"),
+        }
+    }
+}
+
+/// Writes one payload, then sets its pointer's offset and length (where given) in sled
+/// behind the store's back, and reads it through the store.
+fn read_through_edited_pointer(
+    offset: Option<u64>,
+    len: Option<u32>,
+) -> Result<Option<Vec<u8>>, StorageError> {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SledStorage::open(dir.path()).unwrap();
@@ -197,16 +219,18 @@ fn a_pointer_past_any_segment_end_is_corrupt_not_a_backend_failure() {
         // Index length (4), stamp (8), 0x01 "v1" 0x00 (4), then the pointer: segment (8),
         // offset (8), length (4), CRC (4).
         assert_eq!(&stored[12..16], b"\x01v1\0");
-        let offset = 16 + 8;
-        stored[offset..offset + 8].copy_from_slice(&(1u64 << 63).to_be_bytes());
+        let at = 16 + 8;
+        if let Some(offset) = offset {
+            stored[at..at + 8].copy_from_slice(&offset.to_be_bytes());
+        }
+        if let Some(len) = len {
+            stored[at + 8..at + 12].copy_from_slice(&len.to_be_bytes());
+        }
         tree.insert(b"r/a", stored).unwrap();
         db.flush().unwrap();
     }
     let store = reopen(dir.path());
-    match store.read_payload(&secret_name("a"), &version_id("v1")) {
-        Err(StorageError::Corrupt(_)) => {}
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+    store.read_payload(&secret_name("a"), &version_id("v1"))
 }
 
 fn reopen(dir: &Path) -> SledStorage {
