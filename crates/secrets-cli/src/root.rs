@@ -58,13 +58,10 @@ pub(crate) fn run(
 }
 
 fn in_dir(dir: &Path, flag: Option<&String>, new_file: &Path) -> Result<Value, Failure> {
+    // Before the store is opened, which would make an empty database beside a keyring whose
+    // records are elsewhere.
+    store::require_existing(&Place::Dir(dir.to_path_buf()), "to re-seal")?;
     let keyring_file = dir.join("keyring");
-    if !keyring_file.exists() {
-        return Err(Failure::usage(format!(
-            "there is no keyring in {}: no store there, or no master key yet; nothing to re-seal",
-            dir.display()
-        )));
-    }
     // Held until the end: no other `secrets` process opens the keyring meanwhile.
     let _lock = store::open_sled(dir)?;
     let current_file = flag

@@ -282,9 +282,24 @@ fn open_dir(
     dir: &Path,
     root_key_file: Option<&String>,
 ) -> Result<(Arc<dyn secret_storage::Storage>, KeyAdmin), Failure> {
+    // Half a store is never completed with a new half: a keyring whose records are elsewhere
+    // (data/ moved away, a volume not mounted) would get an empty database beside it, and
+    // records whose keyring is elsewhere a new keyring that opens none of them.
+    if dir.join("keyring").exists() && !has_records_database(dir) {
+        return Err(keyring_without_records(dir, "done"));
+    }
     create_private_dir(dir)?;
     // sled first: its lock keeps a second process out before the keyring is touched.
     let storage = open_sled(dir)?;
+    if !dir.join("keyring").exists() {
+        // A database with no record is a store whose making stopped before its first write.
+        let records = secret_storage::Storage::list(&storage, None, 1).map_err(|e| {
+            Failure::internal(format!("cannot read the store at {}: {e}", dir.display()))
+        })?;
+        if !records.is_empty() {
+            return Err(records_without_keyring(dir));
+        }
+    }
     let root = root_key(dir, root_key_file)?;
     let kms =
         LocalKms::open(root, Box::new(FileKeyring::new(dir.join("keyring")))).map_err(|e| {
@@ -367,20 +382,12 @@ pub(crate) fn require_existing(place: &Place, nothing: &str) -> Result<(), Failu
         ))
     };
     match place {
-        Place::Dir(dir) => {
-            if !dir.join("keyring").exists() {
-                return Err(missing(format!("there is no keyring in {}", dir.display())));
-            }
-            // sled keeps its database in `data/db`; a `data/` that is only an empty mount
-            // point, or was moved away, holds none of the records the keyring seals.
-            if !dir.join("data").join("db").exists() {
-                return Err(missing(format!(
-                    "{} has a keyring but no records (data/ is missing or empty)",
-                    dir.display()
-                )));
-            }
-            Ok(())
-        }
+        Place::Dir(dir) => match (dir.join("keyring").exists(), has_records_database(dir)) {
+            (true, true) => Ok(()),
+            (true, false) => Err(keyring_without_records(dir, nothing)),
+            (false, true) => Err(records_without_keyring(dir)),
+            (false, false) => Err(missing(format!("there is no keyring in {}", dir.display()))),
+        },
         Place::Postgres(url) => {
             let config = postgres_config(url);
             let storage = PostgresStorage::open_existing(&config).map_err(cannot_open)?;
@@ -399,6 +406,31 @@ pub(crate) fn require_existing(place: &Place, nothing: &str) -> Result<(), Failu
             }
         }
     }
+}
+
+/// Whether `dir` holds the embedded store's records database: sled keeps it in `data/db`; a
+/// `data/` that is only an empty mount point, or was moved away, holds none.
+fn has_records_database(dir: &Path) -> bool {
+    dir.join("data").join("db").exists()
+}
+
+/// Refusal (exit 2) of a store directory whose keyring is there and whose records are not.
+fn keyring_without_records(dir: &Path, nothing: &str) -> Failure {
+    Failure::usage(format!(
+        "{} has a keyring but no records (data/ is missing or empty): put back the data/ \
+         backed up with this keyring, or mount its volume; nothing {nothing}",
+        dir.display()
+    ))
+}
+
+/// Refusal (exit 2) of a store directory whose records are there and whose keyring is not: a
+/// new keyring would open none of them (every record is sealed under the keyring's key).
+fn records_without_keyring(dir: &Path) -> Failure {
+    Failure::usage(format!(
+        "{} holds records but no keyring: put back the keyring backed up with these records \
+         (a new one would open none of them); nothing done",
+        dir.display()
+    ))
 }
 
 /// Takes the store's own `schema=NAME` query parameter (several stores may share a database)
