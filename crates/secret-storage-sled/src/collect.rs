@@ -73,25 +73,36 @@ fn collect(
     values: &ValueLog,
 ) -> Result<GarbageReport, StorageError> {
     store.check_readable()?;
-    // With no update between reserving room and applying: every payload reserved before is
-    // applied, and every one reserved after goes to segment `first_kept` or later.
-    let first_kept = journaled.journal.everyone_out(|| values.roll());
+    // Live bytes per segment, measured before the segment new payloads go to is left: only
+    // then is it worth leaving (a store that never fills a segment would otherwise get a new
+    // one at every collection). The measure only picks segments; whatever it missed (payloads
+    // written meanwhile) is moved out of them all the same by the pass below, which follows
+    // the pointers themselves.
     let mut live: BTreeMap<u64, u64> = BTreeMap::new();
     for_each_index(store, |_, index| {
         for pointer in index.logged.values() {
-            if pointer.segment < first_kept {
-                *live.entry(pointer.segment).or_default() += u64::from(pointer.len);
-            }
+            *live.entry(pointer.segment).or_default() += u64::from(pointer.len);
         }
         Ok(())
     })?;
+    let mostly_garbage = |number: u64, len: u64| {
+        let live = live.get(&number).copied().unwrap_or(0);
+        live == 0 || live * 2 < len
+    };
+    // With no update between reserving room and applying: every payload reserved before is
+    // applied, and every one reserved after goes to segment `first_kept` or later.
+    let first_kept = journaled.journal.everyone_out(|| {
+        let (active, tail) = values.active();
+        if tail > 0 && mostly_garbage(active, tail) {
+            values.roll()
+        } else {
+            active
+        }
+    });
     let victims: BTreeSet<u64> = values
         .segments()?
         .into_iter()
-        .filter(|&(number, len)| {
-            let live = live.get(&number).copied().unwrap_or(0);
-            number < first_kept && (live == 0 || live * 2 < len)
-        })
+        .filter(|&(number, len)| number < first_kept && mostly_garbage(number, len))
         .map(|(number, _)| number)
         .collect();
     if victims.is_empty() {

@@ -544,6 +544,13 @@ impl Storage for SledStorage {
         }
         Ok(out)
     }
+
+    /// [`SledStorage::collect_garbage`]: frees the value log's segments that are mostly
+    /// garbage (the payloads of deleted secrets and of versions gone). Nothing on a store
+    /// without a value log.
+    fn reclaim_space(&self) -> Result<(), StorageError> {
+        self.collect_garbage().map(drop)
+    }
 }
 
 /// How long [`SledStorage::open`] waits for a directory lock that may be about to be released.

@@ -340,6 +340,12 @@ impl ValueLog {
         active.segment
     }
 
+    /// The segment new payloads go to, and how far it is given out.
+    pub(crate) fn active(&self) -> (u64, u64) {
+        let active = self.lock_active();
+        (active.segment, active.tail)
+    }
+
     /// Every segment's number and length.
     pub(crate) fn segments(&self) -> Result<Vec<(u64, u64)>, StorageError> {
         let known: Vec<u64> = self.lock_files_read().known.iter().copied().collect();

@@ -366,3 +366,46 @@ fn from_db_reports_a_payload_it_cannot_reach() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+/// A store that never fills a segment (the default 64 MiB) keeps writing to one: a collection
+/// leaves the segment new payloads go to unless it is mostly garbage, so collecting such a
+/// store often (every purge does) makes no new segment files; and once it is mostly garbage
+/// (a deleted secret held most of it), a collection frees it, keeping what is live.
+#[test]
+fn a_store_that_never_fills_a_segment_is_collected_without_new_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStorage::open(dir.path()).unwrap();
+    let segments = || {
+        std::fs::read_dir(dir.path().join("values"))
+            .unwrap()
+            .count()
+    };
+    for round in 0..5 {
+        next_version(&store, &format!("s{round}"), 0);
+        store.collect_garbage().unwrap();
+        assert_eq!(segments(), 1, "after collection {round}");
+    }
+    // One big payload, then its secret deleted: the segment is now mostly garbage.
+    let big = secret_name("big");
+    let record = sample_record("big", &["v1"]);
+    store
+        .update(&big, &mut |_| Update::Write {
+            record: record.clone(),
+            put_payloads: vec![(version_id("v1"), vec![7u8; 30_000].into())],
+            delete_payloads: vec![],
+        })
+        .unwrap();
+    store.update(&big, &mut |_| Update::Delete).unwrap();
+    let before = value_log_bytes(dir.path());
+    assert!(before >= 30_000 + 5 * 600, "{before}");
+    let report = store.collect_garbage().unwrap();
+    assert_eq!(report.segments_deleted, 1, "{report:?}");
+    assert_eq!(report.payloads_moved, 5, "{report:?}");
+    assert_eq!(value_log_bytes(dir.path()), 5 * 600);
+    let names: Vec<String> = (0..5).map(|i| format!("s{i}")).collect();
+    assert_holds(&store, &names, 0);
+    drop(store);
+    let store = SledStorage::open(dir.path()).unwrap();
+    assert_holds(&store, &names, 0);
+    assert_eq!(store.read(&big).unwrap(), None);
+}

@@ -260,4 +260,14 @@ pub trait Storage: Send + Sync {
     fn records_leave_the_process(&self) -> bool {
         true
     }
+
+    /// Frees the space still held by data that no record points to any more, where the
+    /// backend keeps such data until it is collected — the sled store's value log keeps the
+    /// payloads of deleted secrets and of versions gone in their segments until those are
+    /// collected. The facade calls it after purging expired secrets. The default does nothing:
+    /// for backends that free space as they go (memory), or whose own maintenance does
+    /// (PostgreSQL's `VACUUM`).
+    fn reclaim_space(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }

@@ -246,3 +246,54 @@ fn a_store_whose_keyring_is_missing_is_not_given_a_fresh_one() {
     std::fs::rename(&kept, d.join("keyring")).unwrap();
     reads_back(&d);
 }
+
+/// The bytes in the embedded store's value log (`data/values/`), where payloads are kept.
+fn value_log_bytes(d: &Path) -> u64 {
+    std::fs::read_dir(d.join("data").join("values"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+/// `docs/operations.md`, "Deleted secrets: when their data goes": a force-deleted secret's
+/// ciphertext stays in the value log until its segment is collected, and
+/// `purge-expired-secrets` (the command for cron) collects it when the segment is mostly
+/// garbage — in a small store too, whose one segment is never full — keeping every live value.
+#[test]
+fn purge_expired_secrets_frees_a_deleted_secrets_ciphertext_from_the_value_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    let big = "b".repeat(30_000);
+    ok(
+        &d,
+        &[
+            "create-secret",
+            "--secret-name",
+            "big",
+            "--version-id",
+            "v1",
+            "--secret-data",
+            &big,
+        ],
+    );
+    store_with_secrets(&d);
+    ok(
+        &d,
+        &[
+            "delete-secret",
+            "--secret-name",
+            "big",
+            "--force-delete-without-recovery",
+            "true",
+        ],
+    );
+    let before = value_log_bytes(&d);
+    assert!(before > 30_000, "{before} bytes in the value log");
+    assert_eq!(ok(&d, &["purge-expired-secrets"])["SecretsPurged"], 0);
+    let after = value_log_bytes(&d);
+    assert!(
+        after < 30_000,
+        "the deleted secret's ciphertext is collected: {before} bytes before, {after} after"
+    );
+    reads_back(&d);
+}

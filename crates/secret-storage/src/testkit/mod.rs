@@ -211,6 +211,10 @@ impl<S: Storage, G: Send + Sync> Storage for Guarded<S, G> {
     fn records_leave_the_process(&self) -> bool {
         self.store.records_leave_the_process()
     }
+
+    fn reclaim_space(&self) -> Result<(), StorageError> {
+        self.store.reclaim_space()
+    }
 }
 
 /// A valid record named `name` with the given version ids (oldest first), for tests.

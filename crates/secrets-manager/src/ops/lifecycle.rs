@@ -127,6 +127,10 @@ impl SecretsManager {
     /// Purges every secret whose planned delete time has passed: record and ciphertexts, each in
     /// one atomic step. Returns how many were purged. Reads also purge what they meet, so this
     /// maintenance call only bounds how long an unread expired secret's ciphertext lingers.
+    /// Then it asks the storage to free the space that data no record points to any more
+    /// still holds ([`secret_storage::Storage::reclaim_space`]: on sled, a collection of the
+    /// value log, which frees the ciphertexts of purged secrets and of versions gone from
+    /// segments that are mostly garbage; on the other backends, nothing).
     ///
     /// Errors: `InternalFailure` / `ServiceUnavailableTemporary` when the storage fails; what
     /// was purged before the failure stays purged.
@@ -167,6 +171,9 @@ impl SecretsManager {
                     purged += 1;
                 }
             }
+        }
+        if !stopped() {
+            self.inner.storage.reclaim_space()?;
         }
         Ok(purged)
     }
