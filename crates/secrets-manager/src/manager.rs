@@ -361,8 +361,10 @@ impl SecretsManager {
             })
     }
 
-    /// Resolves a `SecretName` parameter; an ARN of another store is "not found".
-    pub(crate) fn resolve_name(&self, s: &str) -> Result<SecretName, Error> {
+    /// Resolves a `SecretName` parameter: `MissingParameter` / `InvalidParameter` naming it
+    /// now; an ARN of another store is "not found" only at [`Self::authorize_secret`], once the
+    /// other parameters are validated (decisions.md 1).
+    pub(crate) fn resolve_name(&self, s: &str) -> Result<Target, Error> {
         self.resolve_name_in("SecretName", s)
     }
 
@@ -372,19 +374,53 @@ impl SecretsManager {
         &self,
         parameter: &'static str,
         s: &str,
-    ) -> Result<SecretName, Error> {
+    ) -> Result<Target, Error> {
         let s = required(parameter, s)?;
         let resolved = self
             .inner
             .location
             .resolve_secret(s)
             .map_err(|e| e.for_parameter(parameter))?;
-        match resolved {
-            SecretRef::Local(name) => Ok(name),
-            SecretRef::Foreign => Err(Error::ResourceNotFound(format!(
-                "The secret \"{s}\" is not found: the ARN names another region or account."
-            ))),
+        Ok(match resolved {
+            SecretRef::Local(name) => Target::Local(name),
+            SecretRef::Foreign => Target::Foreign(s.to_owned()),
+        })
+    }
+
+    /// Asks whether this store's principal may do `action` on the secret `target` names (see
+    /// [`Self::authorize_with`]) and returns its name. A secret of another store (its ARN is
+    /// the resource asked about) is then `Forbidden.ResourceNotFound`: existence comes after
+    /// authorization (decisions.md 1).
+    pub(crate) fn authorize_secret(
+        &self,
+        action: Action,
+        target: Target,
+    ) -> Result<SecretName, Error> {
+        Ok(self.authorize_secrets(action, vec![target])?.remove(0))
+    }
+
+    /// [`Self::authorize_secret`] for every secret of a batch: each is authorized before any
+    /// is found absent.
+    pub(crate) fn authorize_secrets(
+        &self,
+        action: Action,
+        targets: Vec<Target>,
+    ) -> Result<Vec<SecretName>, Error> {
+        for target in &targets {
+            match target {
+                Target::Local(name) => self.authorize_with(action, || self.secret_arn(name))?,
+                Target::Foreign(arn) => self.authorize_with(action, || arn.clone())?,
+            }
         }
+        targets
+            .into_iter()
+            .map(|target| match target {
+                Target::Local(name) => Ok(name),
+                Target::Foreign(arn) => Err(Error::ResourceNotFound(format!(
+                    "The secret \"{arn}\" is not found: the ARN names another region or account."
+                ))),
+            })
+            .collect()
     }
 
     pub(crate) fn secret_arn(&self, name: &SecretName) -> String {
@@ -691,4 +727,14 @@ fn crypto_error(e: CryptoError, name: &SecretName, version: &VersionId) -> Error
             Error::InternalFailure
         }
     }
+}
+
+/// A secret a request names, its name validated: one of this store, or an ARN of another
+/// region or account, which is "not found" once the request is authorized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A secret of this store.
+    Local(SecretName),
+    /// The ARN, as given, of a secret in another region or account.
+    Foreign(String),
 }

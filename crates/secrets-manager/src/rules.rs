@@ -103,8 +103,9 @@ pub(crate) fn add_version(
 /// only) or move (both; `remove_from` must hold the label).
 ///
 /// Errors: `InvalidParameter` for a label `remove_from` does not carry, for removing a built-in
-/// label, for adding a label another version holds without naming it as `RemoveFromVersion`,
-/// and when neither version is given; `Forbidden.ResourceNotFound` for an unknown version;
+/// label, and for adding a label another version holds without naming it as
+/// `RemoveFromVersion`; `MissingParameter` naming `MoveToVersion` when neither version is given
+/// (decisions.md 6); `Forbidden.ResourceNotFound` for an unknown version;
 /// `Rejected.LimitExceeded` past 8 distinct labels.
 pub(crate) fn update_stage(
     record: &mut SecretRecord,

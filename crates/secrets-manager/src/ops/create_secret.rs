@@ -93,7 +93,7 @@ impl SecretsManager {
         req: CreateSecretRequest,
         request_id: &str,
     ) -> Result<CreateSecretResponse, Error> {
-        let name = self.resolve_name(&req.secret_name)?;
+        let target = self.resolve_name(&req.secret_name)?;
         let version_id = VersionId::parse(required("VersionId", &req.version_id)?)?;
         if req.secret_data.is_empty() {
             return Err(secret_model::ValidationError::missing("SecretData").into());
@@ -107,7 +107,7 @@ impl SecretsManager {
             .map(KeyId::parse)
             .transpose()?;
 
-        self.authorize_with(Action::CreateSecret, || self.secret_arn(&name))?;
+        let name = self.authorize_secret(Action::CreateSecret, target)?;
         let key_id = match key_param {
             Some(key_id) => {
                 self.authorize_with(Action::GenerateDataKey, || self.key_arn(&key_id))?;

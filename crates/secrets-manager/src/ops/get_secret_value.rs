@@ -92,14 +92,14 @@ impl SecretsManager {
         req: GetSecretValueRequest,
         request_id: &str,
     ) -> Result<GetSecretValueResponse, Error> {
-        let name = self.resolve_name(&req.secret_name)?;
+        let target = self.resolve_name(&req.secret_name)?;
         let version_id = optional(&req.version_id)
             .map(VersionId::parse)
             .transpose()?;
         let stage = optional(&req.version_stage)
             .map(StageLabel::parse)
             .transpose()?;
-        self.authorize_with(Action::GetSecretValue, || self.secret_arn(&name))?;
+        let name = self.authorize_secret(Action::GetSecretValue, target)?;
 
         // The tag of a writing whose record named a payload that was not its own, once.
         let mut mismatched: Option<PayloadTag> = None;
@@ -107,9 +107,11 @@ impl SecretsManager {
             let record = self
                 .live_record(&name)?
                 .ok_or_else(|| secret_not_found(&name))?;
+            // Authorization before existence and pending deletion (decisions.md 1): a caller
+            // that may not decrypt learns nothing of which versions exist.
+            self.authorize_with(Action::Decrypt, || self.key_arn(&record.encryption_key_id))?;
             ensure_not_pending(&record)?;
             let version = select_version(&record, version_id.as_ref(), stage.as_ref())?;
-            self.authorize_with(Action::Decrypt, || self.key_arn(&record.encryption_key_id))?;
             let value = match self.cached_value(&record, version)? {
                 Some(value) => value,
                 None => {

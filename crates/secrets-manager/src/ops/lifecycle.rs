@@ -59,7 +59,7 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
+                let target = self.resolve_name(&req.secret_name)?;
                 if req.force_delete_without_recovery && req.recovery_window_in_days.is_some() {
                     return Err(Error::invalid(
                         "RecoveryWindowInDays",
@@ -67,7 +67,7 @@ impl SecretsManager {
                     ));
                 }
                 let days = recovery_window_days(req.recovery_window_in_days)?;
-                self.authorize_with(Action::DeleteSecret, || self.secret_arn(&name))?;
+                let name = self.authorize_secret(Action::DeleteSecret, target)?;
                 let planned = self.mutate(&name, Pending::Allow, |record, now| {
                     if req.force_delete_without_recovery {
                         return Ok(Step::Delete(now));
@@ -103,8 +103,8 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
-                self.authorize_with(Action::RestoreSecret, || self.secret_arn(&name))?;
+                let target = self.resolve_name(&req.secret_name)?;
+                let name = self.authorize_secret(Action::RestoreSecret, target)?;
                 self.mutate(&name, Pending::Allow, |record, _| {
                     if record.planned_delete_time.is_none() {
                         return Err(Error::invalid(

@@ -83,8 +83,8 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
-                self.authorize_with(Action::DescribeSecret, || self.secret_arn(&name))?;
+                let target = self.resolve_name(&req.secret_name)?;
+                let name = self.authorize_secret(Action::DescribeSecret, target)?;
                 let r = self
                     .live_record(&name)?
                     .ok_or_else(|| secret_not_found(&name))?;
@@ -119,13 +119,13 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
+                let target = self.resolve_name(&req.secret_name)?;
                 let description = req
                     .description
                     .as_deref()
                     .map(Description::parse)
                     .transpose()?;
-                self.authorize_with(Action::UpdateSecret, || self.secret_arn(&name))?;
+                let name = self.authorize_secret(Action::UpdateSecret, target)?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     if let Some(d) = &description {
                         record.description = (!d.as_str().is_empty()).then(|| d.clone());

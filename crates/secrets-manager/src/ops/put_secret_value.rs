@@ -76,14 +76,14 @@ impl SecretsManager {
         req: PutSecretValueRequest,
         request_id: &str,
     ) -> Result<PutSecretValueResponse, Error> {
-        let name = self.resolve_name(&req.secret_name)?;
+        let target = self.resolve_name(&req.secret_name)?;
         let version_id = VersionId::parse(required("VersionId", &req.version_id)?)?;
         if req.secret_data.is_empty() {
             return Err(ValidationError::missing("SecretData").into());
         }
         let value = SecretValue::new(req.secret_data_type.unwrap_or_default(), req.secret_data)?;
         let stages = parse_stages(req.version_stages.as_deref())?;
-        self.authorize_with(Action::PutSecretValue, || self.secret_arn(&name))?;
+        let name = self.authorize_secret(Action::PutSecretValue, target)?;
 
         let respond_with = |version_stages: Vec<String>| PutSecretValueResponse {
             request_id: request_id.to_owned(),

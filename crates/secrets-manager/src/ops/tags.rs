@@ -6,7 +6,7 @@ use secret_storage::SecretRecord;
 
 use crate::auth::Action;
 use crate::error::Error;
-use crate::manager::{Pending, SecretsManager, Step, ensure_not_pending, secret_not_found};
+use crate::manager::{Pending, SecretsManager, Step, Target, ensure_not_pending, secret_not_found};
 
 /// The parameters of TagResource.
 #[derive(Clone, Debug, Default)]
@@ -96,7 +96,9 @@ pub struct TagResourceEntry {
 pub struct ListTagResourcesResponse {
     /// A fresh id for this request.
     pub request_id: String,
-    /// Every tag of every named secret, in the order the secrets were named.
+    /// Every tag of every named secret (only the tags whose key is in the request's
+    /// `tag_keys`, when it names any), in the order the secrets were named; a secret named
+    /// twice is listed once.
     pub tag_resources: Vec<TagResourceEntry>,
 }
 
@@ -168,9 +170,9 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
+                let target = self.resolve_name(&req.secret_name)?;
                 let tags = required_tags(&req.tags, "Tags")?;
-                self.authorize_with(Action::TagResource, || self.secret_arn(&name))?;
+                let name = self.authorize_secret(Action::TagResource, target)?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.tags.clone();
                     set_tags(record, &tags)?;
@@ -197,12 +199,12 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
+                let target = self.resolve_name(&req.secret_name)?;
                 if req.tag_keys.is_empty() {
                     return Err(ValidationError::missing("TagKeys").into());
                 }
                 let keys = parse_keys(&req.tag_keys, "TagKeys")?;
-                self.authorize_with(Action::UntagResource, || self.secret_arn(&name))?;
+                let name = self.authorize_secret(Action::UntagResource, target)?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.tags.clone();
                     record.tags.retain(|t| !keys.iter().any(|k| k == t.key()));
@@ -228,11 +230,9 @@ impl SecretsManager {
             req.resource_ids.first().map(String::as_str),
             None,
             |request_id| {
-                let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
+                let targets = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
                 let tags = required_tags(&req.tags, "Tag")?;
-                for name in &names {
-                    self.authorize_with(Action::TagResources, || self.secret_arn(name))?;
-                }
+                let names = self.authorize_secrets(Action::TagResources, targets)?;
                 for name in &names {
                     let mut record = self.batch_target(name)?;
                     set_tags(&mut record, &tags)?;
@@ -266,7 +266,7 @@ impl SecretsManager {
             req.resource_ids.first().map(String::as_str),
             None,
             |request_id| {
-                let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
+                let targets = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
                 if req.tag_keys.is_empty() && !req.all {
                     return Err(ValidationError::missing("TagKey").into());
                 }
@@ -274,9 +274,7 @@ impl SecretsManager {
                 // `All` counts only without tag keys (Alibaba: it "takes effect only when you
                 // specify an empty tag key").
                 let remove_all = req.all && keys.is_empty();
-                for name in &names {
-                    self.authorize_with(Action::UntagResources, || self.secret_arn(name))?;
-                }
+                let names = self.authorize_secrets(Action::UntagResources, targets)?;
                 for name in &names {
                     self.batch_target(name)?;
                 }
@@ -310,11 +308,9 @@ impl SecretsManager {
             req.resource_ids.first().map(String::as_str),
             None,
             |request_id| {
-                let names = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
+                let targets = self.resolve_resources(&req.resource_type, &req.resource_ids)?;
                 let keys = parse_keys(&req.tag_keys, "TagKey")?;
-                for name in &names {
-                    self.authorize_with(Action::ListTagResources, || self.secret_arn(name))?;
-                }
+                let names = self.authorize_secrets(Action::ListTagResources, targets)?;
                 let mut tag_resources = Vec::new();
                 for name in &names {
                     let record = self.batch_target(name)?;
@@ -340,7 +336,7 @@ impl SecretsManager {
         )
     }
 
-    fn resolve_resources(&self, kind: &str, ids: &[String]) -> Result<Vec<SecretName>, Error> {
+    fn resolve_resources(&self, kind: &str, ids: &[String]) -> Result<Vec<Target>, Error> {
         if kind.is_empty() {
             return Err(ValidationError::missing("ResourceType").into());
         }
@@ -359,14 +355,14 @@ impl SecretsManager {
                 format!("at most {RESOURCES_MAX} resources may be named"),
             ));
         }
-        let mut names: Vec<SecretName> = Vec::with_capacity(ids.len());
+        let mut targets: Vec<Target> = Vec::with_capacity(ids.len());
         for id in ids {
-            let name = self.resolve_name_in("ResourceId", id)?;
-            if !names.contains(&name) {
-                names.push(name);
+            let target = self.resolve_name_in("ResourceId", id)?;
+            if !targets.contains(&target) {
+                targets.push(target);
             }
         }
-        Ok(names)
+        Ok(targets)
     }
 
     /// The live record of a secret a batch operation names: it must exist and not be pending

@@ -96,7 +96,7 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             version.as_deref(),
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
+                let target = self.resolve_name(&req.secret_name)?;
                 let stage = StageLabel::parse(required("VersionStage", &req.version_stage)?)?;
                 let parse = |param, v: &Option<String>| {
                     optional(v)
@@ -111,7 +111,7 @@ impl SecretsManager {
                         secret_model::ValidationError::missing("MoveToVersion"),
                     ));
                 }
-                self.authorize_with(Action::UpdateSecretVersionStage, || self.secret_arn(&name))?;
+                let name = self.authorize_secret(Action::UpdateSecretVersionStage, target)?;
                 self.mutate(&name, Pending::Refuse, |record, _| {
                     let before = record.versions.clone();
                     rules::update_stage(record, &stage, from.as_ref(), to.as_ref())?;
@@ -146,9 +146,9 @@ impl SecretsManager {
             Some(&req.secret_name.clone()),
             None,
             |request_id| {
-                let name = self.resolve_name(&req.secret_name)?;
+                let target = self.resolve_name(&req.secret_name)?;
                 let page = PageRequest::for_version_ids(req.page_number, req.page_size)?;
-                self.authorize_with(Action::ListSecretVersionIds, || self.secret_arn(&name))?;
+                let name = self.authorize_secret(Action::ListSecretVersionIds, target)?;
                 let record = self
                     .live_record(&name)?
                     .ok_or_else(|| secret_not_found(&name))?;
