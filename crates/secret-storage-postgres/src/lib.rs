@@ -61,7 +61,7 @@ pub use config::{DEFAULT_SCHEMA, PostgresConfig};
 pub use keyring::{DEFAULT_KEYRING, PostgresKeyring};
 pub use nonces::NonceTable;
 pub use schema::SCHEMA_VERSION;
-pub use shared_kms::SharedKeyringKms;
+pub use shared_kms::{DEFAULT_KEYRING_REFRESH, SharedKeyringKms};
 
 use error::Failed;
 use pool::{Manager, with_conn};

@@ -92,7 +92,12 @@ impl Manager {
         let schema = config.checked_schema()?;
         let parsed =
             postgres::Config::from_str(&config.connection).map_err(|e| StorageError::Backend {
-                message: format!("the PostgreSQL connection string is invalid: {e}"),
+                // The cause names the option at fault (`unknown option `sslcert``, `invalid
+                // value for option `port``), never a value: the string may hold a password.
+                message: match std::error::Error::source(&e) {
+                    Some(cause) => format!("the PostgreSQL connection string is invalid: {cause}"),
+                    None => format!("the PostgreSQL connection string is invalid: {e}"),
+                },
                 retryable: false,
             })?;
         let tls = if config.require_tls || parsed.get_ssl_mode() == SslMode::Require {

@@ -2,8 +2,9 @@
 //! instances make to the shared keyring.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use secret_crypto::{
     DataKey, DataKeyBytes, KeyMetadata, Kms, KmsError, LocalKms, RecordSealKey, RootKey,
@@ -38,8 +39,13 @@ struct Current {
 /// - on a miss — a key id it does not know, or a wrapped data key from a key version newer than
 ///   it knows — if the stored keyring is newer than its copy (one small query decides).
 ///
-/// Enabling or disabling a key elsewhere is seen at the next reload, not before: call
-/// [`SharedKeyringKms::reload`] (or restart) to pick it up at once.
+/// - before a data key is made or opened, and before a key is described or the default key
+///   chosen, if the keyring was last checked more than the refresh interval ago (1 s by
+///   default, [`SharedKeyringKms::with_refresh_interval`]; one small query): so a key rotated
+///   elsewhere wraps this instance's new data keys under its new version, and a key disabled
+///   elsewhere is refused here, within that interval.
+///
+/// Call [`SharedKeyringKms::reload`] to pick up every change at once.
 ///
 /// The root key is needed at every reload and never kept by this type: `root` makes it
 /// (from bytes held in `Zeroizing`, a key file, an environment variable).
@@ -47,7 +53,15 @@ pub struct SharedKeyringKms {
     keyring: PostgresKeyring,
     root: Box<RootSource>,
     current: RwLock<Current>,
+    /// How long a check of the stored keyring's generation holds.
+    refresh: Duration,
+    /// When the stored keyring was last checked, in microseconds since `opened`.
+    checked_at: AtomicU64,
+    opened: Instant,
 }
+
+/// How long a check that the keyring is unchanged holds, by default.
+pub const DEFAULT_KEYRING_REFRESH: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for SharedKeyringKms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,7 +90,19 @@ impl SharedKeyringKms {
             keyring,
             root,
             current: RwLock::new(current),
+            refresh: DEFAULT_KEYRING_REFRESH,
+            checked_at: AtomicU64::new(0),
+            opened: Instant::now(),
         })
+    }
+
+    /// Sets how long a check that the shared keyring is unchanged holds before data keys are
+    /// made or opened again without one ([`DEFAULT_KEYRING_REFRESH`], 1 s, by default):
+    /// the longest a key rotated or disabled by another instance goes on being used here as
+    /// it was. `Duration::ZERO` checks before every one (a query each).
+    pub fn with_refresh_interval(mut self, refresh: Duration) -> Self {
+        self.refresh = refresh;
+        self
     }
 
     /// Re-reads the keyring from PostgreSQL, so that keys created, rotated, enabled or disabled
@@ -111,7 +137,7 @@ impl SharedKeyringKms {
         self.run(|kms| kms.enable_key(key_id))
     }
 
-    /// Refuses every use of a key (on other instances from their next reload).
+    /// Refuses every use of a key (on other instances within their refresh interval).
     /// Errors: `KeyNotFound`, `Keyring`, `Rng`.
     pub fn disable_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
         self.run(|kms| kms.disable_key(key_id))
@@ -120,6 +146,24 @@ impl SharedKeyringKms {
     fn kms(&self) -> Arc<LocalKms> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(&current.kms)
+    }
+
+    /// Reloads if the stored keyring is newer than the copy in use and it was last checked
+    /// more than the refresh interval ago (one thread checks; the others go on meanwhile).
+    fn refresh_if_due(&self) -> Result<(), KmsError> {
+        let now = u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let last = self.checked_at.load(Ordering::Relaxed);
+        let interval = u64::try_from(self.refresh.as_micros()).unwrap_or(u64::MAX);
+        let due = self.refresh.is_zero() || now.saturating_sub(last) >= interval;
+        if due
+            && self
+                .checked_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.reload_if_stale()?;
+        }
+        Ok(())
     }
 
     /// Reloads if the stored keyring is newer than the copy in use; says whether it did.
@@ -195,6 +239,7 @@ fn from_newer_version(kms: &LocalKms, wrapped: &WrappedDataKey) -> bool {
 
 impl Kms for SharedKeyringKms {
     fn generate_data_key(&self, key_id: &KeyId, context: &[u8]) -> Result<DataKey, KmsError> {
+        self.refresh_if_due()?;
         self.run(|kms| kms.generate_data_key(key_id, context))
     }
 
@@ -206,6 +251,7 @@ impl Kms for SharedKeyringKms {
         wrapped: &WrappedDataKey,
         context: &[u8],
     ) -> Result<DataKeyBytes, KmsError> {
+        self.refresh_if_due()?;
         let kms = self.kms();
         if from_newer_version(&kms, wrapped) {
             self.reload_if_stale()?;
@@ -214,10 +260,12 @@ impl Kms for SharedKeyringKms {
     }
 
     fn describe_key(&self, key_id: &KeyId) -> Result<KeyMetadata, KmsError> {
+        self.refresh_if_due()?;
         self.run(|kms| kms.describe_key(key_id))
     }
 
     fn default_key(&self) -> Result<KeyId, KmsError> {
+        self.refresh_if_due()?;
         self.run(|kms| kms.default_key())
     }
 

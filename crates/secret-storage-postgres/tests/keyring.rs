@@ -5,10 +5,13 @@ mod common;
 
 use std::convert::Infallible;
 use std::sync::Barrier;
+use std::time::Duration;
 
 use common::{TempStore, temp_store, url_or_skip};
 use secret_crypto::{KeyringStore, Kms, KmsError, LocalKms, RootKey};
-use secret_storage_postgres::{DEFAULT_KEYRING, PostgresKeyring, SharedKeyringKms};
+use secret_storage_postgres::{
+    DEFAULT_KEYRING, DEFAULT_KEYRING_REFRESH, PostgresKeyring, SharedKeyringKms,
+};
 
 const ROOT: [u8; 32] = [0x42; 32];
 
@@ -168,5 +171,55 @@ fn shared_kms_reports_an_unknown_key_as_not_found() {
     assert!(matches!(
         kms.generate_data_key(&unknown, b"ctx"),
         Err(KmsError::KeyNotFound(_))
+    ));
+}
+
+/// docs/operations.md, "Sharing master keys between instances": a key rotated on one instance
+/// wraps the data keys every other instance makes from then on under its new version within
+/// the refresh interval (1 s by default; at once with `Duration::ZERO`) — what "After a key
+/// may have leaked" relies on ("rotate that key, then put a new version of each secret under
+/// it") while servers that already wrapped under the old version keep running. A key disabled
+/// elsewhere is refused within the same interval.
+#[test]
+fn shared_kms_wraps_under_a_key_version_rotated_by_another_instance() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let checking = shared(&store).with_refresh_interval(Duration::ZERO);
+    let serving = shared(&store);
+    let admin = shared(&store);
+    let key = serving.default_key().unwrap();
+    for kms in [&checking, &serving] {
+        assert_eq!(
+            kms.generate_data_key(&key, b"ctx")
+                .unwrap()
+                .wrapped
+                .key_version,
+            1
+        );
+    }
+    assert_eq!(admin.rotate_key(&key).unwrap(), 2);
+    assert_eq!(
+        checking
+            .generate_data_key(&key, b"ctx")
+            .unwrap()
+            .wrapped
+            .key_version,
+        2,
+        "with no refresh interval, the next data key is under the new version"
+    );
+    std::thread::sleep(DEFAULT_KEYRING_REFRESH + Duration::from_millis(100));
+    assert_eq!(
+        serving
+            .generate_data_key(&key, b"ctx")
+            .unwrap()
+            .wrapped
+            .key_version,
+        2,
+        "past the default refresh interval, data keys are under the new version"
+    );
+    admin.disable_key(&key).unwrap();
+    assert!(matches!(
+        checking.generate_data_key(&key, b"ctx"),
+        Err(KmsError::KeyDisabled(_))
     ));
 }
