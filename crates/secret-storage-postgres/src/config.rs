@@ -197,20 +197,41 @@ pub(crate) fn split_tls_options(connection: &str) -> TlsOptions {
     }
 }
 
-/// One `key=value` word of a libpq connection string.
-struct Word {
+/// One `key=value` word of a libpq connection string ([`key_value_words`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyValueWord {
     /// Where the whole word (key, `=`, value as written) is in the string.
-    span: std::ops::Range<usize>,
-    key: String,
+    pub span: std::ops::Range<usize>,
+    /// The keyword.
+    pub key: String,
     /// The value, unquoted and unescaped.
-    value: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for KeyValueWord {
+    /// The key and span only: the value may be a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyValueWord")
+            .field("span", &self.span)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The words of a libpq key/value connection string, read as libpq reads them: a key, `=`
 /// (spaces allowed around it), then a value that is either single-quoted (`\` escapes the
 /// next character, so `\'` is a quote) or runs to the next space (`\` escaping the next
-/// character there too). `None` if the string is not in that form.
-fn key_value_words(s: &str) -> Option<Vec<Word>> {
+/// character there too). `None` if the string is not in that form (an unclosed quote, a word
+/// without `=`, a `\` at the end).
+///
+/// ```
+/// let words = secret_storage_postgres::key_value_words(r"host=db1 password='two words' user=a\ b")
+///     .unwrap();
+/// let pairs: Vec<(&str, &str)> = words.iter().map(|w| (&*w.key, &*w.value)).collect();
+/// assert_eq!(pairs, [("host", "db1"), ("password", "two words"), ("user", "a b")]);
+/// assert!(secret_storage_postgres::key_value_words("host=db1 password='open").is_none());
+/// ```
+pub fn key_value_words(s: &str) -> Option<Vec<KeyValueWord>> {
     let chars: Vec<(usize, char)> = s.char_indices().collect();
     let at = |i: usize| chars.get(i).map(|&(_, c)| c);
     let offset = |i: usize| chars.get(i).map_or(s.len(), |&(o, _)| o);
@@ -262,7 +283,7 @@ fn key_value_words(s: &str) -> Option<Vec<Word>> {
                 }
             }
         }
-        words.push(Word {
+        words.push(KeyValueWord {
             span: offset(start)..offset(i),
             key,
             value,

@@ -57,7 +57,7 @@ use postgres::Row;
 use secret_model::{SecretName, VersionId};
 use secret_storage::{SecretRecord, Snapshot, Storage, StorageError, decode_record_of};
 
-pub use config::{DEFAULT_SCHEMA, PostgresConfig};
+pub use config::{DEFAULT_SCHEMA, KeyValueWord, PostgresConfig, key_value_words};
 pub use keyring::{DEFAULT_KEYRING, PostgresKeyring};
 pub use nonces::NonceTable;
 pub use schema::SCHEMA_VERSION;

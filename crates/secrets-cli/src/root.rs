@@ -96,13 +96,7 @@ fn in_dir(dir: &Path, flag: Option<&String>, new_file: &Path) -> Result<Value, F
             Some(own)
         }
         None => {
-            if let Some(flag) = flag {
-                eprintln!(
-                    "secrets: notice: {flag} still holds the old root key; give \
-                     --root-key-file {} from now on",
-                    new_file.display()
-                );
-            }
+            notice_new_key_file(flag, new_file);
             None
         }
     };
@@ -116,6 +110,8 @@ fn in_postgres(url: &str, flag: Option<&String>, new_file: &Path) -> Result<Valu
         ));
     }
     refuse_same_file(flag.map(Path::new), new_file)?;
+    // Before the store is opened, which would create a mistyped schema with its tables.
+    store::require_existing(&Place::Postgres(url.to_owned()), "to re-seal")?;
     let storage = store::open_postgres_storage(url)?;
     let shared = storage.keyring(store::KEYRING);
     // Each check and the re-seal use a handle of their own: the re-seal's save goes through
@@ -127,7 +123,21 @@ fn in_postgres(url: &str, flag: Option<&String>, new_file: &Path) -> Result<Valu
         &store::root_key_source(None, flag),
         new_file,
     )?;
+    // The store keeps no key file of its own: the one given is left as it is.
+    notice_new_key_file(flag, new_file);
     Ok(response(&outcome, new_file, None))
+}
+
+/// Tells to give `new_file` from now on, when the current key came from the file `flag`
+/// names (which is left as it is).
+fn notice_new_key_file(flag: Option<&String>, new_file: &Path) {
+    if let Some(flag) = flag {
+        eprintln!(
+            "secrets: notice: {flag} still holds the old root key; give --root-key-file {} \
+             from now on",
+            new_file.display()
+        );
+    }
 }
 
 /// What [`reseal`] did.

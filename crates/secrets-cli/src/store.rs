@@ -67,7 +67,7 @@ pub(crate) fn place(
             .filter(|s| !s.is_empty()),
     };
     match named {
-        Some(url) if is_connection_string(&url) => Ok(Place::Postgres(url)),
+        Some(url) if is_connection_string(&url)? => Ok(Place::Postgres(url)),
         Some(dir) => match dir.strip_prefix("sled:") {
             // `sled:$DIR` with `DIR` unset: refused by name, as an empty `--store` is, rather
             // than taken as the current directory.
@@ -82,57 +82,53 @@ pub(crate) fn place(
 }
 
 /// Whether `--store`'s value names a PostgreSQL database: a `postgres://` or `postgresql://`
-/// URL, or libpq's `key=value` form (`host=db1 dbname=secrets user=app`: its first word is a
-/// keyword and `=`). Anything else is a directory (`sled:` in front forces one).
-fn is_connection_string(s: &str) -> bool {
-    s.starts_with("postgres://")
-        || s.starts_with("postgresql://")
-        || key_value_words(s).is_some_and(|words| !words.is_empty())
+/// URL, or libpq's `key=value` form (`host=db1 dbname=secrets user=app`: every key a lowercase
+/// keyword, values read as libpq reads them, `secret_storage_postgres::key_value_words`).
+/// Anything else is a directory (`sled:` in front forces one).
+///
+/// Refused (exit 2), never taken for a directory — which a create would make, with the
+/// string, password and all, for its name — and never repeated (it may hold a password): a
+/// value that begins as the `key=value` form (`host=…`) and cannot be read as it (an unclosed
+/// quote), and a URL of another scheme (`postgresq://…`).
+fn is_connection_string(s: &str) -> Result<bool, Failure> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Ok(true);
+    }
+    if let Some((scheme, _)) = s.split_once("://")
+        && !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return Err(Failure::usage(format!(
+            "the store (--store or $SECRETS_STORE) is a URL of the scheme '{scheme}', which \
+             names no store: give postgres:// or postgresql:// for PostgreSQL, or sled:DIR for \
+             a directory"
+        )));
+    }
+    let is_keyword =
+        |key: &str| !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    match secret_storage_postgres::key_value_words(s) {
+        Some(words) if !words.is_empty() && words.iter().all(|w| is_keyword(&w.key)) => Ok(true),
+        Some(_) => Ok(false),
+        None if begins_as_key_value(s) => Err(Failure::usage(
+            "the store (--store or $SECRETS_STORE) begins as a PostgreSQL key=value connection \
+             string but cannot be read as one (an unclosed quote, or a '\\' at the end?); it is \
+             not repeated here, as it may hold a password. For a directory, write sled:DIR",
+        )),
+        None => Ok(false),
+    }
 }
 
-/// The words of libpq's `key = value` form, as byte ranges of `s` (the key, any spaces and
-/// `=`, the value, quoted or not), with their keys; `None` unless all of `s` is in that form.
-fn key_value_words(s: &str) -> Option<Vec<(std::ops::Range<usize>, &str)>> {
-    let bytes = s.as_bytes();
-    let skip_spaces = |mut i: usize| {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
-    };
-    let mut words = Vec::new();
-    let mut i = skip_spaces(0);
-    while i < bytes.len() {
-        let start = i;
-        while i < bytes.len() && (bytes[i].is_ascii_lowercase() || bytes[i] == b'_') {
-            i += 1;
-        }
-        let key = &s[start..i];
-        i = skip_spaces(i);
-        if key.is_empty() || bytes.get(i) != Some(&b'=') {
-            return None;
-        }
-        i = skip_spaces(i + 1);
-        if bytes.get(i) == Some(&b'\'') {
-            // Quoted: up to the closing quote; a backslash takes the next byte as it is.
-            i += 1;
-            loop {
-                match bytes.get(i)? {
-                    b'\\' => i += 2,
-                    b'\'' => break,
-                    _ => i += 1,
-                }
-            }
-            i += 1;
-        } else {
-            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-        }
-        words.push((start..i, key));
-        i = skip_spaces(i);
-    }
-    Some(words)
+/// Whether `s` begins as libpq's `key=value` form: a lowercase keyword, then `=` (spaces
+/// allowed around it).
+fn begins_as_key_value(s: &str) -> bool {
+    let s = s.trim_start();
+    let key_len = s
+        .bytes()
+        .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
+        .count();
+    key_len > 0 && s[key_len..].trim_start().starts_with('=')
 }
 
 /// The master-key administration of an open store, whichever KMS keeps its keyring.
@@ -436,17 +432,18 @@ fn records_without_keyring(dir: &Path) -> Failure {
 /// Takes the store's own `schema=NAME` query parameter (several stores may share a database)
 /// out of a connection string; PostgreSQL itself would refuse it.
 fn split_schema(url: &str) -> (String, Option<String>) {
-    if let Some(words) = key_value_words(url) {
+    if !url.starts_with("postgres://")
+        && !url.starts_with("postgresql://")
+        && let Some(words) = secret_storage_postgres::key_value_words(url)
+    {
         // libpq's key=value form: `schema=NAME` is one of its words, taken out; the rest is
         // passed on as it was (quoted values keep their spaces).
-        let Some((span, _)) = words.into_iter().find(|(_, key)| *key == "schema") else {
+        let Some(word) = words.into_iter().find(|w| w.key == "schema") else {
             return (url.to_owned(), None);
         };
-        let word = &url[span.clone()];
-        let value = word[word.find('=').map_or(word.len(), |at| at + 1)..].trim_start();
-        let schema = value.trim_matches('\'').to_owned();
+        let span = word.span;
         let rest = format!("{}{}", &url[..span.start], url[span.end..].trim_start());
-        return (rest.trim().to_owned(), Some(schema));
+        return (rest.trim().to_owned(), Some(word.value));
     }
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
@@ -569,9 +566,23 @@ mod tests {
             place(Some(&key_value), None).unwrap(),
             Place::Postgres(_)
         ));
-        for dir in ["./store", "/var/lib/secrets", "./a=b", "Store=1"] {
+        for dir in [
+            "./store",
+            "/var/lib/secrets",
+            "./a=b",
+            "Store=1",
+            "sled:host='open",
+        ] {
             let named = place(Some(&dir.to_owned()), None).unwrap();
             assert!(matches!(named, Place::Dir(_)), "{dir}");
+        }
+        for refused in [
+            "host=db1 password='open",
+            "postgresq://u:pw@h/db",
+            "pg://h/db",
+        ] {
+            let e = place(Some(&refused.to_owned()), None).unwrap_err();
+            assert!(!format!("{e:?}").contains("pw@") && !format!("{e:?}").contains("open"));
         }
     }
 
@@ -599,15 +610,16 @@ mod tests {
             "host = db1 dbname = secrets user = app",
             "host=db1 password='two  spaces' user=app",
             "password = 'it\\'s' host=db1",
+            "host=db1 password=two\\ words",
         ] {
-            assert!(is_connection_string(pg), "{pg}");
+            assert!(is_connection_string(pg).unwrap(), "{pg}");
         }
         for dir in ["store", "./host=db1", "/var/lib/secrets", "Host=db1", "a b"] {
-            assert!(!is_connection_string(dir), "{dir}");
+            assert!(!is_connection_string(dir).unwrap(), "{dir}");
         }
-        // An unterminated quote is not the form: a directory (and the postgres crate is not
-        // asked to make sense of it).
-        assert!(!is_connection_string("host=db1 password='open"));
+        // An unterminated quote is not the form, but begins as it: refused, neither a
+        // directory nor handed to the postgres crate.
+        assert!(is_connection_string("host=db1 password='open").is_err());
     }
 
     /// A key=value string without `schema=` reaches PostgreSQL as it was given: a quoted value
