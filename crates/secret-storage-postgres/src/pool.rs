@@ -85,6 +85,25 @@ impl Conn {
     }
 }
 
+/// What the `postgres` crate found wrong in a connection string, fit to show: it names an
+/// option, never a value — except that a word it took for an unknown option may be the rest
+/// of a value with an unquoted space (`password=two words=x`), so an "option" that is not a
+/// keyword is not repeated.
+fn shown_cause(cause: &(dyn std::error::Error + 'static)) -> String {
+    let cause = cause.to_string();
+    match cause
+        .strip_prefix("unknown option `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        Some(option) if !option.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
+            "a word that is not an option (not repeated: it may be part of a value with an \
+             unquoted space)"
+                .to_owned()
+        }
+        _ => cause,
+    }
+}
+
 impl Manager {
     /// Parses the connection string and sets up TLS as `config` asks.
     /// Errors: `Backend` (not retryable) for a malformed string or an unreadable root file.
@@ -94,10 +113,10 @@ impl Manager {
             postgres::Config::from_str(&config.connection).map_err(|e| StorageError::Backend {
                 // The cause names the option at fault (`unknown option `sslcert``, `invalid
                 // value for option `port``), never a value: the string may hold a password.
-                message: match std::error::Error::source(&e) {
-                    Some(cause) => format!("the PostgreSQL connection string is invalid: {cause}"),
-                    None => format!("the PostgreSQL connection string is invalid: {e}"),
-                },
+                message: format!(
+                    "the PostgreSQL connection string is invalid: {}",
+                    std::error::Error::source(&e).map_or_else(|| e.to_string(), shown_cause)
+                ),
                 retryable: false,
             })?;
         let tls = if config.require_tls || parsed.get_ssl_mode() == SslMode::Require {

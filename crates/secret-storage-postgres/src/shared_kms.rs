@@ -2,7 +2,7 @@
 //! instances make to the shared keyring.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +58,10 @@ pub struct SharedKeyringKms {
     /// When the stored keyring was last checked, in microseconds since `opened`.
     checked_at: AtomicU64,
     opened: Instant,
+    /// The stored keyring's generation last found to hold the same keys (ids, states, primary
+    /// versions) as the copy in use: changed since only by other instances' reservations of
+    /// data-key wraps, which need no reload (`i64::MIN`: none yet).
+    same_keys_at: AtomicI64,
 }
 
 /// How long a check that the keyring is unchanged holds, by default.
@@ -93,6 +97,7 @@ impl SharedKeyringKms {
             refresh: DEFAULT_KEYRING_REFRESH,
             checked_at: AtomicU64::new(0),
             opened: Instant::now(),
+            same_keys_at: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -148,20 +153,55 @@ impl SharedKeyringKms {
         Arc::clone(&current.kms)
     }
 
-    /// Reloads if the stored keyring is newer than the copy in use and it was last checked
-    /// more than the refresh interval ago (one thread checks; the others go on meanwhile).
+    /// Checks the stored keyring if it was last checked more than the refresh interval ago
+    /// (every time with no interval; otherwise one thread checks and the others go on
+    /// meanwhile): see [`Self::refresh`].
     fn refresh_if_due(&self) -> Result<(), KmsError> {
+        if self.refresh.is_zero() {
+            return self.refresh();
+        }
         let now = u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
         let last = self.checked_at.load(Ordering::Relaxed);
         let interval = u64::try_from(self.refresh.as_micros()).unwrap_or(u64::MAX);
-        let due = self.refresh.is_zero() || now.saturating_sub(last) >= interval;
-        if due
+        if now.saturating_sub(last) >= interval
             && self
                 .checked_at
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            self.reload_if_stale()?;
+            self.refresh()?;
+        }
+        Ok(())
+    }
+
+    /// Switches to the stored keyring if its keys differ from the copy in use (created,
+    /// rotated, enabled or disabled elsewhere). A keyring that another instance saved only to
+    /// reserve data-key wraps holds the same keys: the copy in use goes on with its own
+    /// reservation (a fresh copy would start a new one, and save the keyring, making every
+    /// other instance reload in turn). One small query when nothing was saved elsewhere since
+    /// the last look; a read of the keyring when something was.
+    fn refresh(&self) -> Result<(), KmsError> {
+        let (handle, kms) = {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            (Arc::clone(&current.keyring), Arc::clone(&current.kms))
+        };
+        let Some(stored) = handle.stored_generation()? else {
+            return Ok(());
+        };
+        if Some(stored) == handle.seen_generation()
+            || stored == self.same_keys_at.load(Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let fresh = open_local(&self.keyring, &*self.root)?;
+        if fresh.kms.list_keys()? == kms.list_keys()? {
+            self.same_keys_at.store(stored, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have switched meanwhile; either copy is at least as new as ours.
+        if Arc::ptr_eq(&current.kms, &kms) {
+            *current = fresh;
         }
         Ok(())
     }

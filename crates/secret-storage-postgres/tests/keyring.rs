@@ -223,3 +223,36 @@ fn shared_kms_wraps_under_a_key_version_rotated_by_another_instance() {
         Err(KmsError::KeyDisabled(_))
     ));
 }
+
+/// `SharedKeyringKms`'s refresh is "one small query" per interval (docs of
+/// `with_refresh_interval`: `Duration::ZERO` "checks before every one (a query each)"), and a
+/// `LocalKms` counts wraps by reserving a block of `WRAP_RESERVATION` (65,536) at a time, "so
+/// that counting costs one keyring write per this many data keys". Two instances making data
+/// keys in turn must therefore share the keyring with a handful of saves, not one per data
+/// key: a refresh that finds only another instance's reservation keeps this instance's own
+/// (a reloaded copy would count every reserved wrap as used, burn a whole block of the key
+/// version's 2^30 wraps and write the keyring — every second for busy instances, rotating a
+/// key by itself every couple of hours and growing the keyring for good).
+#[test]
+fn instances_taking_turns_at_data_keys_do_not_write_the_keyring_for_each() {
+    let Some(url) = url_or_skip() else { return };
+    let store = temp_store(&url);
+    let a = shared(&store).with_refresh_interval(Duration::ZERO);
+    let b = shared(&store).with_refresh_interval(Duration::ZERO);
+    let key = a.default_key().unwrap();
+    // Each instance reserves its first block.
+    a.generate_data_key(&key, b"ctx").unwrap();
+    b.generate_data_key(&key, b"ctx").unwrap();
+    let keyring = store.store.keyring(DEFAULT_KEYRING);
+    let before = keyring.stored_generation().unwrap().unwrap();
+    for _ in 0..10 {
+        a.generate_data_key(&key, b"ctx").unwrap();
+        b.generate_data_key(&key, b"ctx").unwrap();
+    }
+    let after = keyring.stored_generation().unwrap().unwrap();
+    assert!(
+        after - before <= 2,
+        "20 data keys within two reservations wrote the keyring {} times",
+        after - before
+    );
+}

@@ -261,16 +261,17 @@ impl ValueLog {
         };
         // A damaged pointer may hold any offset and length. An end past what a file offset
         // can be is damage (`pread` would refuse it as an invalid argument); a length longer
-        // than any payload is checked against the file before that much is allocated; a
-        // payload's length is allocated and read at once, and a short read is damage too.
-        // (Every payload is one sealed secret value: far below `UNCHECKED_LEN`. Skipping
-        // the `fstat` for them spares a system call on every get.)
+        // than any payload is checked against the file before that much is allocated, and so
+        // is an empty one (reading nothing would succeed at any offset, and nothing passes a
+        // zero CRC); a payload's length is allocated and read at once, and a short read is
+        // damage too. (Every payload is one sealed secret value: far below `UNCHECKED_LEN`.
+        // Skipping the `fstat` for them spares a system call on every get.)
         let end = pointer
             .offset
             .checked_add(u64::from(pointer.len))
             .filter(|&end| i64::try_from(end).is_ok())
             .ok_or_else(short)?;
-        if pointer.len > UNCHECKED_LEN {
+        if pointer.len > UNCHECKED_LEN || pointer.len == 0 {
             let len = file
                 .metadata()
                 .map_err(|e| io("reading a value log segment", &e))?

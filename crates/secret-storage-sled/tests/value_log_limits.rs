@@ -243,3 +243,48 @@ fn reopen(dir: &Path) -> SledStorage {
         }
     }
 }
+
+/// docs/formats.md: "a payload that is not there whole or fails its CRC is `Corrupt`"; this
+/// file's test above: "an offset just past the segment's end is" damage. That holds for a
+/// pointer whose length and CRC were zeroed too (the CRC-32 of no bytes is 0, so the checksum
+/// cannot catch it): a pointer past the end of its segment is `Corrupt` whatever its length,
+/// for a read and for `check_integrity` — not an empty payload that reads back fine and a
+/// store that checks as healthy.
+#[test]
+fn a_zeroed_pointer_past_its_segment_end_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStorage::open(dir.path()).unwrap();
+        let record = sample_record("a", &["v1"]);
+        store
+            .update(&secret_name("a"), &mut |_| Update::Write {
+                record: record.clone(),
+                put_payloads: vec![(version_id("v1"), b"payload"[..].into())],
+                delete_payloads: vec![],
+            })
+            .unwrap();
+    }
+    // Reopened once: the journal no longer holds the frame that wrote the record.
+    drop(reopen(dir.path()));
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("secrets").unwrap();
+        let mut stored = tree.get(b"r/a").unwrap().unwrap().to_vec();
+        assert_eq!(&stored[12..16], b"\x01v1\0");
+        // The pointer: segment (8), offset (8), length (4), CRC (4).
+        let at = 16 + 8;
+        stored[at..at + 8].copy_from_slice(&(1u64 << 20).to_be_bytes());
+        stored[at + 8..at + 16].fill(0);
+        tree.insert(b"r/a", stored).unwrap();
+        db.flush().unwrap();
+    }
+    let store = reopen(dir.path());
+    match store.read_payload(&secret_name("a"), &version_id("v1")) {
+        Err(StorageError::Corrupt(_)) => {}
+        other => panic!("read: expected Corrupt, got {other:?}"),
+    }
+    match store.check_integrity() {
+        Err(StorageError::Corrupt(_)) => {}
+        other => panic!("check_integrity: expected Corrupt, got {other:?}"),
+    }
+}

@@ -396,7 +396,8 @@ impl SecretsManager {
         action: Action,
         target: Target,
     ) -> Result<SecretName, Error> {
-        Ok(self.authorize_secrets(action, vec![target])?.remove(0))
+        self.authorize_target(action, &target)?;
+        target.into_local()
     }
 
     /// [`Self::authorize_secret`] for every secret of a batch: each is authorized before any
@@ -407,20 +408,19 @@ impl SecretsManager {
         targets: Vec<Target>,
     ) -> Result<Vec<SecretName>, Error> {
         for target in &targets {
-            match target {
-                Target::Local(name) => self.authorize_with(action, || self.secret_arn(name))?,
-                Target::Foreign(arn) => self.authorize_with(action, || arn.clone())?,
-            }
+            self.authorize_target(action, target)?;
         }
-        targets
-            .into_iter()
-            .map(|target| match target {
-                Target::Local(name) => Ok(name),
-                Target::Foreign(arn) => Err(Error::ResourceNotFound(format!(
-                    "The secret \"{arn}\" is not found: the ARN names another region or account."
-                ))),
-            })
-            .collect()
+        targets.into_iter().map(Target::into_local).collect()
+    }
+
+    /// Asks whether this store's principal may do `action` on the secret `target` names — by
+    /// its ARN, this store's or the other one's it was given as — without asking whether it
+    /// exists ([`Target::into_local`] does, after every authorization of the request).
+    pub(crate) fn authorize_target(&self, action: Action, target: &Target) -> Result<(), Error> {
+        match target {
+            Target::Local(name) => self.authorize_with(action, || self.secret_arn(name)),
+            Target::Foreign(arn) => self.authorize_with(action, || arn.clone()),
+        }
     }
 
     pub(crate) fn secret_arn(&self, name: &SecretName) -> String {
@@ -737,4 +737,16 @@ pub(crate) enum Target {
     Local(SecretName),
     /// The ARN, as given, of a secret in another region or account.
     Foreign(String),
+}
+
+impl Target {
+    /// The name of a secret of this store; `Forbidden.ResourceNotFound` for another store's.
+    pub(crate) fn into_local(self) -> Result<SecretName, Error> {
+        match self {
+            Target::Local(name) => Ok(name),
+            Target::Foreign(arn) => Err(Error::ResourceNotFound(format!(
+                "The secret \"{arn}\" is not found: the ARN names another region or account."
+            ))),
+        }
+    }
 }

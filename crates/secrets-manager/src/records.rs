@@ -212,13 +212,13 @@ impl Records {
         }
     }
 
-    /// Up to `limit` checked records in name order after `after`. One record that fails its
-    /// check fails the whole page: a listing never silently leaves out a secret.
     /// The storage's [`Storage::reclaim_space`]: no record is read or written.
     pub(crate) fn reclaim_space(&self) -> Result<(), Error> {
         Ok(self.storage.reclaim_space()?)
     }
 
+    /// Up to `limit` checked records in name order after `after`. One record that fails its
+    /// check fails the whole page: a listing never silently leaves out a secret.
     pub(crate) fn list(
         &self,
         after: Option<&SecretName>,

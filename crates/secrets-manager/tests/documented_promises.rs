@@ -1030,3 +1030,37 @@ fn get_without_decrypt_is_no_permission_for_an_unknown_version_too() {
         assert_eq!(code(unknown), ErrorCode::NoPermission);
     });
 }
+
+/// decisions.md 1: an ARN of another store is "not found" only "once every other parameter
+/// is validated and the request authorized". A CreateSecret that names a master key
+/// (`EncryptionKeyId`) needs `kms:GenerateDataKey` on it, and a caller denied that on a secret
+/// of this store is `Forbidden.NoPermission` (the key is authorized before the name's
+/// existence is looked at); naming the secret by another store's ARN must not change that
+/// answer into `Forbidden.ResourceNotFound` — the request is not authorized.
+#[test]
+fn a_foreign_arn_create_under_a_key_the_caller_may_not_use_is_no_permission() {
+    let f = memory();
+    let key = "0b9e5a39-6b3c-4a1e-9f2d-3c5b7a9e1d42";
+    f.denials.deny(
+        secrets_manager::Action::GenerateDataKey,
+        format!("acs:kms:{REGION}:{ACCOUNT}:key/{key}"),
+    );
+    let local = f.store.create_secret(CreateSecretRequest {
+        encryption_key_id: Some(key.to_owned()),
+        ..create_request("db", "v1", "x")
+    });
+    assert_eq!(
+        code(local),
+        ErrorCode::NoPermission,
+        "a secret of this store"
+    );
+    let foreign = f.store.create_secret(CreateSecretRequest {
+        encryption_key_id: Some(key.to_owned()),
+        ..create_request(FOREIGN_ARN, "v1", "x")
+    });
+    assert_eq!(
+        code(foreign),
+        ErrorCode::NoPermission,
+        "another store's ARN, under a key the caller may not use"
+    );
+}

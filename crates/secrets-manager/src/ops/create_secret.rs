@@ -107,10 +107,14 @@ impl SecretsManager {
             .map(KeyId::parse)
             .transpose()?;
 
-        let name = self.authorize_secret(Action::CreateSecret, target)?;
+        // Every authorization before the name's existence (an ARN of another store).
+        self.authorize_target(Action::CreateSecret, &target)?;
+        if let Some(key_id) = &key_param {
+            self.authorize_with(Action::GenerateDataKey, || self.key_arn(key_id))?;
+        }
+        let name = target.into_local()?;
         let key_id = match key_param {
             Some(key_id) => {
-                self.authorize_with(Action::GenerateDataKey, || self.key_arn(&key_id))?;
                 let meta = self.inner.kms.describe_key(&key_id).map_err(kms_error)?;
                 if meta.state != KeyState::Enabled {
                     return Err(Error::KeyDisabled(key_id.to_string()));
