@@ -366,3 +366,170 @@ fn values_upgrading_one_database_at_once_lose_no_write() {
         assert_eq!(index_keys(&raw_tree(&db)), 0);
     }
 }
+
+/// The value under `r/` + name, built from `docs/formats.md` ("The sled layout, version 4")
+/// without the crate's encoder: the index's length `u32` big-endian, the index (a `u64`
+/// big-endian stamp; each own-key version id ended by `0x00`; each value-log entry as `0x01`,
+/// id, `0x00`, pointer; then `0x00`, the inline id, `0x00` and the inline payload), then the
+/// record's bytes.
+fn documented_record_value(
+    stamp: u64,
+    own_keys: &[&str],
+    logged: &[(&str, [u8; 24])],
+    inline: Option<(&str, &[u8])>,
+    record: &[u8],
+) -> Vec<u8> {
+    let mut index = stamp.to_be_bytes().to_vec();
+    for id in own_keys {
+        index.extend_from_slice(id.as_bytes());
+        index.push(0x00);
+    }
+    for (id, pointer) in logged {
+        index.push(0x01);
+        index.extend_from_slice(id.as_bytes());
+        index.push(0x00);
+        index.extend_from_slice(pointer);
+    }
+    if let Some((id, bytes)) = inline {
+        index.push(0x00);
+        index.extend_from_slice(id.as_bytes());
+        index.push(0x00);
+        index.extend_from_slice(bytes);
+    }
+    let mut value = (index.len() as u32).to_be_bytes().to_vec();
+    value.extend_from_slice(&index);
+    value.extend_from_slice(record);
+    value
+}
+
+/// A layout-3 store exactly as `docs/formats.md` describes it — `meta/format` = `00 00 00 03`,
+/// `prod/db`'s `v1` under `p/prod/db\0v1` and `v2` inline (after an empty entry, holding
+/// `0x00` bytes of its own) — opens, says layout 4 afterwards (the version number alone
+/// changed: the record's value keeps its bytes), and serves both payloads, with the journal
+/// and without.
+#[test]
+fn a_layout_3_store_built_from_the_documented_bytes_opens_and_is_upgraded_by_its_number() {
+    for journal in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let record = encode_record(&sample_record("prod/db", &["v1", "v2"]));
+        let inline = b"\0inline\0payload\0";
+        let value = documented_record_value(7, &["v1"], &[], Some(("v2", inline)), &record);
+        {
+            let db = open_db(dir.path());
+            let tree = raw_tree(&db);
+            tree.insert(b"meta/format", &[0, 0, 0, 3][..]).unwrap();
+            tree.insert(b"r/prod/db", value.clone()).unwrap();
+            tree.insert(b"p/prod/db\0v1", &b"own key"[..]).unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let options = SledOptions::default().with_journal(journal);
+            let store = SledStorage::open_with(dir.path(), options).unwrap();
+            let name = secret_name("prod/db");
+            let snapshot = store.snapshot(&name).unwrap().unwrap();
+            assert_eq!(snapshot.record, sample_record("prod/db", &["v1", "v2"]));
+            assert_eq!(
+                snapshot.payloads,
+                vec![
+                    (version_id("v1"), b"own key".to_vec()),
+                    (version_id("v2"), inline.to_vec()),
+                ],
+                "journal: {journal}"
+            );
+            assert_eq!(
+                store
+                    .read_payload(&name, &version_id("v2"))
+                    .unwrap()
+                    .as_deref(),
+                Some(&inline[..])
+            );
+            assert_eq!(
+                store.check_integrity().unwrap(),
+                IntegrityReport {
+                    secrets: 1,
+                    payloads: 2
+                }
+            );
+        }
+        let db = open_db(dir.path());
+        let tree = raw_tree(&db);
+        assert_eq!(
+            tree.get(b"meta/format").unwrap().unwrap(),
+            &[0, 0, 0, 4][..]
+        );
+        assert_eq!(
+            tree.get(b"r/prod/db").unwrap().unwrap(),
+            value,
+            "no record is rewritten"
+        );
+    }
+}
+
+/// A layout-4 store whose payload is in the value log, built from `docs/formats.md`: the
+/// index entry `0x01`, id, `0x00`, then the 24-byte pointer (segment `u64`, offset `u64`,
+/// length `u32`, CRC-32 (IEEE) of the payload `u32`, all big-endian), and the payload at that
+/// offset in `values/` + the segment number as 16 lowercase hex digits, with no header or
+/// framing. The store reads it; a pointer whose CRC does not match is `Corrupt`.
+#[test]
+fn a_value_log_payload_built_from_the_documented_bytes_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = encode_record(&sample_record("prod/db", &["v1"]));
+    let payload = b"a payload in the value log".to_vec();
+    let offset = 5u64;
+    let pointer = |crc: u32| {
+        let mut p = [0u8; 24];
+        p[..8].copy_from_slice(&0x1au64.to_be_bytes());
+        p[8..16].copy_from_slice(&offset.to_be_bytes());
+        p[16..20].copy_from_slice(&(payload.len() as u32).to_be_bytes());
+        p[20..].copy_from_slice(&crc.to_be_bytes());
+        p
+    };
+    let good = documented_record_value(
+        9,
+        &[],
+        &[("v1", pointer(crc32fast::hash(&payload)))],
+        None,
+        &record,
+    );
+    {
+        let db = open_db(dir.path());
+        let tree = raw_tree(&db);
+        tree.insert(b"meta/format", &4u32.to_be_bytes()[..])
+            .unwrap();
+        tree.insert(b"r/prod/db", good).unwrap();
+        db.flush().unwrap();
+    }
+    std::fs::create_dir(dir.path().join("values")).unwrap();
+    let mut segment = b"junk!".to_vec(); // the 5 bytes before the payload's offset
+    segment.extend_from_slice(&payload);
+    segment.extend_from_slice(b"after");
+    std::fs::write(dir.path().join("values/000000000000001a"), &segment).unwrap();
+    let name = secret_name("prod/db");
+    {
+        let store = SledStorage::open(dir.path()).unwrap();
+        assert_eq!(
+            store.read_payload(&name, &version_id("v1")).unwrap(),
+            Some(payload.clone())
+        );
+        assert_eq!(store.check_integrity().unwrap().payloads, 1);
+    }
+    // The same pointer with another CRC: the payload is damaged.
+    {
+        let db = open_db(dir.path());
+        let bad = documented_record_value(
+            10,
+            &[],
+            &[("v1", pointer(crc32fast::hash(&payload) ^ 1))],
+            None,
+            &record,
+        );
+        raw_tree(&db).insert(b"r/prod/db", bad).unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStorage::open(dir.path()).unwrap();
+    let read = store.read_payload(&name, &version_id("v1"));
+    assert!(
+        matches!(&read, Err(StorageError::Corrupt(m)) if m.contains("checksum")),
+        "{read:?}"
+    );
+}

@@ -166,3 +166,78 @@ fn v4_fixture_still_decodes_and_is_format_1_plus_version_extras_plus_the_seal() 
 fn regenerate_v4_fixture() {
     std::fs::write(v4_fixture_path(), encode_record(&v4_record())).unwrap();
 }
+
+/// `record-v1.bin`, built field by field from the table of `docs/formats.md` ("Record format
+/// 1") without the crate's encoder: `text16` = `u16` length + UTF-8, `count32` = `u32`,
+/// `time` = `i64` seconds, `opt` = `0x00`/`0x01` + value, all big-endian; then format 2
+/// (first byte `0x02`, the seal appended) and format 4 (first byte `0x04`, per version its
+/// flags and payload tag, then the seal) as the page derives them from it.
+#[test]
+fn the_fixtures_are_the_documented_bytes() {
+    fn text16(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn count32(out: &mut Vec<u8>, n: u32) {
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    fn time(out: &mut Vec<u8>, t: i64) {
+        out.extend_from_slice(&t.to_be_bytes());
+    }
+    let mut v1 = vec![0x01];
+    text16(&mut v1, "prod/payments/db-password");
+    v1.push(0x00); // Generic
+    v1.push(0x01);
+    text16(&mut v1, "Primary database password (rotated monthly)");
+    v1.extend_from_slice(&[
+        0x12, 0x34, 0xab, 0xcd, 0x12, 0xab, 0x34, 0xcd, 0x56, 0xef, 0x12, 0x34, 0x56, 0x78, 0x90,
+        0xab,
+    ]);
+    count32(&mut v1, 2);
+    for (key, value) in [("env", "prod"), ("team", "payments core")] {
+        text16(&mut v1, key);
+        text16(&mut v1, value);
+    }
+    time(&mut v1, 1_704_067_200);
+    time(&mut v1, 1_709_251_200);
+    v1.push(0x01);
+    time(&mut v1, 1_711_929_600);
+    count32(&mut v1, 3);
+    for (id, data_type, labels, created) in [
+        ("v1", 0x00, &["release-2023"][..], 1_704_067_200),
+        ("v2", 0x01, &["ACSPrevious"][..], 1_706_745_600),
+        ("v3", 0x00, &["ACSCurrent", "blue-green"][..], 1_709_251_200),
+    ] {
+        text16(&mut v1, id);
+        v1.push(data_type);
+        count32(&mut v1, labels.len() as u32);
+        for label in labels {
+            text16(&mut v1, label);
+        }
+        time(&mut v1, created);
+    }
+    assert_eq!(v1.len(), 258, "the page's size of record-v1.bin");
+    assert_eq!(v1, std::fs::read(fixture_path()).unwrap());
+    assert_eq!(decode_record(&v1).unwrap(), v1_record());
+
+    let seal: Vec<u8> = (0xc0..=0xdf).collect();
+    let mut v2 = v1.clone();
+    v2[0] = 0x02;
+    v2.extend_from_slice(&seal);
+    assert_eq!(v2.len(), 290);
+    assert_eq!(v2, std::fs::read(v2_fixture_path()).unwrap());
+
+    let mut v4 = v1.clone();
+    v4[0] = 0x04;
+    for (flags, tag) in [(0x03, 0x10), (0x01, 0x20), (0x01, 0x30)] {
+        v4.push(flags);
+        v4.extend_from_slice(&[tag; 16]);
+    }
+    v4.extend_from_slice(&seal);
+    assert_eq!(v4.len(), 341);
+    assert_eq!(v4, std::fs::read(v4_fixture_path()).unwrap());
+    // The seal covers the format-3 encoding (first byte 0x03, extras included).
+    let mut v3 = v4[..v4.len() - 32].to_vec();
+    v3[0] = 0x03;
+    assert_eq!(sealed_bytes(&v4_record()), v3);
+}

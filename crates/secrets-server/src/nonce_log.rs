@@ -461,4 +461,50 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!((mode(&dir), mode(&dir.join("LOCK"))), (0o700, 0o600));
     }
+
+    /// A segment as `docs/formats.md` ("The server's nonce log") describes it, built without
+    /// this module: `SMNONCE1`, then per entry the first 8 bytes of SHA-256(access key id) and
+    /// of SHA-256(`u64be(len(id))` || id || nonce), each a little-endian `u64`, and the
+    /// little-endian `i64` second; named by a 20-digit decimal sequence and `.nonces`. The log
+    /// reads it (a cut-off last entry ignored), and what it writes itself is the same bytes.
+    #[test]
+    fn segments_are_the_documented_bytes() {
+        use ring::digest::{SHA256, digest};
+        let first_8_le = |bytes: &[u8]| {
+            let d = digest(&SHA256, bytes);
+            u64::from_le_bytes(d.as_ref()[..8].try_into().unwrap())
+        };
+        let (id, nonce) = ("AKIDEXAMPLE", "a-nonce");
+        let key = first_8_le(id.as_bytes());
+        let mut keyed = (id.len() as u64).to_be_bytes().to_vec();
+        keyed.extend_from_slice(id.as_bytes());
+        keyed.extend_from_slice(nonce.as_bytes());
+        let digest_ = first_8_le(&keyed);
+        assert_eq!(key, crate::nonce::key_digest(id));
+        assert_eq!(digest_, crate::nonce::digest_of(id, nonce));
+
+        let seen_at: i64 = 1_750_000_000;
+        let mut segment = b"SMNONCE1".to_vec();
+        segment.extend_from_slice(&key.to_le_bytes());
+        segment.extend_from_slice(&digest_.to_le_bytes());
+        segment.extend_from_slice(&seen_at.to_le_bytes());
+        let whole = segment.clone();
+        segment.extend_from_slice(&[0xee; 23]); // a cut-off entry
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("00000000000000000041.nonces"), &segment).unwrap();
+        let (log, loaded) = NonceLog::open(dir.path(), seen_at, 900).unwrap();
+        let expected = Entry {
+            key,
+            id: digest_,
+            seen_at,
+        };
+        assert_eq!(loaded, [expected]);
+        // The log's own segment is the next number, and holds exactly these bytes.
+        log.append(expected, seen_at).unwrap();
+        drop(log);
+        assert_eq!(
+            fs::read(dir.path().join("00000000000000000042.nonces")).unwrap(),
+            whole
+        );
+    }
 }
