@@ -45,7 +45,7 @@
 //! outcome, so that they return without queueing for the journal's lock again (with 32
 //! writers on two cores, that queue cost more than the wake-ups themselves).
 //!
-//! # Format (journal format 1; also in `docs/formats.md`)
+//! # Format (journal format 2, which also replays format 1; also in `docs/formats.md`)
 //!
 //! All integers big-endian. The file `secrets-journal` in the store's directory:
 //!
@@ -57,14 +57,16 @@
 //! - Frames from offset 4096: body length `u32`, CRC-32 of (salt, length, epoch, sequence, body),
 //!   epoch `u64`, sequence `u64` (0 for the first frame of an epoch), body. The body: operation
 //!   count `u32`, then for each, tag `u8` (1: set, 0: remove), key length `u32`, key, and for a
-//!   set, value length `u32` and value.
+//!   set, value length `u32` and value; then (format 2; a format-1 body ends before it) a
+//!   payload count `u32`, then for each its 24-byte value-log pointer and its bytes.
 //! - Replay stops at the first frame that is short, has another epoch or sequence, or fails its
 //!   CRC: a frame is acknowledged only after an `fdatasync` that covers it and every frame
 //!   before it, so nothing after a torn frame was ever acknowledged.
 //!
-//! The file is created at its capacity, filled with zeros and synced, under a temporary name,
-//! then renamed into place: later frames overwrite written blocks, and an `fdatasync` of them
-//! has no file metadata to write. Frames past the capacity (a checkpoint is due) extend it.
+//! The file is created at its capacity (header slot 0 at epoch 0 with salt 0, zeros elsewhere)
+//! and synced, under a temporary name, then renamed into place: later frames overwrite written
+//! blocks, and an `fdatasync` of them has no file metadata to write. Frames past the capacity
+//! (a checkpoint is due) extend it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
