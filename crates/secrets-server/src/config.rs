@@ -100,7 +100,9 @@ pub struct ServerConfig {
     /// starting once it serves. A secret past its planned delete time already behaves as
     /// absent, and a request that names it purges it; this bounds how long the ciphertexts of
     /// one nobody asks for stay stored. Stopping the server ends a purge under way at its next
-    /// secret. `None`: never (purge some other way). Default [`DEFAULT_PURGE_INTERVAL`].
+    /// secret (a storage's space reclamation that ends a purge, such as the sled value log's
+    /// collection, runs to its end). `None`: never (purge some other way). Default
+    /// [`DEFAULT_PURGE_INTERVAL`].
     pub purge_interval: Option<Duration>,
 }
 
