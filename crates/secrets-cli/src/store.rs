@@ -389,7 +389,10 @@ pub(crate) fn require_existing(place: &Place, nothing: &str) -> Result<(), Failu
             let storage = PostgresStorage::open_existing(&config).map_err(cannot_open)?;
             let schema = config.schema_name().to_owned();
             let Some(storage) = storage else {
-                return Err(missing(format!("there is no PostgreSQL schema {schema}")));
+                return Err(missing(format!(
+                    "there is no store in the PostgreSQL schema {schema} (no such schema, or one \
+                     holding no store's tables)"
+                )));
             };
             let keyring = storage.keyring(KEYRING).stored_generation().map_err(|e| {
                 Failure::internal(format!("cannot read the keyring in PostgreSQL: {e}"))

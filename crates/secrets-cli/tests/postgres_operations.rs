@@ -100,7 +100,9 @@ fn change_root_key_on_a_missing_postgres_schema_refuses_and_makes_nothing() {
         text(&out)
     );
     assert!(
-        after.contains(&format!("there is no PostgreSQL schema {schema}")),
+        after.contains(&format!(
+            "there is no store in the PostgreSQL schema {schema}"
+        )),
         "change-root-key created the schema {schema}: {after}"
     );
 }
