@@ -130,3 +130,78 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// docs/security.md (storage operator): values exist only as ciphertext — no file of the
+/// store directory (sled's files, its write journal, its value log, the keyring) holds a value's
+/// bytes, small or large, current or replaced, while the store is open or after it closed.
+#[test]
+fn no_file_of_the_store_directory_holds_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), RootKey::from_bytes([7u8; 32])).unwrap();
+    let small = "small-canary-6d1e0b";
+    let large_canary = "large-canary-93af27";
+    // Near the 30 KiB limit on a value.
+    let large: String = std::iter::once(large_canary.to_owned())
+        .chain((0..1_000).map(|i| format!("{large_canary}{i:08}")))
+        .collect();
+    let replaced = "replaced-canary-b7c4";
+    for (name, value) in [
+        ("small", small),
+        ("large", large.as_str()),
+        ("db-name-canary-41", replaced),
+    ] {
+        store
+            .create_secret(CreateSecretRequest {
+                secret_name: name.into(),
+                secret_data: value.into(),
+                version_id: "v1".into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    store
+        .put_secret_value(secrets_manager::PutSecretValueRequest {
+            secret_name: "db-name-canary-41".into(),
+            version_id: "v2".into(),
+            secret_data: "after".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let check = |when: &str| {
+        for entry in walk(dir.path()) {
+            let bytes = std::fs::read(&entry).unwrap();
+            for canary in [small, large_canary, replaced] {
+                assert!(
+                    !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                    "{when}: {canary} in {entry:?}"
+                );
+            }
+        }
+    };
+    check("open");
+    assert_eq!(
+        store
+            .get_secret_value(get("large"))
+            .unwrap()
+            .secret_data
+            .expose(),
+        large.as_bytes()
+    );
+    drop(store);
+    check("closed");
+    // The scan sees what is on disk: names are metadata, stored in the clear.
+    assert!(walk(dir.path()).iter().any(|entry| {
+        let bytes = std::fs::read(entry).unwrap();
+        bytes.windows(17).any(|w| w == b"db-name-canary-41")
+    }));
+    // The values are there: the store reads them back.
+    let store = open(dir.path(), RootKey::from_bytes([7u8; 32])).unwrap();
+    assert_eq!(
+        store
+            .get_secret_value(get("small"))
+            .unwrap()
+            .secret_data
+            .expose(),
+        small.as_bytes()
+    );
+}
