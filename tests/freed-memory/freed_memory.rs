@@ -314,3 +314,25 @@ fn master_key_material_is_not_left_in_freed_memory() {
     });
     assert_eq!(hits, 0);
 }
+
+/// docs/security.md: the parsed request parameters (`secrets_wire::Params`) are wiped when
+/// dropped — and a value replaced by a later one of the same name is wiped at once.
+#[test]
+fn params_are_wiped_when_dropped_or_replaced() {
+    let _serial = serial();
+    let text = std::str::from_utf8(VALUE).unwrap();
+    // Built before the window: `format!` itself may free a partly written copy as it grows.
+    let again = format!("{text}-again");
+    let hits = freed_blocks_holding(VALUE, || {
+        let mut p = secrets_wire::Params::new();
+        p.insert("SecretName", "db");
+        p.insert("SecretData", text);
+        p.insert("SecretData", again);
+        p.insert("Other", text);
+        drop(std::hint::black_box(p));
+    });
+    assert_eq!(
+        hits, 0,
+        "a dropped or replaced Params value was freed unwiped"
+    );
+}

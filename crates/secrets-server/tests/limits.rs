@@ -247,3 +247,28 @@ async fn a_client_that_never_reads_its_answers_gives_its_slot_back_after_the_tim
     assert_eq!(reply.status, 200, "{reply:?}");
     server.stop().await;
 }
+
+/// docs/security.md (anyone who can reach the port; "Not protected: Denial of service"): a slow
+/// client holding the whole body budget with a body it never finishes delays others only until
+/// `read_timeout`: the server then ends that request and gives its budget back, while the slow
+/// client still holds its connection open.
+#[tokio::test]
+async fn a_body_never_finished_gives_its_budget_back_after_the_read_timeout() {
+    let server = common::start_with(common::memory_storage(), |c| {
+        c.body_limit = 64 * 1024;
+        c.body_budget = 64 * 1024;
+        c.read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut c = server.client(ADMIN, SignatureVersion::V3).await;
+    let started = Instant::now();
+    let _hog = partial_body(server.addr, 64 * 1024).await;
+    create_until(&mut c, "refused", 2000, 503).await;
+    // The hog is never dropped: only the timeout can give the budget back.
+    create_until(&mut c, "served", 2000, 200).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "served before the read timeout ended the slow body"
+    );
+    server.stop().await;
+}
