@@ -745,3 +745,34 @@ fn tampering_is_logged_at_error_level_naming_the_secret_and_version_never_the_va
         }
     });
 }
+
+/// docs/security.md, "Not protected: In-memory records" — pinned: `MemoryStorage` keeps its
+/// records unsealed (they never leave the process), where sled's are sealed (record format 4).
+#[test]
+fn records_in_memory_storage_are_not_sealed() {
+    use secret_storage::Storage as _;
+    let storage = Arc::new(secret_storage::MemoryStorage::new());
+    let store = SecretsManager::builder(
+        storage.clone(),
+        Arc::new(LocalKms::in_memory(RootKey::from_bytes([4; 32]))),
+    )
+    .build();
+    store
+        .create_secret(CreateSecretRequest {
+            secret_name: "a".into(),
+            secret_data: "value-of-a-v1".into(),
+            version_id: "v1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let name = secret_model::SecretName::parse("a").unwrap();
+    let record = storage.read(&name).unwrap().expect("the record is stored");
+    assert!(record.seal.is_none());
+    let sled = setup();
+    assert!(
+        decode_record(&stored_parts(&sled, "a").1)
+            .unwrap()
+            .seal
+            .is_some()
+    );
+}
