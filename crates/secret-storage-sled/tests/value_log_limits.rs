@@ -191,6 +191,20 @@ fn read_through_edited_pointer(
     offset: Option<u64>,
     len: Option<u32>,
 ) -> Result<Option<Vec<u8>>, StorageError> {
+    let (_dir, store) = store_with_edited_pointer(|pointer| {
+        if let Some(offset) = offset {
+            pointer[8..16].copy_from_slice(&offset.to_be_bytes());
+        }
+        if let Some(len) = len {
+            pointer[16..20].copy_from_slice(&len.to_be_bytes());
+        }
+    });
+    store.read_payload(&secret_name("a"), &version_id("v1"))
+}
+
+/// A store holding one payload (`a`, `v1`) whose pointer — segment (8 bytes), offset (8),
+/// length (4), CRC (4) — `edit` changed in sled behind the store's back, reopened.
+fn store_with_edited_pointer(edit: impl FnOnce(&mut [u8])) -> (tempfile::TempDir, SledStorage) {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SledStorage::open(dir.path()).unwrap();
@@ -216,21 +230,14 @@ fn read_through_edited_pointer(
         };
         let tree = db.open_tree("secrets").unwrap();
         let mut stored = tree.get(b"r/a").unwrap().unwrap().to_vec();
-        // Index length (4), stamp (8), 0x01 "v1" 0x00 (4), then the pointer: segment (8),
-        // offset (8), length (4), CRC (4).
+        // Index length (4), stamp (8), 0x01 "v1" 0x00 (4), then the pointer.
         assert_eq!(&stored[12..16], b"\x01v1\0");
-        let at = 16 + 8;
-        if let Some(offset) = offset {
-            stored[at..at + 8].copy_from_slice(&offset.to_be_bytes());
-        }
-        if let Some(len) = len {
-            stored[at + 8..at + 12].copy_from_slice(&len.to_be_bytes());
-        }
+        edit(&mut stored[16..16 + 24]);
         tree.insert(b"r/a", stored).unwrap();
         db.flush().unwrap();
     }
     let store = reopen(dir.path());
-    store.read_payload(&secret_name("a"), &version_id("v1"))
+    (dir, store)
 }
 
 fn reopen(dir: &Path) -> SledStorage {
@@ -252,33 +259,10 @@ fn reopen(dir: &Path) -> SledStorage {
 /// store that checks as healthy.
 #[test]
 fn a_zeroed_pointer_past_its_segment_end_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let store = SledStorage::open(dir.path()).unwrap();
-        let record = sample_record("a", &["v1"]);
-        store
-            .update(&secret_name("a"), &mut |_| Update::Write {
-                record: record.clone(),
-                put_payloads: vec![(version_id("v1"), b"payload"[..].into())],
-                delete_payloads: vec![],
-            })
-            .unwrap();
-    }
-    // Reopened once: the journal no longer holds the frame that wrote the record.
-    drop(reopen(dir.path()));
-    {
-        let db = sled::open(dir.path()).unwrap();
-        let tree = db.open_tree("secrets").unwrap();
-        let mut stored = tree.get(b"r/a").unwrap().unwrap().to_vec();
-        assert_eq!(&stored[12..16], b"\x01v1\0");
-        // The pointer: segment (8), offset (8), length (4), CRC (4).
-        let at = 16 + 8;
-        stored[at..at + 8].copy_from_slice(&(1u64 << 20).to_be_bytes());
-        stored[at + 8..at + 16].fill(0);
-        tree.insert(b"r/a", stored).unwrap();
-        db.flush().unwrap();
-    }
-    let store = reopen(dir.path());
+    let (_dir, store) = store_with_edited_pointer(|pointer| {
+        pointer[8..16].copy_from_slice(&(1u64 << 20).to_be_bytes());
+        pointer[16..24].fill(0);
+    });
     match store.read_payload(&secret_name("a"), &version_id("v1")) {
         Err(StorageError::Corrupt(_)) => {}
         other => panic!("read: expected Corrupt, got {other:?}"),

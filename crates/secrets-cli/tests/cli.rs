@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{CREATE_DB, secrets_command};
+use common::{CREATE_DB, postgres_url, secrets_command};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -1079,21 +1079,6 @@ fn a_secret_data_file_of_the_largest_value_with_a_line_ending_is_taken() {
         "InvalidParameter",
     );
     assert!(e["Message"].as_str().unwrap().contains("SecretData"), "{e}");
-}
-
-/// The connection string of the test PostgreSQL, or `None` (with a note) when there is none
-/// outside CI; in CI a missing PostgreSQL fails the test.
-fn postgres_url() -> Option<String> {
-    match std::env::var("SECRETS_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but SECRETS_TEST_POSTGRES_URL is not set")
-        }
-        _ => {
-            eprintln!("skipped: set SECRETS_TEST_POSTGRES_URL to run the PostgreSQL CLI test");
-            None
-        }
-    }
 }
 
 /// A root key file (0600) in `dir`, and the `--store` URL of a schema of this process's own

@@ -3,22 +3,21 @@
 //! `SECRETS_TEST_POSTGRES_URL` is set (`scripts/postgres.sh run cargo test -p secrets-cli --test
 //! postgres_operations`); in CI a missing PostgreSQL fails it.
 
+mod common;
+
+use common::{CREATE_DB, postgres_url};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The connection string of the test PostgreSQL, or `None` (with a note) when there is none
-/// outside CI.
-fn postgres_url() -> Option<String> {
-    match std::env::var("SECRETS_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but SECRETS_TEST_POSTGRES_URL is not set")
-        }
-        _ => {
-            eprintln!("skipped: set SECRETS_TEST_POSTGRES_URL to run the PostgreSQL CLI test");
-            None
-        }
-    }
+/// `host=… port=… dbname=… user=…`: the libpq key=value form of the test database's URL
+/// (`postgresql://USER@HOST:PORT/DB`, as scripts/postgres.sh gives it).
+fn key_value_form(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let (authority, db) = rest.split_once('/').unwrap();
+    let db = db.split('?').next().unwrap();
+    let (user, host_port) = authority.split_once('@').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    format!("host={host} port={port} dbname={db} user={user}")
 }
 
 /// A root key file (0600) in `dir`.
@@ -120,29 +119,15 @@ fn a_key_value_string_with_an_unclosed_quote_is_refused_without_showing_the_pass
     let key = root_key_file(dir.path(), "root.key");
     let cwd = dir.path().join("cwd");
     std::fs::create_dir(&cwd).unwrap();
-    // postgresql://USER@HOST:PORT/DB, as scripts/postgres.sh gives it.
-    let rest = url.split_once("://").unwrap().1;
-    let (authority, db) = rest.split_once('/').unwrap();
-    let db = db.split('?').next().unwrap();
-    let (user, host_port) = authority.split_once('@').unwrap();
-    let (host, port) = host_port.split_once(':').unwrap();
     let password = "Unclosed-Pw-7781";
     let store = format!(
-        "host={host} port={port} dbname={db} user={user} password='{password} \
-         schema=cli_unclosed_{}",
+        "{} password='{password} schema=cli_unclosed_{}",
+        key_value_form(&url),
         std::process::id()
     );
     for args in [
         &["get-secret-value", "--secret-name", "db"][..],
-        &[
-            "create-secret",
-            "--secret-name",
-            "db",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "x",
-        ][..],
+        &CREATE_DB[..],
     ] {
         let mut all = vec!["--root-key-file", key.to_str().unwrap()];
         all.extend_from_slice(args);
@@ -179,17 +164,7 @@ fn change_root_key_on_postgres_tells_to_give_the_new_key_file_from_then_on() {
     let created = secrets(
         dir.path(),
         &store,
-        &[
-            "--root-key-file",
-            key_arg,
-            "create-secret",
-            "--secret-name",
-            "db",
-            "--version-id",
-            "v1",
-            "--secret-data",
-            "x",
-        ],
+        &[&["--root-key-file", key_arg][..], &CREATE_DB[..]].concat(),
     );
     assert!(created.status.success(), "{}", text(&created));
     let new_key = dir.path().join("root-2.key");
@@ -228,14 +203,10 @@ fn a_key_value_string_with_a_backslash_escaped_space_names_the_postgres_store() 
     let cwd = dir.path().join("cwd");
     std::fs::create_dir(&cwd).unwrap();
     let (store_url, schema) = with_schema(&url, "cli_escaped");
-    let rest = url.split_once("://").unwrap().1;
-    let (authority, db) = rest.split_once('/').unwrap();
-    let db = db.split('?').next().unwrap();
-    let (user, host_port) = authority.split_once('@').unwrap();
-    let (host, port) = host_port.split_once(':').unwrap();
     // The test cluster trusts loopback connections: the password is sent but not checked.
     let key_value = format!(
-        r"host={host} port={port} dbname={db} user={user} password=two\ words schema={schema}"
+        r"{} password=two\ words schema={schema}",
+        key_value_form(&url)
     );
     let key_arg = key.to_str().unwrap();
     let out = secrets(

@@ -1,4 +1,5 @@
-//! What the command-line tests share.
+//! What the command-line tests share (each test binary uses some of it).
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -29,4 +30,19 @@ pub(crate) fn secrets_command(dir: &Path, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
+}
+
+/// The connection string of the test PostgreSQL, or `None` (with a note) when there is none
+/// outside CI; in CI a missing PostgreSQL fails the test.
+pub(crate) fn postgres_url() -> Option<String> {
+    match std::env::var("SECRETS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but SECRETS_TEST_POSTGRES_URL is not set")
+        }
+        _ => {
+            eprintln!("skipped: set SECRETS_TEST_POSTGRES_URL to run the PostgreSQL CLI test");
+            None
+        }
+    }
 }
