@@ -2,18 +2,12 @@
 
 mod common;
 
-use common::{CREATE_DB, postgres_url, secrets_command};
+use common::{CREATE_DB, Run, ok, postgres_url, run_secrets, secrets};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: Value,
-    stderr: String,
-}
 
 fn secrets_with_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     run_secrets(dir, args, stdin, &[])
@@ -21,44 +15,6 @@ fn secrets_with_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
 
 fn secrets_with_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     run_secrets(dir, args, None, envs)
-}
-
-fn run_secrets(dir: &Path, args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Run {
-    let mut child = secrets_command(dir, args)
-        .envs(envs.iter().copied())
-        .spawn()
-        .expect("the secrets binary runs");
-    {
-        let mut input = child.stdin.take().expect("stdin is piped");
-        if let Some(bytes) = stdin {
-            input.write_all(bytes).expect("stdin accepts the value");
-        }
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("the binary exits");
-    let text = String::from_utf8(stdout).expect("stdout is UTF-8");
-    Run {
-        code: status.code().expect("the binary exits normally"),
-        stdout: if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {text}"))
-        },
-        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
-    }
-}
-
-fn secrets(dir: &Path, args: &[&str]) -> Run {
-    secrets_with_stdin(dir, args, None)
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let run = secrets(dir, args);
-    assert_eq!(run.code, 0, "{args:?} failed: {}", run.stderr);
-    run.stdout
 }
 
 /// The error JSON on stderr (after any notice lines).

@@ -5,34 +5,8 @@
 
 mod common;
 
-use common::{CREATE_DB, secrets_command};
+use common::{CREATE_DB, ok, secrets};
 use std::path::Path;
-
-use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: Value,
-    stderr: String,
-}
-
-fn secrets(dir: &Path, args: &[&str]) -> Run {
-    let out = secrets_command(dir, args)
-        .output()
-        .expect("the secrets binary runs");
-    let text = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-    Run {
-        code: out.status.code().expect("the binary exits normally"),
-        stdout: serde_json::from_str(&text).unwrap_or(Value::Null),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let run = secrets(dir, args);
-    assert_eq!(run.code, 0, "{args:?} failed: {}", run.stderr);
-    run.stdout
-}
 
 /// A store with two secrets of two versions each, one of them with a custom label.
 fn store_with_secrets(d: &Path) {

@@ -1,8 +1,11 @@
 //! What the command-line tests share (each test binary uses some of it).
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
 
 /// A create of the secret `db` (version `v1`, value `x`): the command that makes a store.
 pub(crate) const CREATE_DB: [&str; 7] = [
@@ -45,4 +48,59 @@ pub(crate) fn postgres_url() -> Option<String> {
             None
         }
     }
+}
+
+/// What one `secrets` command did: its exit code, its answer (JSON on stdout; `Null` if it
+/// printed none) and its stderr.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: Value,
+    pub(crate) stderr: String,
+}
+
+/// Runs `secrets --store-dir DIR ARGS…` ([`secrets_command`]) with `stdin` written to it and
+/// `envs` set. Panics if stdout is neither empty nor JSON.
+pub(crate) fn run_secrets(
+    dir: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    envs: &[(&str, &str)],
+) -> Run {
+    let mut child = secrets_command(dir, args)
+        .envs(envs.iter().copied())
+        .spawn()
+        .expect("the secrets binary runs");
+    {
+        let mut input = child.stdin.take().expect("stdin is piped");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("stdin accepts the value");
+        }
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("the binary exits");
+    let text = String::from_utf8(stdout).expect("stdout is UTF-8");
+    Run {
+        code: status.code().expect("the binary exits normally"),
+        stdout: if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {text}"))
+        },
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// [`run_secrets`] with nothing on stdin.
+pub(crate) fn secrets(dir: &Path, args: &[&str]) -> Run {
+    run_secrets(dir, args, None, &[])
+}
+
+/// [`secrets`], which must succeed: its answer.
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> Value {
+    let run = secrets(dir, args);
+    assert_eq!(run.code, 0, "{args:?} failed: {}", run.stderr);
+    run.stdout
 }
